@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every test of pg_stat_monitor: builds with warnings as errors,
+# installs, then runs the regression tests and the TAP tests, each against
+# servers of their own.  On a fresh Debian 12 machine it first installs what
+# it needs.  Run as root (or as a user with sudo).
+#
+#   bash scripts/test.sh            everything
+#   bash scripts/test.sh regress    regression tests only
+#   bash scripts/test.sh tap [t/..] TAP tests only (optionally some of them)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+what=${1:-all}
+shift || true
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+"$top/scripts/deps.sh"
+export PATH=/usr/lib/postgresql/15/bin:$PATH
+
+make -C "$top" -s clean
+make -C "$top" -s PROFILE="-Werror"
+$sudo make -C "$top" -s install
+
+# PostgreSQL will not run as root: test in a copy owned by an ordinary user.
+runner=postgres
+work=$(mktemp -d /tmp/pgsm-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -r "$top/." "$work/"
+$sudo chown -R "$runner" "$work"
+run() { $sudo -u "$runner" env PATH="$PATH" "$@"; }
+[ "$(id -u)" -eq 0 ] && run() { runuser -u "$runner" -- env PATH="$PATH" "$@"; }
+
+status=0
+if [ "$what" = all ] || [ "$what" = regress ]; then
+    if ! run make -C "$work" -s installcheck TAP_TESTS= ; then
+        status=1
+        [ -f "$work/test/regression.diffs" ] && cat "$work/test/regression.diffs"
+        tail -n 50 "$work"/test/tmp_check/log/postmaster.log 2>/dev/null || true
+    fi
+    # keep the results beside the sources, for a look or a new expected file
+    rm -rf "$top/test/results"
+    cp -r "$work/test/results" "$top/test/results" 2>/dev/null || true
+fi
+if [ "$what" = all ] || [ "$what" = tap ]; then
+    tests=${*:-test/t/*.pl}
+    if ! run make -C "$work" -s installcheck REGRESS= PROVE_TESTS="$tests" PROVE_FLAGS="--timer"; then
+        status=1
+        for f in "$work"/tmp_check/log/regress_log_*; do
+            [ -f "$f" ] || continue
+            echo "=== $f (last 80 lines)"
+            tail -n 80 "$f"
+        done
+    fi
+fi
+
+if [ $status -eq 0 ]; then
+    echo "all tests passed"
+else
+    echo "TESTS FAILED"
+fi
+exit $status

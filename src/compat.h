@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		Differences between the PostgreSQL versions pg_stat_monitor builds
+ *		against, gathered in one place.
+ *
+ * PostgreSQL 15 is the version this fork targets.  Anything that has to
+ * read differently on another version goes here, so that the other files
+ * read as plain code.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGSM_COMPAT_H
+#define PGSM_COMPAT_H
+
+#if PG_VERSION_NUM < 150000
+#error "pg_stat_monitor requires PostgreSQL 15 or later"
+#endif
+
+/*
+ * PostgreSQL 17 split the block I/O timings into shared and local ones and
+ * renamed the fields; 15 has one pair, which is what the view shows.
+ */
+#if PG_VERSION_NUM >= 170000
+#define PGSM_BLK_READ_TIME(bu)	((bu)->shared_blk_read_time)
+#define PGSM_BLK_WRITE_TIME(bu) ((bu)->shared_blk_write_time)
+#else
+#define PGSM_BLK_READ_TIME(bu)	((bu)->blk_read_time)
+#define PGSM_BLK_WRITE_TIME(bu) ((bu)->blk_write_time)
+#endif
+
+/* ExecutorRun lost its execute_once argument in PostgreSQL 18. */
+#if PG_VERSION_NUM >= 180000
+#define PGSM_EXECUTOR_RUN_ARGS	QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define PGSM_EXECUTOR_RUN_CALL	queryDesc, direction, count
+#else
+#define PGSM_EXECUTOR_RUN_ARGS	QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
+#define PGSM_EXECUTOR_RUN_CALL	queryDesc, direction, count, execute_once
+#endif
+
+#endif							/* PGSM_COMPAT_H */

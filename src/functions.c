@@ -1,0 +1,412 @@
+/*-------------------------------------------------------------------------
+ *
+ * functions.c
+ *		SQL-callable functions of pg_stat_monitor.
+ *
+ * These read the store through a copy (pgsm_store_snapshot), so that user
+ * and database names, arrays and the like are built with no lock held.
+ * Every function fails with OBJECT_NOT_IN_PREREQUISITE_STATE when the
+ * library was not preloaded.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inet.h"
+#include "utils/timestamp.h"
+
+#include "pgsm.h"
+
+PG_FUNCTION_INFO_V1(pg_stat_monitor_internal);
+PG_FUNCTION_INFO_V1(pg_stat_monitor_reset);
+PG_FUNCTION_INFO_V1(pg_stat_monitor_version);
+PG_FUNCTION_INFO_V1(get_histogram_timings);
+PG_FUNCTION_INFO_V1(pg_stat_monitor_info);
+
+/* Columns of pg_stat_monitor_internal(), in the order of the view */
+#define PGSM_COLS			65
+
+/* Columns of pg_stat_monitor_info() */
+#define PGSM_INFO_COLS		18
+
+static const char *const insufficient_privilege = "<insufficient privilege>";
+
+/* Name of a command type, for the PostgreSQL 15 numbering of CmdType. */
+static const char *
+cmd_type_name(int cmd_type)
+{
+	static const char *const names[] = {
+		"", "SELECT", "UPDATE", "INSERT", "DELETE", "MERGE", "UTILITY",
+		"NOTHING"
+	};
+
+	if (cmd_type < 0 || cmd_type >= lengthof(names))
+		return "";
+	return names[cmd_type];
+}
+
+static Datum
+text_datum(const char *s, int len)
+{
+	return PointerGetDatum(cstring_to_text_with_len(s, len));
+}
+
+/* A text[] from a comma-separated list. */
+static Datum
+split_list(const char *s, int len)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * (len / 2 + 1));
+	int			n = 0;
+	int			start = 0;
+
+	for (int i = 0; i <= len; i++)
+		if (i == len || s[i] == ',')
+		{
+			elems[n++] = text_datum(s + start, i - start);
+			start = i + 1;
+		}
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+static Datum
+resp_calls_datum(const PgsmEntry *e)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * pgsm_hist_cells);
+	char		buf[32];
+
+	for (int i = 0; i < pgsm_hist_cells; i++)
+	{
+		snprintf(buf, sizeof(buf), "%d", e->hist[i]);
+		elems[i] = CStringGetTextDatum(buf);
+	}
+	return PointerGetDatum(construct_array(elems, pgsm_hist_cells, TEXTOID,
+										   -1, false, TYPALIGN_INT));
+}
+
+static Datum
+inet_datum(const PgsmKey *key)
+{
+	char		buf[INET6_ADDRSTRLEN];
+
+	inet_ntop(key->addr_family == 4 ? AF_INET : AF_INET6, key->addr,
+			  buf, sizeof(buf));
+	return DirectFunctionCall1(inet_in, CStringGetDatum(buf));
+}
+
+static Datum
+uint64_numeric(uint64 v)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), UINT64_FORMAT, v);
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+							   ObjectIdGetDatum(InvalidOid),
+							   Int32GetDatum(-1));
+}
+
+static double
+stddev(double sum_var, int64 n)
+{
+	return n > 1 ? sqrt(sum_var / n) : 0.0;
+}
+
+/*
+ * One row of pg_stat_monitor for an entry.  "texts" is the snapshot's text
+ * area; "masked" hides what other users must not see.
+ */
+static void
+entry_row(const PgsmEntry *e, const char *texts, bool showtext, bool masked,
+		  TimestampTz now, Datum *values, bool *nulls)
+{
+	const PgsmKey *k = &e->key;
+	const PgsmCounters *c = &e->counters;
+	const char *t[PGSM_NUM_TEXTS];
+	const char *p = texts + e->text_offset;
+	char	   *name;
+	char		sqlstate[6];
+	int			i = 0;
+
+	for (int kind = 0; kind < PGSM_NUM_TEXTS; kind++)
+	{
+		t[kind] = p;
+		p += e->text_len[kind];
+	}
+
+#define TEXT_OR_NULL(kind) \
+	do { \
+		if (e->text_len[kind] > 0) \
+			values[i] = text_datum(t[kind], e->text_len[kind]); \
+		else \
+			nulls[i] = true; \
+		i++; \
+	} while (0)
+#define MASKED_TEXT(kind) \
+	do { \
+		if (masked && e->text_len[kind] > 0) \
+			values[i++] = CStringGetTextDatum(insufficient_privilege); \
+		else \
+			TEXT_OR_NULL(kind); \
+	} while (0)
+
+	values[i++] = Int64GetDatum(k->bucket);
+	values[i++] = TimestampTzGetDatum(pgsm_bucket_start(k->bucket));
+	values[i++] = ObjectIdGetDatum(k->userid);
+	name = GetUserNameFromId(k->userid, true);
+	if (name)
+		values[i++] = CStringGetTextDatum(name);
+	else
+		nulls[i++] = true;
+	values[i++] = ObjectIdGetDatum(k->dbid);
+	name = get_database_name(k->dbid);
+	if (name)
+		values[i++] = CStringGetTextDatum(name);
+	else
+		nulls[i++] = true;
+	if (k->addr_family != 0 && !masked)
+		values[i++] = inet_datum(k);
+	else
+		nulls[i++] = true;
+	values[i++] = Int64GetDatum(e->pgsm_query_id);
+	values[i++] = Int64GetDatum(k->queryid);
+	values[i++] = BoolGetDatum(k->toplevel);
+	if (k->top_queryid != 0)
+		values[i++] = Int64GetDatum(k->top_queryid);
+	else
+		nulls[i++] = true;
+	if (showtext)
+		MASKED_TEXT(PGSM_TEXT_QUERY);
+	else
+		nulls[i++] = true;
+	MASKED_TEXT(PGSM_TEXT_COMMENTS);
+	if (k->planid != 0)
+		values[i++] = Int64GetDatum(k->planid);
+	else
+		nulls[i++] = true;
+	MASKED_TEXT(PGSM_TEXT_PLAN);
+	MASKED_TEXT(PGSM_TEXT_TOP_QUERY);
+	TEXT_OR_NULL(PGSM_TEXT_APPNAME);
+	if (e->text_len[PGSM_TEXT_RELATIONS] > 0)
+		values[i++] = split_list(t[PGSM_TEXT_RELATIONS],
+								 e->text_len[PGSM_TEXT_RELATIONS]);
+	else
+		nulls[i++] = true;
+	values[i++] = Int32GetDatum(e->cmd_type);
+	values[i++] = CStringGetTextDatum(cmd_type_name(e->cmd_type));
+	values[i++] = Int32GetDatum(k->elevel);
+	if (k->sqlcode != 0)
+	{
+		strlcpy(sqlstate, unpack_sql_state(k->sqlcode), sizeof(sqlstate));
+		values[i++] = CStringGetTextDatum(sqlstate);
+	}
+	else
+		nulls[i++] = true;
+	MASKED_TEXT(PGSM_TEXT_MESSAGE);
+	values[i++] = Int64GetDatum(c->calls);
+	values[i++] = Float8GetDatum(c->total_time);
+	values[i++] = Float8GetDatum(c->min_time);
+	values[i++] = Float8GetDatum(c->max_time);
+	values[i++] = Float8GetDatum(c->mean_time);
+	values[i++] = Float8GetDatum(stddev(c->sum_var_time, c->calls));
+	values[i++] = Int64GetDatum(c->rows);
+	values[i++] = Int64GetDatum(c->shared_blks_hit);
+	values[i++] = Int64GetDatum(c->shared_blks_read);
+	values[i++] = Int64GetDatum(c->shared_blks_dirtied);
+	values[i++] = Int64GetDatum(c->shared_blks_written);
+	values[i++] = Int64GetDatum(c->local_blks_hit);
+	values[i++] = Int64GetDatum(c->local_blks_read);
+	values[i++] = Int64GetDatum(c->local_blks_dirtied);
+	values[i++] = Int64GetDatum(c->local_blks_written);
+	values[i++] = Int64GetDatum(c->temp_blks_read);
+	values[i++] = Int64GetDatum(c->temp_blks_written);
+	values[i++] = Float8GetDatum(c->blk_read_time);
+	values[i++] = Float8GetDatum(c->blk_write_time);
+	values[i++] = Float8GetDatum(c->temp_blk_read_time);
+	values[i++] = Float8GetDatum(c->temp_blk_write_time);
+	values[i++] = resp_calls_datum(e);
+	values[i++] = Float8GetDatum(c->cpu_user_time);
+	values[i++] = Float8GetDatum(c->cpu_sys_time);
+	values[i++] = Int64GetDatum(c->wal_records);
+	values[i++] = Int64GetDatum(c->wal_fpi);
+	values[i++] = uint64_numeric(c->wal_bytes);
+	values[i++] = BoolGetDatum(pgsm_bucket_start(k->bucket + 1) <= now);
+	values[i++] = Int64GetDatum(c->plans);
+	values[i++] = Float8GetDatum(c->total_plan_time);
+	values[i++] = Float8GetDatum(c->min_plan_time);
+	values[i++] = Float8GetDatum(c->max_plan_time);
+	values[i++] = Float8GetDatum(c->mean_plan_time);
+	values[i++] = Float8GetDatum(stddev(c->sum_var_plan_time, c->plans));
+	values[i++] = Int64GetDatum(c->jit_functions);
+	values[i++] = Float8GetDatum(c->jit_generation_time);
+	values[i++] = Int64GetDatum(c->jit_inlining_count);
+	values[i++] = Float8GetDatum(c->jit_inlining_time);
+	values[i++] = Int64GetDatum(c->jit_optimization_count);
+	values[i++] = Float8GetDatum(c->jit_optimization_time);
+	values[i++] = Int64GetDatum(c->jit_emission_count);
+	values[i++] = Float8GetDatum(c->jit_emission_time);
+
+#undef TEXT_OR_NULL
+#undef MASKED_TEXT
+
+	Assert(i == PGSM_COLS);
+}
+
+/*
+ * The statistics in shared memory: the bucket in progress, and finished
+ * buckets not yet exported (or, without export, the last pgsm_max_buckets
+ * buckets).
+ */
+Datum
+pg_stat_monitor_internal(PG_FUNCTION_ARGS)
+{
+	bool		showtext = PG_GETARG_BOOL(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PgsmSnapshot snap;
+	Oid			userid = GetUserId();
+	bool		see_all;
+	TimestampTz now = GetCurrentTimestamp();
+	int64		oldest = pgsm_current_bucket(now) - pgsm_max_buckets + 1;
+
+	pgsm_store_check_ready();
+	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != PGSM_COLS)
+		elog(ERROR, "pg_stat_monitor_internal() has %d columns, expected %d",
+			 rsinfo->setDesc->natts, PGSM_COLS);
+
+	see_all = superuser() ||
+		has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
+
+	pgsm_store_snapshot(&snap);
+	for (int n = 0; n < snap.nentries; n++)
+	{
+		PgsmEntry  *e = PgsmSnapshotEntry(&snap, n);
+		Datum		values[PGSM_COLS];
+		bool		nulls[PGSM_COLS];
+
+		/* without export, buckets past the window are about to go */
+		if (!snap.exporting[n] && e->key.bucket < oldest &&
+			!pgsm_enable_table_export)
+			continue;
+
+		memset(nulls, 0, sizeof(nulls));
+		entry_row(e, snap.texts, showtext,
+				  !see_all && e->key.userid != userid, now, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
+							 nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+pg_stat_monitor_reset(PG_FUNCTION_ARGS)
+{
+	pgsm_store_check_ready();
+	pgsm_store_reset();
+	PG_RETURN_VOID();
+}
+
+Datum
+pg_stat_monitor_version(PG_FUNCTION_ARGS)
+{
+	pgsm_store_check_ready();
+	PG_RETURN_TEXT_P(cstring_to_text(PGSM_VERSION));
+}
+
+/*
+ * The ranges of the response-time histogram, in msec, as a comma-separated
+ * list of "low - high"; the last range is open, "low - ...".
+ */
+Datum
+get_histogram_timings(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	pgsm_store_check_ready();
+	initStringInfo(&buf);
+	for (int i = 0; i < pgsm_hist_cells; i++)
+	{
+		double		hi = pgsm_histogram_bound(i + 1);
+
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfo(&buf, "%.3f - ", pgsm_histogram_bound(i));
+		if (isinf(hi))
+			appendStringInfoString(&buf, "...");
+		else
+			appendStringInfo(&buf, "%.3f", hi);
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
+}
+
+/* How full the store is, what was dropped, and what the worker did. */
+Datum
+pg_stat_monitor_info(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[PGSM_INFO_COLS];
+	bool		nulls[PGSM_INFO_COLS];
+	PgsmStoreInfo info;
+	PgsmWorkerStats ws;
+	int			i = 0;
+
+	pgsm_store_check_ready();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts != PGSM_INFO_COLS)
+		elog(ERROR, "pg_stat_monitor_info() has %d columns, expected %d",
+			 tupdesc->natts, PGSM_INFO_COLS);
+
+	pgsm_store_info(&info);
+	pgsm_store_worker_stats(&ws, NULL);
+	memset(nulls, 0, sizeof(nulls));
+
+	values[i++] = Int64GetDatum(info.size);
+	values[i++] = Int32GetDatum(info.max_entries);
+	values[i++] = Int32GetDatum(info.entries);
+	values[i++] = Int64GetDatum(info.text_size);
+	values[i++] = Int64GetDatum(info.text_used);
+	values[i++] = Int64GetDatum(info.calls_dropped);
+	values[i++] = Int64GetDatum(info.entries_dropped);
+	values[i++] = Int64GetDatum(info.calls_lost);
+	values[i++] = TimestampTzGetDatum(info.reset_time);
+	values[i++] = Int64GetDatum(ws.exports);
+	values[i++] = Int64GetDatum(ws.rows_exported);
+	values[i++] = Int64GetDatum(ws.early_flushes);
+	values[i++] = Int64GetDatum(ws.export_failures);
+	if (ws.last_export_time != 0)
+	{
+		values[i++] = TimestampTzGetDatum(ws.last_export_time);
+		values[i++] = Float8GetDatum(ws.last_export_ms);
+		values[i++] = Float8GetDatum(ws.last_lock_ms);
+	}
+	else
+	{
+		nulls[i++] = true;
+		nulls[i++] = true;
+		nulls[i++] = true;
+	}
+	if (ws.last_error_time != 0)
+	{
+		values[i++] = CStringGetTextDatum(ws.last_error);
+		values[i++] = TimestampTzGetDatum(ws.last_error_time);
+	}
+	else
+	{
+		nulls[i++] = true;
+		nulls[i++] = true;
+	}
+	Assert(i == PGSM_INFO_COLS);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

@@ -1,0 +1,308 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_stat_monitor.c
+ *		Module initialization and settings of pg_stat_monitor.
+ *
+ * _PG_init only defines the settings and wires the other files together:
+ * the store (store.c), the hooks (hooks.c) and the worker (worker.c).
+ * Nothing is installed unless the library is in shared_preload_libraries;
+ * the SQL functions then fail with a hint saying so.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/queryjumble.h"
+
+#include "pgsm.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+int			pgsm_max;
+int			pgsm_query_max_len;
+int			pgsm_max_buckets;
+int			pgsm_bucket_time;
+double		pgsm_histogram_min;
+double		pgsm_histogram_max;
+int			pgsm_histogram_buckets;
+int			pgsm_query_shared_buffer;
+bool		pgsm_track_utility;
+bool		pgsm_track_application_names;
+bool		pgsm_enable_pgsm_query_id;
+bool		pgsm_normalized_query;
+bool		pgsm_enable_overflow;
+bool		pgsm_enable_query_plan;
+bool		pgsm_extract_comments;
+int			pgsm_track;
+bool		pgsm_track_planning;
+bool		pgsm_enable_table_export;
+char	   *pgsm_database;
+int			pgsm_partition_span;
+int			pgsm_retention;
+
+static const struct config_enum_entry track_options[] =
+{
+	{"none", PGSM_TRACK_NONE, false},
+	{"top", PGSM_TRACK_TOP, false},
+	{"all", PGSM_TRACK_ALL, false},
+	{NULL, 0, false}
+};
+
+/* Settings read only at server start, whose values are checked there */
+static const char *const startup_settings[] =
+{
+	"pg_stat_monitor.pgsm_max",
+	"pg_stat_monitor.pgsm_query_max_len",
+	"pg_stat_monitor.pgsm_max_buckets",
+	"pg_stat_monitor.pgsm_bucket_time",
+	"pg_stat_monitor.pgsm_histogram_min",
+	"pg_stat_monitor.pgsm_histogram_max",
+	"pg_stat_monitor.pgsm_histogram_buckets",
+	"pg_stat_monitor.pgsm_query_shared_buffer",
+	"pg_stat_monitor.pgsm_enable_overflow",
+	"pg_stat_monitor.pgsm_database",
+	"pg_stat_monitor.pgsm_partition_span",
+	"pg_stat_monitor.pgsm_retention",
+	"pg_stat_monitor.pgsm_enable_table_export",
+	"pg_stat_monitor.pgsm_track",
+};
+
+#define NUM_STARTUP_SETTINGS lengthof(startup_settings)
+
+static void
+define_settings(void)
+{
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_max",
+							"Size of pg_stat_monitor's shared memory, texts included.",
+							"The store holds only statistics not yet exported, so it stays small.",
+							&pgsm_max,
+							1024, 256, 10 * 1024 * 1024,
+							PGC_POSTMASTER, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_query_max_len",
+							"Longest query text kept, in bytes; longer texts are cut.",
+							NULL,
+							&pgsm_query_max_len,
+							2048, 64, 1024 * 1024,
+							PGC_POSTMASTER, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_max_buckets",
+							"Number of buckets pg_stat_monitor shows.",
+							"Without export, older buckets are forgotten.",
+							&pgsm_max_buckets,
+							10, 1, 20000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_bucket_time",
+							"Length of a bucket.",
+							NULL,
+							&pgsm_bucket_time,
+							60, 1, 24 * 60 * 60,
+							PGC_POSTMASTER, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomRealVariable("pg_stat_monitor.pgsm_histogram_min",
+							 "Lowest time of the response-time histogram, in milliseconds.",
+							 NULL,
+							 &pgsm_histogram_min,
+							 1.0, 0.0, 50000000.0,
+							 PGC_POSTMASTER, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("pg_stat_monitor.pgsm_histogram_max",
+							 "Highest time of the response-time histogram, in milliseconds.",
+							 NULL,
+							 &pgsm_histogram_max,
+							 100000.0, 10.0, 50000000.0,
+							 PGC_POSTMASTER, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_histogram_buckets",
+							"Number of histogram cells between its lowest and highest time.",
+							NULL,
+							&pgsm_histogram_buckets,
+							20, 2, PGSM_HISTOGRAM_MAX_BUCKETS,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_query_shared_buffer",
+							"Accepted for compatibility; has no effect.",
+							"Query texts are kept within pg_stat_monitor.pgsm_max.",
+							&pgsm_query_shared_buffer,
+							20, 1, 10000,
+							PGC_POSTMASTER, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_track_utility",
+							 "Whether utility statements are recorded.",
+							 NULL,
+							 &pgsm_track_utility,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_track_application_names",
+							 "Whether statistics are kept apart by application name.",
+							 NULL,
+							 &pgsm_track_application_names,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_enable_pgsm_query_id",
+							 "Whether pgsm_query_id, a hash of the normalized text, is computed.",
+							 NULL,
+							 &pgsm_enable_pgsm_query_id,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_normalized_query",
+							 "Whether literals in query texts are replaced by parameter symbols.",
+							 "On by default, because query texts are written to tables.",
+							 &pgsm_normalized_query,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_enable_overflow",
+							 "Accepted for compatibility; has no effect.",
+							 "When the store fills, the worker is woken to export early.",
+							 &pgsm_enable_overflow,
+							 true,
+							 PGC_POSTMASTER, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_enable_query_plan",
+							 "Whether query plans are recorded.",
+							 "Costly: the plan is printed for every execution.",
+							 &pgsm_enable_query_plan,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_extract_comments",
+							 "Whether comments of query texts are shown apart.",
+							 NULL,
+							 &pgsm_extract_comments,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pg_stat_monitor.pgsm_track",
+							 "Which statements are recorded: none, top (issued by clients) or all (nested ones too).",
+							 NULL,
+							 &pgsm_track,
+							 PGSM_TRACK_TOP, track_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_track_planning",
+							 "Whether planning is measured.",
+							 NULL,
+							 &pgsm_track_planning,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_enable_table_export",
+							 "Whether finished buckets are exported to pg_stat_monitor_data.",
+							 "When off, the store keeps the last pgsm_max_buckets buckets, as pg_stat_monitor does.",
+							 &pgsm_enable_table_export,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pg_stat_monitor.pgsm_database",
+							   "Database whose pg_stat_monitor extension receives the exported statistics.",
+							   NULL,
+							   &pgsm_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_partition_span",
+							"Time covered by one partition of the history tables.",
+							NULL,
+							&pgsm_partition_span,
+							24 * 60 * 60, 60 * 60, 31 * 24 * 60 * 60,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_retention",
+							"How long history is kept; older partitions are dropped.",
+							NULL,
+							&pgsm_retention,
+							7 * 24 * 60 * 60, 60 * 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pg_stat_monitor");
+}
+
+/*
+ * Refuse to start with settings that are wrong.  A bad value in the
+ * configuration file only draws a WARNING when the setting is defined, and
+ * the default is used instead; at server start that would hide a mistake,
+ * so each value given is checked again, this time as an error.
+ */
+static void
+check_startup_settings(char **given)
+{
+	for (int i = 0; i < NUM_STARTUP_SETTINGS; i++)
+		if (given[i] != NULL)
+			(void) set_config_option(startup_settings[i], given[i],
+									 PGC_POSTMASTER, PGC_S_FILE,
+									 GUC_ACTION_SET, false, ERROR, false);
+
+	if (pgsm_histogram_min >= pgsm_histogram_max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"pg_stat_monitor.pgsm_histogram_min\" must be less than \"pg_stat_monitor.pgsm_histogram_max\""),
+				 errdetail("pgsm_histogram_min is %g and pgsm_histogram_max is %g.",
+						   pgsm_histogram_min, pgsm_histogram_max)));
+
+	if ((int64) pgsm_query_max_len * 8 > (int64) pgsm_max * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"pg_stat_monitor.pgsm_query_max_len\" is too large for \"pg_stat_monitor.pgsm_max\""),
+				 errdetail("A query text may take %d bytes, but the store has only %d kB.",
+						   pgsm_query_max_len, pgsm_max),
+				 errhint("Keep pgsm_query_max_len under one eighth of pgsm_max.")));
+}
+
+void
+_PG_init(void)
+{
+	char	   *given[NUM_STARTUP_SETTINGS];
+
+	/* the values from the configuration, before they are checked */
+	for (int i = 0; i < NUM_STARTUP_SETTINGS; i++)
+	{
+		const char *v = GetConfigOption(startup_settings[i], true, false);
+
+		given[i] = v ? pstrdup(v) : NULL;
+	}
+
+	define_settings();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	check_startup_settings(given);
+
+	EnableQueryId();
+	pgsm_store_request();
+	pgsm_hooks_install();
+	pgsm_worker_register();
+}

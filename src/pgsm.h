@@ -1,0 +1,283 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgsm.h
+ *		Declarations shared by the files of pg_stat_monitor.
+ *
+ * The extension collects per-statement statistics into one fixed-size
+ * shared-memory area (the "store", store.c), and a background worker
+ * (worker.c) moves finished buckets out of it into tables.  This header
+ * holds the settings, the layout of one store entry, and the interfaces
+ * between the files.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGSM_H
+#define PGSM_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+#include "storage/spin.h"
+
+#include "compat.h"
+
+struct Latch;
+
+#define PGSM_NAME				"pg_stat_monitor"
+#define PGSM_VERSION			"2.3"
+
+/* Values of pg_stat_monitor.pgsm_track */
+typedef enum PgsmTrack
+{
+	PGSM_TRACK_NONE,
+	PGSM_TRACK_TOP,
+	PGSM_TRACK_ALL
+} PgsmTrack;
+
+/* Settings (pg_stat_monitor.c) */
+extern int	pgsm_max;
+extern int	pgsm_query_max_len;
+extern int	pgsm_max_buckets;
+extern int	pgsm_bucket_time;
+extern double pgsm_histogram_min;
+extern double pgsm_histogram_max;
+extern int	pgsm_histogram_buckets;
+extern int	pgsm_query_shared_buffer;
+extern bool pgsm_track_utility;
+extern bool pgsm_track_application_names;
+extern bool pgsm_enable_pgsm_query_id;
+extern bool pgsm_normalized_query;
+extern bool pgsm_enable_overflow;
+extern bool pgsm_enable_query_plan;
+extern bool pgsm_extract_comments;
+extern int	pgsm_track;
+extern bool pgsm_track_planning;
+extern bool pgsm_enable_table_export;
+extern char *pgsm_database;
+extern int	pgsm_partition_span;
+extern int	pgsm_retention;
+
+/* Longest error message kept, in bytes */
+#define PGSM_MESSAGE_MAX_LEN	256
+/* Longest comment or relation list kept, in bytes */
+#define PGSM_COMMENTS_MAX_LEN	256
+#define PGSM_RELATIONS_MAX_LEN	512
+/* Upper bound of pg_stat_monitor.pgsm_histogram_buckets */
+#define PGSM_HISTOGRAM_MAX_BUCKETS	50
+
+/*
+ * What identifies an entry.  Keys are compared and hashed as raw bytes, so
+ * every key must be zeroed before it is filled in.
+ */
+typedef struct PgsmKey
+{
+	int64		bucket;			/* bucket number: start time / bucket_time */
+	int64		queryid;		/* core query id */
+	int64		planid;			/* hash of the plan text, or 0 */
+	int64		top_queryid;	/* query id of the top-level statement */
+	uint64		appid;			/* hash of application_name, or 0 */
+	Oid			userid;
+	Oid			dbid;
+	int32		sqlcode;		/* packed SQLSTATE of an error, or 0 */
+	uint8		elevel;			/* elevel of an error or warning, or 0 */
+	bool		toplevel;
+	uint8		addr_family;	/* 0 (none, e.g. Unix socket), 4 or 6 */
+	uint8		addr[16];		/* client address, network byte order */
+} PgsmKey;
+
+/* Counters of an entry, protected by the entry's mutex */
+typedef struct PgsmCounters
+{
+	int64		calls;
+	int64		rows;
+	double		total_time;		/* execution time, in msec */
+	double		min_time;
+	double		max_time;
+	double		mean_time;
+	double		sum_var_time;	/* sum of squared deviations, Welford */
+	int64		plans;
+	double		total_plan_time;
+	double		min_plan_time;
+	double		max_plan_time;
+	double		mean_plan_time;
+	double		sum_var_plan_time;
+	int64		shared_blks_hit;
+	int64		shared_blks_read;
+	int64		shared_blks_dirtied;
+	int64		shared_blks_written;
+	int64		local_blks_hit;
+	int64		local_blks_read;
+	int64		local_blks_dirtied;
+	int64		local_blks_written;
+	int64		temp_blks_read;
+	int64		temp_blks_written;
+	double		blk_read_time;
+	double		blk_write_time;
+	double		temp_blk_read_time;
+	double		temp_blk_write_time;
+	double		cpu_user_time;	/* msec */
+	double		cpu_sys_time;
+	int64		wal_records;
+	int64		wal_fpi;
+	uint64		wal_bytes;
+	int64		jit_functions;
+	double		jit_generation_time;
+	int64		jit_inlining_count;
+	double		jit_inlining_time;
+	int64		jit_optimization_count;
+	double		jit_optimization_time;
+	int64		jit_emission_count;
+	double		jit_emission_time;
+} PgsmCounters;
+
+/*
+ * The texts of an entry, in the order they are laid out in the store's text
+ * area: one contiguous run per entry, written once when the entry is made.
+ */
+typedef enum PgsmTextKind
+{
+	PGSM_TEXT_QUERY,
+	PGSM_TEXT_TOP_QUERY,
+	PGSM_TEXT_PLAN,
+	PGSM_TEXT_MESSAGE,
+	PGSM_TEXT_COMMENTS,
+	PGSM_TEXT_RELATIONS,
+	PGSM_TEXT_APPNAME,
+	PGSM_NUM_TEXTS
+} PgsmTextKind;
+
+/*
+ * One entry of the store.  Entries are PgsmEntrySize bytes apart: the
+ * response-time histogram at the end has as many cells as the settings ask.
+ */
+typedef struct PgsmEntry
+{
+	PgsmKey		key;
+	slock_t		mutex;			/* protects counters and hist */
+	uint8		cmd_type;		/* CmdType of the statement */
+	int64		pgsm_query_id;	/* hash of the normalized text */
+	TimestampTz first_seen;		/* when the entry was made */
+	uint32		text_offset;	/* start of this entry's texts */
+	uint32		text_len[PGSM_NUM_TEXTS];
+	PgsmCounters counters;
+	int32		hist[FLEXIBLE_ARRAY_MEMBER];
+} PgsmEntry;
+
+/* What a hook hands to the store for one statement. */
+typedef struct PgsmTexts
+{
+	const char *str[PGSM_NUM_TEXTS];
+	uint32		len[PGSM_NUM_TEXTS];
+} PgsmTexts;
+
+/* Results of pgsm_store_record() */
+typedef enum PgsmRecordResult
+{
+	PGSM_RECORDED,
+	PGSM_DROPPED				/* no room: counted as dropped */
+} PgsmRecordResult;
+
+/*
+ * Called by the store, with no lock held, when a statement needs a new
+ * entry: fills in the entry's texts, its pgsm_query_id and command type.
+ */
+typedef void (*PgsmBuildTexts) (void *arg, PgsmTexts *texts,
+								int64 *pgsm_query_id, uint8 *cmd_type);
+
+/* What the worker reports about itself, shown by pg_stat_monitor_info */
+typedef struct PgsmWorkerStats
+{
+	int64		exports;		/* batches written */
+	int64		rows_exported;
+	int64		early_flushes;	/* exports asked for by a full store */
+	int64		export_failures;
+	double		last_export_ms; /* duration of the last export */
+	double		last_lock_ms;	/* lock-hold time of the last export */
+	TimestampTz last_export_time;
+	TimestampTz last_error_time;
+	char		last_error[256];
+} PgsmWorkerStats;
+
+/* Store (store.c) */
+extern int	pgsm_hist_cells;
+extern Size PgsmEntrySize;
+
+extern void pgsm_store_request(void);
+extern bool pgsm_store_ready(void);
+extern void pgsm_store_check_ready(void);
+extern PgsmRecordResult pgsm_store_record(const PgsmKey *key,
+										  const PgsmCounters *delta,
+										  int hist_cell, bool planning,
+										  PgsmBuildTexts build_texts,
+										  void *arg);
+extern int64 pgsm_current_bucket(TimestampTz now);
+extern TimestampTz pgsm_bucket_start(int64 bucket);
+extern int	pgsm_histogram_cell(double msec);
+extern double pgsm_histogram_bound(int cell);
+
+/* A copy of the store's contents, for readers */
+typedef struct PgsmSnapshot
+{
+	int			nentries;
+	char	   *entries;		/* nentries * PgsmEntrySize bytes */
+	char	   *texts;			/* the text area, as long as the last text */
+	bool	   *exporting;		/* per entry: part of a batch being written */
+} PgsmSnapshot;
+
+#define PgsmSnapshotEntry(snap, i) \
+	((PgsmEntry *) ((snap)->entries + (Size) (i) * PgsmEntrySize))
+
+extern void pgsm_store_snapshot(PgsmSnapshot *snap);
+extern void pgsm_store_reset(void);
+extern void pgsm_store_discard_buckets_before(int64 bucket);
+
+/* Export batches (store.c, used by the worker) */
+typedef struct PgsmBatch
+{
+	uint64		id;				/* 0: no batch */
+	int			nentries;
+	char	   *entries;		/* in shared memory, immutable while frozen */
+	char	   *texts;
+} PgsmBatch;
+
+extern bool pgsm_store_freeze(PgsmBatch *batch);
+extern void pgsm_store_release_batch(uint64 batch_id);
+extern bool pgsm_store_flush_wanted(void);
+extern void pgsm_store_set_worker_latch(struct Latch *latch);
+extern void pgsm_store_worker_stats(PgsmWorkerStats *out,
+									const PgsmWorkerStats *in);
+
+/* Store information, for pg_stat_monitor_info */
+typedef struct PgsmStoreInfo
+{
+	Size		size;			/* bytes of shared memory in all */
+	int			max_entries;
+	int			entries;
+	Size		text_size;
+	Size		text_used;
+	uint64		calls_dropped;
+	uint64		entries_dropped;
+	TimestampTz reset_time;
+	uint64		calls_lost;		/* could not be kept across a restart */
+} PgsmStoreInfo;
+
+extern void pgsm_store_info(PgsmStoreInfo *info);
+extern bool pgsm_store_lock_held(void);
+
+/* Text scanning (text.c) */
+extern char *pgsm_scan_query(const char *query, int len, bool normalize,
+							 StringInfo comments);
+
+/* Hooks (hooks.c) */
+extern bool pgsm_in_worker;
+extern void pgsm_hooks_install(void);
+
+/* Export (export.c) */
+extern void pgsm_export(bool boundary, bool early);
+
+/* Worker (worker.c) */
+extern void pgsm_worker_register(void);
+extern PGDLLEXPORT void pgsm_worker_main(Datum arg);
+
+#endif							/* PGSM_H */

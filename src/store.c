@@ -1,0 +1,1009 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.c
+ *		The shared-memory store of pg_stat_monitor.
+ *
+ * The store is one area of exactly pg_stat_monitor.pgsm_max bytes, set up
+ * at server start and never grown.  It holds:
+ *
+ *	- a header (PgsmShared) with the lock and the counters;
+ *	- an open-addressing index from key to entry number;
+ *	- an array of fixed-size entries (PgsmEntry), in the order they were
+ *	  made;
+ *	- a text area where each entry's texts (query, plan, message, ...) are
+ *	  written back to back when the entry is made, so that the text area is
+ *	  in the same order as the entries.
+ *
+ * Nothing is ever removed from the middle: the store only empties by
+ * compaction, which slides the surviving entries and their texts to the
+ * front in one pass.  That keeps the text area free of holes without any
+ * allocator.
+ *
+ * Export works on batches.  Freezing a batch marks the first nfrozen
+ * entries as being written by the worker and takes them out of the index,
+ * so backends start new entries for the same keys and never touch a frozen
+ * one again.  The worker reads the frozen entries without a lock while it
+ * writes them to a table, and releases the batch once that transaction has
+ * committed; the release compacts them away.  If the worker dies in
+ * between, the batch stays frozen and the next worker finds it.
+ *
+ * Locking:
+ *	- pgsm->lock in shared mode to look up an entry and to update its
+ *	  counters (under the entry's mutex), and to read the store;
+ *	- pgsm->lock in exclusive mode to add an entry, freeze, release,
+ *	  compact or reset;
+ *	- pgsm->mutex (a spinlock) for the header's statistics fields;
+ *	- frozen entries are immutable; only the worker releases them.
+ * No palloc, ereport or other call that can fail happens while the lock
+ * is held in exclusive mode, except in pgsm_store_snapshot(), which holds
+ * it in shared mode only.
+ *
+ * At a clean shutdown the postmaster writes whatever is still in the store
+ * to a file, and the next start reads it back, so that nothing collected
+ * is lost across a restart.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <unistd.h>
+
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "pgsm.h"
+
+#define PGSM_DUMP_FILE		"pg_stat/pg_stat_monitor.stat"
+#define PGSM_DUMP_MAGIC		0x50475331	/* "PGS1" */
+
+/* Share of the capacity at which the worker is asked to flush early */
+#define PGSM_HIGH_WATER		0.5
+
+/*
+ * Expected text bytes per entry, used only to divide the area between
+ * entries and texts.
+ */
+#define PGSM_EXPECTED_TEXT	320
+
+typedef struct PgsmShared
+{
+	LWLock		lock;
+	int			tranche_id;
+
+	/* Layout, fixed at start */
+	int			max_entries;
+	uint32		index_mask;		/* index has index_mask + 1 slots */
+	Size		text_size;
+	int			high_entries;	/* flush early past these */
+	Size		high_text;
+
+	/* Contents, under lock */
+	int			nentries;
+	Size		text_used;
+	int			nfrozen;		/* entries [0, nfrozen) are a batch */
+	Size		frozen_text;	/* ... and texts [0, frozen_text) */
+	uint64		batch_id;		/* 0 when no batch is frozen */
+	uint64		last_batch_id;
+
+	/* Signals */
+	pg_atomic_uint32 flush_wanted;
+	pg_atomic_uint64 calls_dropped;
+	pg_atomic_uint64 entries_dropped;
+
+	/* Under mutex */
+	slock_t		mutex;
+	Latch	   *worker_latch;
+	TimestampTz reset_time;
+	uint64		calls_lost;
+	PgsmWorkerStats worker;
+} PgsmShared;
+
+int			pgsm_hist_cells;
+Size		PgsmEntrySize;
+
+static PgsmShared *pgsm = NULL;
+static int32 *pgsm_index;
+static char *pgsm_entries;
+static char *pgsm_texts;
+
+/* Boundaries of the histogram cells, in msec: cell i is [b[i], b[i+1]) */
+static double hist_bounds[PGSM_HISTOGRAM_MAX_BUCKETS + 3];
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+#define EntryAt(i)	((PgsmEntry *) (pgsm_entries + (Size) (i) * PgsmEntrySize))
+
+static void pgsm_shmem_request(void);
+static void pgsm_shmem_startup(void);
+static void pgsm_store_dump(int code, Datum arg);
+static void pgsm_store_load(void);
+static void store_compact(int keep_from, int64 min_bucket);
+static void index_rebuild(void);
+
+/*
+ * Size of one entry for the configured histogram, and the histogram's cell
+ * boundaries.  Both depend only on settings that are fixed at start.
+ */
+static void
+pgsm_layout_init(void)
+{
+	int			n = pgsm_histogram_buckets;
+	double		lo = pgsm_histogram_min;
+	double		hi = pgsm_histogram_max;
+
+	/* one cell below the minimum, n between minimum and maximum, one above */
+	pgsm_hist_cells = n + 2;
+	PgsmEntrySize = MAXALIGN(offsetof(PgsmEntry, hist) +
+							 sizeof(int32) * pgsm_hist_cells);
+
+	/*
+	 * Cells between the minimum and the maximum grow geometrically, so that
+	 * each covers about the same ratio of times: bound i is
+	 * lo - 1 + (hi - lo + 1)^(i/n), which starts at lo and ends at hi even
+	 * when lo is zero.
+	 */
+	hist_bounds[0] = 0.0;
+	for (int i = 0; i <= n; i++)
+		hist_bounds[i + 1] = lo - 1.0 + pow(hi - lo + 1.0, (double) i / n);
+	hist_bounds[1] = lo;
+	hist_bounds[n + 1] = hi;
+	hist_bounds[n + 2] = INFINITY;
+}
+
+/*
+ * The histogram cell a time in msec falls in.  A binary search over at most
+ * 52 bounds: cheaper than a logarithm on every statement.
+ */
+int
+pgsm_histogram_cell(double msec)
+{
+	int			lo = 0;
+	int			hi = pgsm_hist_cells - 1;
+
+	while (lo < hi)
+	{
+		int			mid = (lo + hi + 1) / 2;
+
+		if (msec >= hist_bounds[mid])
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/* Lower bound of a histogram cell; cell pgsm_hist_cells is +infinity. */
+double
+pgsm_histogram_bound(int cell)
+{
+	Assert(cell >= 0 && cell <= pgsm_hist_cells);
+	return hist_bounds[cell];
+}
+
+/*
+ * Bucket numbers count pgsm_bucket_time-second steps since the Unix epoch,
+ * so every backend agrees on them without shared state.
+ */
+int64
+pgsm_current_bucket(TimestampTz now)
+{
+	int64		secs = now / USECS_PER_SEC +
+		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+
+	return secs / pgsm_bucket_time;
+}
+
+TimestampTz
+pgsm_bucket_start(int64 bucket)
+{
+	int64		secs = bucket * pgsm_bucket_time;
+
+	return (secs - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY) *
+		USECS_PER_SEC;
+}
+
+/*
+ * Ask for the store's memory.  Called from _PG_init when the library is
+ * preloaded; the memory itself is requested from shmem_request_hook.
+ */
+void
+pgsm_store_request(void)
+{
+	pgsm_layout_init();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = pgsm_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = pgsm_shmem_startup;
+}
+
+static Size
+pgsm_memsize(void)
+{
+	return (Size) pgsm_max * 1024;
+}
+
+static void
+pgsm_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	RequestAddinShmemSpace(pgsm_memsize());
+}
+
+/*
+ * Divide the area between index, entries and texts.  The index gets a
+ * power-of-two number of slots at most three quarters full; entries and
+ * texts share the rest in proportion to an entry plus the text a typical
+ * entry brings.
+ */
+static void
+pgsm_divide(PgsmShared *s)
+{
+	Size		avail = pgsm_memsize() - MAXALIGN(sizeof(PgsmShared));
+	Size		per_entry = PgsmEntrySize + PGSM_EXPECTED_TEXT +
+		2 * sizeof(int32);
+	int			n = (int) (avail / per_entry);
+	uint32		slots;
+	Size		index_bytes;
+
+	for (;;)
+	{
+		slots = 1;
+		while (slots < (uint32) n + n / 3 + 1)
+			slots <<= 1;
+		index_bytes = MAXALIGN(slots * sizeof(int32));
+		if (index_bytes + (Size) n * PgsmEntrySize < avail || n <= 1)
+			break;
+		n--;
+	}
+
+	s->max_entries = n;
+	s->index_mask = slots - 1;
+	s->text_size = avail - index_bytes - (Size) n * PgsmEntrySize;
+	s->high_entries = (int) (n * PGSM_HIGH_WATER);
+	s->high_text = (Size) (s->text_size * PGSM_HIGH_WATER);
+}
+
+/*
+ * Set up the store, or attach to it.  Runs in the postmaster at start and
+ * after a crash, under AddinShmemInitLock.
+ */
+static void
+pgsm_shmem_startup(void)
+{
+	bool		found;
+	char	   *base;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	base = ShmemInitStruct(PGSM_NAME, pgsm_memsize(), &found);
+	pgsm = (PgsmShared *) base;
+	if (!found)
+	{
+		MemSet(pgsm, 0, sizeof(PgsmShared));
+		pgsm->tranche_id = LWLockNewTrancheId();
+		LWLockInitialize(&pgsm->lock, pgsm->tranche_id);
+		SpinLockInit(&pgsm->mutex);
+		pg_atomic_init_u32(&pgsm->flush_wanted, 0);
+		pg_atomic_init_u64(&pgsm->calls_dropped, 0);
+		pg_atomic_init_u64(&pgsm->entries_dropped, 0);
+		pgsm->reset_time = GetCurrentTimestamp();
+		pgsm_divide(pgsm);
+	}
+	LWLockRegisterTranche(pgsm->tranche_id, PGSM_NAME);
+
+	pgsm_index = (int32 *) (base + MAXALIGN(sizeof(PgsmShared)));
+	pgsm_entries = (char *) pgsm_index +
+		MAXALIGN((pgsm->index_mask + 1) * sizeof(int32));
+	pgsm_texts = pgsm_entries + (Size) pgsm->max_entries * PgsmEntrySize;
+
+	if (!found)
+		MemSet(pgsm_index, 0, (pgsm->index_mask + 1) * sizeof(int32));
+	LWLockRelease(AddinShmemInitLock);
+
+	/*
+	 * Only the postmaster reads the saved file and saves the store at
+	 * shutdown; a backend started after a crash must not read a file that
+	 * may already have been exported.
+	 */
+	if (!IsUnderPostmaster)
+	{
+		on_shmem_exit(pgsm_store_dump, (Datum) 0);
+		if (!found)
+			pgsm_store_load();
+	}
+}
+
+bool
+pgsm_store_ready(void)
+{
+	return pgsm != NULL;
+}
+
+/* For the error hook, which must not wait for a lock its backend holds. */
+bool
+pgsm_store_lock_held(void)
+{
+	return LWLockHeldByMe(&pgsm->lock);
+}
+
+/*
+ * Complain unless the store exists: the library was not preloaded.
+ */
+void
+pgsm_store_check_ready(void)
+{
+	if (pgsm == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_stat_monitor must be loaded via \"shared_preload_libraries\""),
+				 errhint("Add pg_stat_monitor to the \"shared_preload_libraries\" setting and restart the server.")));
+}
+
+static inline uint32
+key_hash(const PgsmKey *key)
+{
+	return hash_bytes((const unsigned char *) key, sizeof(PgsmKey));
+}
+
+/*
+ * Find the entry for a key, or -1.  Caller holds the lock.
+ */
+static int
+index_lookup(const PgsmKey *key, uint32 hash)
+{
+	uint32		slot = hash & pgsm->index_mask;
+
+	for (;;)
+	{
+		int32		n = pgsm_index[slot];
+
+		if (n == 0)
+			return -1;
+		if (memcmp(&EntryAt(n - 1)->key, key, sizeof(PgsmKey)) == 0)
+			return n - 1;
+		slot = (slot + 1) & pgsm->index_mask;
+	}
+}
+
+/* Caller holds the lock exclusively; the key is not in the index. */
+static void
+index_insert(int entryno, uint32 hash)
+{
+	uint32		slot = hash & pgsm->index_mask;
+
+	while (pgsm_index[slot] != 0)
+		slot = (slot + 1) & pgsm->index_mask;
+	pgsm_index[slot] = entryno + 1;
+}
+
+/* Index every entry that is not frozen.  Caller holds the lock exclusively. */
+static void
+index_rebuild(void)
+{
+	MemSet(pgsm_index, 0, (pgsm->index_mask + 1) * sizeof(int32));
+	for (int i = pgsm->nfrozen; i < pgsm->nentries; i++)
+		index_insert(i, key_hash(&EntryAt(i)->key));
+}
+
+static void
+wake_worker(void)
+{
+	Latch	   *latch;
+
+	if (pg_atomic_exchange_u32(&pgsm->flush_wanted, 1) != 0)
+		return;
+	SpinLockAcquire(&pgsm->mutex);
+	latch = pgsm->worker_latch;
+	SpinLockRelease(&pgsm->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
+/* Add one sample to a running min/max/mean/variance (Welford). */
+static inline void
+add_sample(double x, int64 n, double *mean, double *sum_var,
+		   double *min, double *max)
+{
+	if (n == 1)
+	{
+		*mean = *min = *max = x;
+		*sum_var = 0.0;
+	}
+	else
+	{
+		double		old_mean = *mean;
+
+		*mean += (x - old_mean) / n;
+		*sum_var += (x - old_mean) * (x - *mean);
+		if (x < *min)
+			*min = x;
+		if (x > *max)
+			*max = x;
+	}
+}
+
+/*
+ * Fold one statement's figures into an entry.  Caller holds the lock and
+ * the entry's mutex.
+ */
+static inline void
+entry_accumulate(PgsmEntry *e, const PgsmCounters *d, int hist_cell,
+				 bool planning)
+{
+	PgsmCounters *c = &e->counters;
+
+	if (planning)
+	{
+		c->plans++;
+		c->total_plan_time += d->total_plan_time;
+		add_sample(d->total_plan_time, c->plans, &c->mean_plan_time,
+				   &c->sum_var_plan_time, &c->min_plan_time,
+				   &c->max_plan_time);
+	}
+	else
+	{
+		c->calls++;
+		c->rows += d->rows;
+		c->total_time += d->total_time;
+		add_sample(d->total_time, c->calls, &c->mean_time, &c->sum_var_time,
+				   &c->min_time, &c->max_time);
+		if (hist_cell >= 0)
+			e->hist[hist_cell]++;
+		c->cpu_user_time += d->cpu_user_time;
+		c->cpu_sys_time += d->cpu_sys_time;
+		c->jit_functions += d->jit_functions;
+		c->jit_generation_time += d->jit_generation_time;
+		c->jit_inlining_count += d->jit_inlining_count;
+		c->jit_inlining_time += d->jit_inlining_time;
+		c->jit_optimization_count += d->jit_optimization_count;
+		c->jit_optimization_time += d->jit_optimization_time;
+		c->jit_emission_count += d->jit_emission_count;
+		c->jit_emission_time += d->jit_emission_time;
+	}
+
+	/* Buffer and WAL usage is counted in whichever phase it occurred. */
+	c->shared_blks_hit += d->shared_blks_hit;
+	c->shared_blks_read += d->shared_blks_read;
+	c->shared_blks_dirtied += d->shared_blks_dirtied;
+	c->shared_blks_written += d->shared_blks_written;
+	c->local_blks_hit += d->local_blks_hit;
+	c->local_blks_read += d->local_blks_read;
+	c->local_blks_dirtied += d->local_blks_dirtied;
+	c->local_blks_written += d->local_blks_written;
+	c->temp_blks_read += d->temp_blks_read;
+	c->temp_blks_written += d->temp_blks_written;
+	c->blk_read_time += d->blk_read_time;
+	c->blk_write_time += d->blk_write_time;
+	c->temp_blk_read_time += d->temp_blk_read_time;
+	c->temp_blk_write_time += d->temp_blk_write_time;
+	c->wal_records += d->wal_records;
+	c->wal_fpi += d->wal_fpi;
+	c->wal_bytes += d->wal_bytes;
+}
+
+/*
+ * Make a new entry with its texts.  Returns -1 when there is no room.
+ * Caller holds the lock exclusively.
+ */
+static int
+entry_create(const PgsmKey *key, uint32 hash, const PgsmTexts *texts,
+			 int64 pgsm_query_id, uint8 cmd_type)
+{
+	Size		need = 0;
+	PgsmEntry  *e;
+	char	   *dst;
+	int			n;
+
+	for (int k = 0; k < PGSM_NUM_TEXTS; k++)
+		need += texts->len[k];
+
+	if (pgsm->nentries >= pgsm->max_entries ||
+		pgsm->text_used + need > pgsm->text_size)
+		return -1;
+
+	n = pgsm->nentries++;
+	e = EntryAt(n);
+	MemSet(e, 0, PgsmEntrySize);
+	e->key = *key;
+	SpinLockInit(&e->mutex);
+	e->cmd_type = cmd_type;
+	e->pgsm_query_id = pgsm_query_id;
+	e->first_seen = GetCurrentTimestamp();
+	e->text_offset = (uint32) pgsm->text_used;
+
+	dst = pgsm_texts + pgsm->text_used;
+	for (int k = 0; k < PGSM_NUM_TEXTS; k++)
+	{
+		if (texts->len[k] > 0)
+			memcpy(dst, texts->str[k], texts->len[k]);
+		e->text_len[k] = texts->len[k];
+		dst += texts->len[k];
+	}
+	pgsm->text_used += need;
+
+	index_insert(n, hash);
+	return n;
+}
+
+/*
+ * Record one statement (or one planning, or one error) for a key.
+ *
+ * The common case, an entry that exists, takes the lock in shared mode and
+ * the entry's mutex.  Otherwise build_texts is called with no lock held to
+ * produce the entry's texts (normalizing a query is the expensive part),
+ * and the entry is made under the exclusive lock.  When the store has no
+ * room the statement is counted as dropped and the worker is woken.
+ */
+PgsmRecordResult
+pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
+				  int hist_cell, bool planning,
+				  PgsmBuildTexts build_texts, void *arg)
+{
+	uint32		hash = key_hash(key);
+	int			n;
+	PgsmEntry  *e;
+	PgsmTexts	texts;
+	int64		pgsm_query_id = 0;
+	uint8		cmd_type = 0;
+	bool		high;
+
+	LWLockAcquire(&pgsm->lock, LW_SHARED);
+	n = index_lookup(key, hash);
+	if (n >= 0)
+	{
+		e = EntryAt(n);
+		SpinLockAcquire(&e->mutex);
+		entry_accumulate(e, delta, hist_cell, planning);
+		SpinLockRelease(&e->mutex);
+		LWLockRelease(&pgsm->lock);
+		return PGSM_RECORDED;
+	}
+	LWLockRelease(&pgsm->lock);
+
+	MemSet(&texts, 0, sizeof(texts));
+	build_texts(arg, &texts, &pgsm_query_id, &cmd_type);
+
+	LWLockAcquire(&pgsm->lock, LW_EXCLUSIVE);
+	n = index_lookup(key, hash);
+	if (n < 0)
+		n = entry_create(key, hash, &texts, pgsm_query_id, cmd_type);
+	if (n < 0)
+	{
+		LWLockRelease(&pgsm->lock);
+		pg_atomic_fetch_add_u64(&pgsm->calls_dropped, 1);
+		pg_atomic_fetch_add_u64(&pgsm->entries_dropped, 1);
+		wake_worker();
+		return PGSM_DROPPED;
+	}
+	e = EntryAt(n);
+	entry_accumulate(e, delta, hist_cell, planning);
+	high = pgsm->nentries >= pgsm->high_entries ||
+		pgsm->text_used >= pgsm->high_text;
+	LWLockRelease(&pgsm->lock);
+
+	if (high)
+		wake_worker();
+	return PGSM_RECORDED;
+}
+
+/*
+ * Copy the store's contents into local memory, for the SQL functions.
+ * Takes the lock in shared mode; each entry is copied under its mutex so
+ * that its counters are consistent.
+ */
+void
+pgsm_store_snapshot(PgsmSnapshot *snap)
+{
+	Size		entries_bytes;
+
+	LWLockAcquire(&pgsm->lock, LW_SHARED);
+	snap->nentries = pgsm->nentries;
+	entries_bytes = (Size) pgsm->nentries * PgsmEntrySize;
+	snap->entries = palloc(Max(entries_bytes, 1));
+	snap->texts = palloc(Max(pgsm->text_used, 1));
+	snap->exporting = palloc0(Max(pgsm->nentries, 1) * sizeof(bool));
+	for (int i = 0; i < pgsm->nentries; i++)
+	{
+		PgsmEntry  *e = EntryAt(i);
+
+		SpinLockAcquire(&e->mutex);
+		memcpy(snap->entries + (Size) i * PgsmEntrySize, e, PgsmEntrySize);
+		SpinLockRelease(&e->mutex);
+		snap->exporting[i] = (i < pgsm->nfrozen);
+	}
+	memcpy(snap->texts, pgsm_texts, pgsm->text_used);
+	LWLockRelease(&pgsm->lock);
+}
+
+/*
+ * Slide the entries to keep, and their texts, to the front; drop the rest.
+ * An entry is kept when its number is at least keep_from and its bucket at
+ * least min_bucket.  Frozen entries that are kept stay frozen, at the front.
+ * Caller holds the lock exclusively.
+ */
+static void
+store_compact(int keep_from, int64 min_bucket)
+{
+	int			out = 0;
+	int			frozen_kept = 0;
+	Size		text_out = 0;
+	Size		frozen_text_kept = 0;
+
+	for (int i = 0; i < pgsm->nentries; i++)
+	{
+		PgsmEntry  *e = EntryAt(i);
+		Size		len = 0;
+
+		if (i < keep_from || e->key.bucket < min_bucket)
+			continue;
+
+		for (int k = 0; k < PGSM_NUM_TEXTS; k++)
+			len += e->text_len[k];
+		if (text_out != e->text_offset)
+			memmove(pgsm_texts + text_out, pgsm_texts + e->text_offset, len);
+		e->text_offset = (uint32) text_out;
+		text_out += len;
+
+		if (out != i)
+			memmove(EntryAt(out), e, PgsmEntrySize);
+		out++;
+
+		if (i < pgsm->nfrozen)
+		{
+			frozen_kept++;
+			frozen_text_kept = text_out;
+		}
+	}
+
+	pgsm->nentries = out;
+	pgsm->text_used = text_out;
+	pgsm->nfrozen = frozen_kept;
+	pgsm->frozen_text = frozen_text_kept;
+	if (frozen_kept == 0)
+		pgsm->batch_id = 0;
+	index_rebuild();
+}
+
+/*
+ * Discard everything not being exported, for pg_stat_monitor_reset().
+ */
+void
+pgsm_store_reset(void)
+{
+	LWLockAcquire(&pgsm->lock, LW_EXCLUSIVE);
+	pgsm->nentries = pgsm->nfrozen;
+	pgsm->text_used = pgsm->frozen_text;
+	index_rebuild();
+	LWLockRelease(&pgsm->lock);
+
+	pg_atomic_write_u64(&pgsm->calls_dropped, 0);
+	pg_atomic_write_u64(&pgsm->entries_dropped, 0);
+	SpinLockAcquire(&pgsm->mutex);
+	pgsm->reset_time = GetCurrentTimestamp();
+	pgsm->calls_lost = 0;
+	SpinLockRelease(&pgsm->mutex);
+}
+
+/*
+ * Rotation without export: forget buckets older than the given one, as
+ * pg_stat_monitor does when it reuses a bucket.
+ */
+void
+pgsm_store_discard_buckets_before(int64 bucket)
+{
+	bool		any = false;
+
+	LWLockAcquire(&pgsm->lock, LW_SHARED);
+	for (int i = 0; i < pgsm->nentries && !any; i++)
+		any = EntryAt(i)->key.bucket < bucket;
+	LWLockRelease(&pgsm->lock);
+	if (!any)
+		return;
+
+	LWLockAcquire(&pgsm->lock, LW_EXCLUSIVE);
+	store_compact(0, bucket);
+	LWLockRelease(&pgsm->lock);
+}
+
+/*
+ * Freeze everything in the store as a batch for export, or return the batch
+ * that is already frozen (left by a worker that died).  Returns false when
+ * there is nothing to export.  The batch's entries stay valid until
+ * pgsm_store_release_batch(); only the worker calls these.
+ */
+bool
+pgsm_store_freeze(PgsmBatch *batch)
+{
+	LWLockAcquire(&pgsm->lock, LW_EXCLUSIVE);
+	if (pgsm->nfrozen == 0 && pgsm->nentries > 0)
+	{
+		uint64		id = (uint64) GetCurrentTimestamp();
+
+		/* batch ids only grow, even if the clock steps back */
+		if (id <= pgsm->last_batch_id)
+			id = pgsm->last_batch_id + 1;
+		pgsm->last_batch_id = id;
+		pgsm->batch_id = id;
+		pgsm->nfrozen = pgsm->nentries;
+		pgsm->frozen_text = pgsm->text_used;
+		MemSet(pgsm_index, 0, (pgsm->index_mask + 1) * sizeof(int32));
+	}
+	pg_atomic_write_u32(&pgsm->flush_wanted, 0);
+
+	batch->id = pgsm->batch_id;
+	batch->nentries = pgsm->nfrozen;
+	batch->entries = pgsm_entries;
+	batch->texts = pgsm_texts;
+	LWLockRelease(&pgsm->lock);
+
+	return batch->id != 0;
+}
+
+/*
+ * The batch is safely written (or known to have been): drop it from the
+ * store and slide what came after it to the front.
+ */
+void
+pgsm_store_release_batch(uint64 batch_id)
+{
+	LWLockAcquire(&pgsm->lock, LW_EXCLUSIVE);
+	if (pgsm->batch_id == batch_id && batch_id != 0)
+		store_compact(pgsm->nfrozen, PG_INT64_MIN);
+	LWLockRelease(&pgsm->lock);
+}
+
+/*
+ * Does a backend want the store emptied early?  Also true while a frozen
+ * batch waits for a worker.
+ */
+bool
+pgsm_store_flush_wanted(void)
+{
+	bool		wanted;
+
+	if (pg_atomic_read_u32(&pgsm->flush_wanted) != 0)
+		return true;
+	LWLockAcquire(&pgsm->lock, LW_SHARED);
+	wanted = pgsm->nfrozen > 0;
+	LWLockRelease(&pgsm->lock);
+	return wanted;
+}
+
+/* The worker tells backends where to signal it; NULL when it leaves. */
+void
+pgsm_store_set_worker_latch(Latch *latch)
+{
+	SpinLockAcquire(&pgsm->mutex);
+	pgsm->worker_latch = latch;
+	SpinLockRelease(&pgsm->mutex);
+}
+
+/* Read or update the worker's statistics under the header's mutex. */
+void
+pgsm_store_worker_stats(PgsmWorkerStats *out, const PgsmWorkerStats *in)
+{
+	SpinLockAcquire(&pgsm->mutex);
+	if (in)
+		pgsm->worker = *in;
+	if (out)
+		*out = pgsm->worker;
+	SpinLockRelease(&pgsm->mutex);
+}
+
+void
+pgsm_store_info(PgsmStoreInfo *info)
+{
+	LWLockAcquire(&pgsm->lock, LW_SHARED);
+	info->size = pgsm_memsize();
+	info->max_entries = pgsm->max_entries;
+	info->entries = pgsm->nentries;
+	info->text_size = pgsm->text_size;
+	info->text_used = pgsm->text_used;
+	LWLockRelease(&pgsm->lock);
+
+	info->calls_dropped = pg_atomic_read_u64(&pgsm->calls_dropped);
+	info->entries_dropped = pg_atomic_read_u64(&pgsm->entries_dropped);
+	SpinLockAcquire(&pgsm->mutex);
+	info->reset_time = pgsm->reset_time;
+	info->calls_lost = pgsm->calls_lost;
+	SpinLockRelease(&pgsm->mutex);
+}
+
+/*
+ * File saved at shutdown: a header, then the entries and the text area as
+ * they are in memory.  Entries are only meaningful to a library with the
+ * same entry layout, which the header records.
+ */
+typedef struct PgsmDumpHeader
+{
+	uint32		magic;
+	uint32		entry_size;
+	int32		hist_cells;
+	int32		nentries;
+	int32		nfrozen;
+	uint64		batch_id;
+	uint64		text_used;
+	uint64		frozen_text;
+} PgsmDumpHeader;
+
+/*
+ * Save the store at a clean shutdown of the postmaster.  Runs after every
+ * other process has exited, so no lock is needed.
+ */
+static void
+pgsm_store_dump(int code, Datum arg)
+{
+	PgsmDumpHeader hdr;
+	FILE	   *file;
+
+	if (code != 0 || pgsm == NULL || pgsm->nentries == 0)
+		return;
+
+	hdr.magic = PGSM_DUMP_MAGIC;
+	hdr.entry_size = (uint32) PgsmEntrySize;
+	hdr.hist_cells = pgsm_hist_cells;
+	hdr.nentries = pgsm->nentries;
+	hdr.nfrozen = pgsm->nfrozen;
+	hdr.batch_id = pgsm->batch_id;
+	hdr.text_used = pgsm->text_used;
+	hdr.frozen_text = pgsm->frozen_text;
+
+	file = AllocateFile(PGSM_DUMP_FILE ".tmp", PG_BINARY_W);
+	if (file == NULL)
+		goto error;
+	if (fwrite(&hdr, sizeof(hdr), 1, file) != 1 ||
+		fwrite(pgsm_entries, PgsmEntrySize, hdr.nentries, file) !=
+		(size_t) hdr.nentries ||
+		(hdr.text_used > 0 &&
+		 fwrite(pgsm_texts, hdr.text_used, 1, file) != 1))
+		goto error;
+	if (FreeFile(file))
+	{
+		file = NULL;
+		goto error;
+	}
+	(void) durable_rename(PGSM_DUMP_FILE ".tmp", PGSM_DUMP_FILE, LOG);
+	return;
+
+error:
+	ereport(LOG,
+			(errcode_for_file_access(),
+			 errmsg("could not write file \"%s\": %m", PGSM_DUMP_FILE ".tmp"),
+			 errdetail("Statistics not yet exported by pg_stat_monitor are lost.")));
+	if (file)
+		FreeFile(file);
+	unlink(PGSM_DUMP_FILE ".tmp");
+}
+
+/* Sum of calls of the entries from number "from" on, for loss accounting. */
+static uint64
+calls_in(const char *entries, Size entry_size, int from, int nentries)
+{
+	uint64		calls = 0;
+
+	for (int i = from; i < nentries; i++)
+		calls += ((const PgsmEntry *) (entries + (Size) i * entry_size))->counters.calls;
+	return calls;
+}
+
+/*
+ * Read back what the last clean shutdown saved.  Runs in the postmaster at
+ * start, before any other process.  The file is removed once read, so that
+ * a crash cannot bring the same figures back twice.  What does not fit the
+ * store any more (pgsm_max was lowered, the histogram changed) is counted as
+ * lost.
+ */
+static void
+pgsm_store_load(void)
+{
+	PgsmDumpHeader hdr;
+	FILE	   *file;
+	char	   *entries = NULL;
+	char	   *texts = NULL;
+	int			keep = 0;
+	Size		keep_text = 0;
+
+	file = AllocateFile(PGSM_DUMP_FILE, PG_BINARY_R);
+	if (file == NULL)
+	{
+		if (errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", PGSM_DUMP_FILE)));
+		return;
+	}
+
+	if (fread(&hdr, sizeof(hdr), 1, file) != 1 ||
+		hdr.magic != PGSM_DUMP_MAGIC || hdr.nentries < 0 ||
+		hdr.nfrozen < 0 || hdr.nfrozen > hdr.nentries ||
+		hdr.entry_size < offsetof(PgsmEntry, hist) ||
+		hdr.entry_size > 64 * 1024)
+		goto bad;
+
+	entries = palloc((Size) hdr.entry_size * Max(hdr.nentries, 1));
+	texts = palloc(Max(hdr.text_used, 1));
+	if (fread(entries, hdr.entry_size, hdr.nentries, file) !=
+		(size_t) hdr.nentries ||
+		(hdr.text_used > 0 && fread(texts, hdr.text_used, 1, file) != 1))
+		goto bad;
+	FreeFile(file);
+	file = NULL;
+	unlink(PGSM_DUMP_FILE);
+
+	if (hdr.entry_size != PgsmEntrySize || hdr.hist_cells != pgsm_hist_cells)
+	{
+		/* The layout changed: the figures cannot be read back. */
+	}
+	else
+	{
+		while (keep < hdr.nentries && keep < pgsm->max_entries)
+		{
+			PgsmEntry  *e = (PgsmEntry *) (entries + (Size) keep * PgsmEntrySize);
+			Size		end = e->text_offset;
+
+			for (int k = 0; k < PGSM_NUM_TEXTS; k++)
+				end += e->text_len[k];
+			if (end > pgsm->text_size || end > hdr.text_used)
+				break;
+			keep_text = end;
+			keep++;
+		}
+		memcpy(pgsm_entries, entries, (Size) keep * PgsmEntrySize);
+		memcpy(pgsm_texts, texts, keep_text);
+		pgsm->nentries = keep;
+		pgsm->text_used = keep_text;
+		pgsm->nfrozen = Min(hdr.nfrozen, keep);
+		pgsm->frozen_text = 0;
+		if (pgsm->nfrozen > 0)
+		{
+			PgsmEntry  *last = EntryAt(pgsm->nfrozen - 1);
+
+			pgsm->frozen_text = last->text_offset;
+			for (int k = 0; k < PGSM_NUM_TEXTS; k++)
+				pgsm->frozen_text += last->text_len[k];
+		}
+		pgsm->batch_id = pgsm->nfrozen > 0 ? hdr.batch_id : 0;
+		pgsm->last_batch_id = hdr.batch_id;
+		for (int i = 0; i < keep; i++)
+			SpinLockInit(&EntryAt(i)->mutex);
+		index_rebuild();
+	}
+
+	if (keep < hdr.nentries)
+	{
+		uint64		lost = calls_in(entries, hdr.entry_size, keep,
+									hdr.nentries);
+
+		pgsm->calls_lost += lost;
+		ereport(LOG,
+				(errmsg("pg_stat_monitor could not restore %d of %d saved entries",
+						hdr.nentries - keep, hdr.nentries),
+				 errdetail("The store is smaller than when the entries were saved, or its layout changed."),
+				 errhint("Raise \"pg_stat_monitor.pgsm_max\" to keep more across restarts.")));
+	}
+	pfree(entries);
+	pfree(texts);
+	return;
+
+bad:
+	ereport(LOG,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("ignoring invalid file \"%s\"", PGSM_DUMP_FILE)));
+	if (file)
+		FreeFile(file);
+	unlink(PGSM_DUMP_FILE);
+}

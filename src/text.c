@@ -1,0 +1,330 @@
+/*-------------------------------------------------------------------------
+ *
+ * text.c
+ *		Normalizing query texts and extracting their comments.
+ *
+ * Texts are normalized by a small lexer of SQL rather than from the
+ * constant locations the query jumble records.  It needs nothing but the
+ * text, so the same code serves statements that were parsed, utility
+ * statements (whose literals, a password say, the jumble does not record)
+ * and statements that failed before parse analysis, where there is no
+ * jumble at all.  It never raises an error: an unterminated literal simply
+ * runs to the end of the text.  That matters because it also runs inside
+ * emit_log_hook.
+ *
+ * It is called only when a new entry is made, never for a statement whose
+ * entry exists, and with no lock held.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "pgsm.h"
+
+typedef enum TokenKind
+{
+	TOK_SPACE,
+	TOK_COMMENT,				/* -- or a C-style comment */
+	TOK_CONST,					/* a literal: number, string, bit string */
+	TOK_PARAM,					/* $n */
+	TOK_OTHER					/* identifier, keyword, operator, ... */
+} TokenKind;
+
+typedef struct Lexer
+{
+	const char *s;
+	int			len;
+	int			pos;
+} Lexer;
+
+static inline bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+		c == '\f' || c == '\v';
+}
+
+static inline bool
+is_ident_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+		c >= 0x80;
+}
+
+static inline bool
+is_ident_char(unsigned char c)
+{
+	return is_ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+}
+
+static inline bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Skip a quoted run starting at the opening quote; "backslash" for E''. */
+static void
+skip_quoted(Lexer *lx, char quote, bool backslash)
+{
+	lx->pos++;
+	while (lx->pos < lx->len)
+	{
+		char		c = lx->s[lx->pos];
+
+		if (backslash && c == '\\' && lx->pos + 1 < lx->len)
+			lx->pos += 2;
+		else if (c == quote)
+		{
+			/* a doubled quote stands for itself */
+			if (lx->pos + 1 < lx->len && lx->s[lx->pos + 1] == quote)
+				lx->pos += 2;
+			else
+			{
+				lx->pos++;
+				return;
+			}
+		}
+		else
+			lx->pos++;
+	}
+}
+
+/*
+ * At a '$': a parameter ($1), a dollar-quoted string ($tag$...$tag$), or a
+ * lone character.
+ */
+static TokenKind
+lex_dollar(Lexer *lx)
+{
+	int			start = lx->pos;
+	int			p = start + 1;
+
+	if (p < lx->len && is_digit(lx->s[p]))
+	{
+		while (p < lx->len && is_digit(lx->s[p]))
+			p++;
+		lx->pos = p;
+		return TOK_PARAM;
+	}
+
+	/* a dollar-quote tag is an identifier without '$', or empty */
+	if (p < lx->len && is_ident_start((unsigned char) lx->s[p]))
+		while (p < lx->len && is_ident_char((unsigned char) lx->s[p]) &&
+			   lx->s[p] != '$')
+			p++;
+	if (p < lx->len && lx->s[p] == '$')
+	{
+		int			taglen = p - start + 1;
+
+		p++;
+		while (p + taglen <= lx->len)
+		{
+			if (lx->s[p] == '$' &&
+				memcmp(lx->s + p, lx->s + start, taglen) == 0)
+			{
+				lx->pos = p + taglen;
+				return TOK_CONST;
+			}
+			p++;
+		}
+		lx->pos = lx->len;
+		return TOK_CONST;
+	}
+
+	lx->pos = start + 1;
+	return TOK_OTHER;
+}
+
+/* A number: 12, 1.5, .5, 1e-3. */
+static void
+skip_number(Lexer *lx)
+{
+	const char *s = lx->s;
+	int			p = lx->pos;
+
+	while (p < lx->len && is_digit(s[p]))
+		p++;
+	if (p < lx->len && s[p] == '.' && !(p + 1 < lx->len && s[p + 1] == '.'))
+	{
+		p++;
+		while (p < lx->len && is_digit(s[p]))
+			p++;
+	}
+	if (p < lx->len && (s[p] == 'e' || s[p] == 'E'))
+	{
+		int			q = p + 1;
+
+		if (q < lx->len && (s[q] == '+' || s[q] == '-'))
+			q++;
+		if (q < lx->len && is_digit(s[q]))
+		{
+			while (q < lx->len && is_digit(s[q]))
+				q++;
+			p = q;
+		}
+	}
+	lx->pos = p;
+}
+
+/* Read the next token; returns its kind, and lx->pos moves past it. */
+static TokenKind
+next_token(Lexer *lx)
+{
+	const char *s = lx->s;
+	int			p = lx->pos;
+	char		c = s[p];
+	char		c1 = p + 1 < lx->len ? s[p + 1] : '\0';
+
+	if (is_space(c))
+	{
+		while (lx->pos < lx->len && is_space(s[lx->pos]))
+			lx->pos++;
+		return TOK_SPACE;
+	}
+
+	if (c == '-' && c1 == '-')
+	{
+		while (lx->pos < lx->len && s[lx->pos] != '\n')
+			lx->pos++;
+		return TOK_COMMENT;
+	}
+
+	if (c == '/' && c1 == '*')
+	{
+		int			depth = 1;
+
+		lx->pos += 2;
+		while (lx->pos < lx->len && depth > 0)
+		{
+			if (s[lx->pos] == '*' && lx->pos + 1 < lx->len &&
+				s[lx->pos + 1] == '/')
+			{
+				depth--;
+				lx->pos += 2;
+			}
+			else if (s[lx->pos] == '/' && lx->pos + 1 < lx->len &&
+					 s[lx->pos + 1] == '*')
+			{
+				depth++;
+				lx->pos += 2;
+			}
+			else
+				lx->pos++;
+		}
+		return TOK_COMMENT;
+	}
+
+	if (c == '\'')
+	{
+		skip_quoted(lx, '\'', false);
+		return TOK_CONST;
+	}
+
+	/* E'...', B'...', X'...', N'...' */
+	if (c1 == '\'' && strchr("eEbBxXnN", c) != NULL)
+	{
+		lx->pos++;
+		skip_quoted(lx, '\'', c == 'e' || c == 'E');
+		return TOK_CONST;
+	}
+
+	/* U&'...' is a string, U&"..." an identifier */
+	if ((c == 'u' || c == 'U') && c1 == '&' && p + 2 < lx->len &&
+		(s[p + 2] == '\'' || s[p + 2] == '"'))
+	{
+		char		q = s[p + 2];
+
+		lx->pos += 2;
+		skip_quoted(lx, q, false);
+		return q == '\'' ? TOK_CONST : TOK_OTHER;
+	}
+
+	if (c == '"')
+	{
+		skip_quoted(lx, '"', false);
+		return TOK_OTHER;
+	}
+
+	if (c == '$')
+		return lex_dollar(lx);
+
+	if (is_digit(c) || (c == '.' && is_digit(c1)))
+	{
+		skip_number(lx);
+		return TOK_CONST;
+	}
+
+	if (is_ident_start((unsigned char) c))
+	{
+		while (lx->pos < lx->len && is_ident_char((unsigned char) s[lx->pos]))
+			lx->pos++;
+		return TOK_OTHER;
+	}
+
+	lx->pos++;
+	return TOK_OTHER;
+}
+
+/*
+ * Scan one statement.  Returns a palloc'd copy of the text, with each
+ * literal replaced by a parameter symbol when "normalize" is set; symbols
+ * are numbered after the highest parameter the statement already uses, as
+ * pg_stat_statements does.  When "comments" is not NULL, the C-style
+ * comments of the statement are appended to it, separated by ", ".
+ */
+char *
+pgsm_scan_query(const char *query, int len, bool normalize,
+				StringInfo comments)
+{
+	StringInfoData out;
+	Lexer		lx;
+	int			next_param = 1;
+
+	if (normalize)
+	{
+		/* first pass: the highest $n already used */
+		lx.s = query;
+		lx.len = len;
+		lx.pos = 0;
+		while (lx.pos < lx.len)
+		{
+			int			start = lx.pos;
+
+			if (next_token(&lx) == TOK_PARAM)
+			{
+				int			n = 0;
+
+				for (int i = start + 1; i < lx.pos && n < 100000; i++)
+					n = n * 10 + (query[i] - '0');
+				if (n >= next_param)
+					next_param = n + 1;
+			}
+		}
+	}
+
+	initStringInfo(&out);
+	lx.s = query;
+	lx.len = len;
+	lx.pos = 0;
+	while (lx.pos < lx.len)
+	{
+		int			start = lx.pos;
+		TokenKind	kind = next_token(&lx);
+
+		if (kind == TOK_CONST && normalize)
+			appendStringInfo(&out, "$%d", next_param++);
+		else
+			appendBinaryStringInfo(&out, query + start, lx.pos - start);
+
+		if (kind == TOK_COMMENT && comments != NULL && query[start] == '/')
+		{
+			if (comments->len > 0)
+				appendStringInfoString(comments, ", ");
+			appendBinaryStringInfo(comments, query + start, lx.pos - start);
+		}
+	}
+	return out.data;
+}

@@ -1,0 +1,121 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		The background worker of pg_stat_monitor.
+ *
+ * One worker per server, started when the library is preloaded.  It wakes
+ * at every bucket boundary, and whenever a backend finds the store past
+ * its high-water mark, and then either exports the store to tables
+ * (export.c) or, when export is off or the server is a standby, forgets
+ * the buckets that fell out of the pgsm_max_buckets window.
+ *
+ * It connects to pg_stat_monitor.pgsm_database and does nothing with
+ * tables until the extension exists there; each step runs in its own short
+ * transaction.  SIGTERM ends it at the next interrupt check, even in the
+ * middle of an export: the batch being written then stays in the store, and
+ * the next worker, or the next server start, writes it.
+ *
+ * Locking: none of its own; see store.c for the store's.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "pgsm.h"
+
+/* Register the worker; called from _PG_init when preloaded. */
+void
+pgsm_worker_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = 5;
+	strlcpy(worker.bgw_library_name, "pg_stat_monitor", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "pgsm_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "pg_stat_monitor worker", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, PGSM_NAME, BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+static void
+worker_detach(int code, Datum arg)
+{
+	pgsm_store_set_worker_latch(NULL);
+}
+
+/* Milliseconds until the next bucket starts, at least 10. */
+static long
+ms_to_next_bucket(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz next = pgsm_bucket_start(pgsm_current_bucket(now) + 1);
+
+	return Max(10, (long) ((next - now) / 1000) + 1);
+}
+
+void
+pgsm_worker_main(Datum arg)
+{
+	int64		last_bucket;
+
+	pgsm_in_worker = true;
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(pgsm_database, NULL, 0);
+	pgstat_report_appname("pg_stat_monitor worker");
+
+	pgsm_store_set_worker_latch(MyLatch);
+	on_shmem_exit(worker_detach, (Datum) 0);
+
+	last_bucket = pgsm_current_bucket(GetCurrentTimestamp());
+	for (;;)
+	{
+		int64		bucket;
+		bool		boundary;
+		bool		wanted;
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 ms_to_next_bucket(), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		bucket = pgsm_current_bucket(GetCurrentTimestamp());
+		boundary = bucket != last_bucket;
+		last_bucket = bucket;
+		wanted = pgsm_store_flush_wanted();
+
+		if (!boundary && !wanted)
+			continue;
+
+		if (pgsm_enable_table_export && !RecoveryInProgress())
+			pgsm_export(boundary, wanted);
+		else
+			pgsm_store_discard_buckets_before(bucket - pgsm_max_buckets + 1);
+	}
+}
