@@ -19,15 +19,15 @@ sudo=
 "$top/scripts/deps.sh"
 export PATH=/usr/lib/postgresql/15/bin:$PATH
 
-make -C "$top" -s clean
-make -C "$top" -s PROFILE="-Werror"
-$sudo make -C "$top" -s install
-
-# PostgreSQL will not run as root: test in a copy owned by an ordinary user.
+# Build and test in a private copy: PostgreSQL will not run as root, so the
+# copy belongs to an ordinary user, and the checkout itself is left alone.
 runner=postgres
 work=$(mktemp -d /tmp/pgsm-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cp -r "$top/." "$work/"
+git -C "$top" ls-files -co --exclude-standard -z | (cd "$top" && xargs -0 cp --parents -t "$work")
+
+make -C "$work" -s PROFILE="-Werror"
+$sudo make -C "$work" -s install
 $sudo chown -R "$runner" "$work"
 run() { $sudo -u "$runner" env PATH="$PATH" "$@"; }
 [ "$(id -u)" -eq 0 ] && run() { runuser -u "$runner" -- env PATH="$PATH" "$@"; }
