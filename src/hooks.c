@@ -738,7 +738,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 		prev_emit_log_hook(edata);
 
 	if (in_error_hook || edata->elevel < WARNING || edata->elevel > ERROR ||
-		!IsUnderPostmaster || MyProc == NULL || debug_query_string == NULL ||
+		MyProc == NULL || debug_query_string == NULL ||
 		!pgsm_enabled(0) || pgsm_store_lock_held())
 		return;
 
