@@ -3,17 +3,560 @@
  * export.c
  *		Writing the store's statistics to the history tables.
  *
+ * The worker calls pgsm_export_cycle() at every bucket boundary and when
+ * the store asks to be emptied early.  One cycle:
+ *
+ *	1. finds the extension in the worker's database (its schema and
+ *	   version); without it, the store is rotated as the collector alone
+ *	   would rotate it;
+ *	2. now and then, keeps the partitions (pgsm_maintain_partitions);
+ *	3. freezes the store's contents as a batch (store.c) and writes it in
+ *	   one transaction: the partitions it needs, then a single statement
+ *	   that stores new texts, the rows and a record of the batch.  The rows
+ *	   come from pgsm_batch_rows(), which reads the frozen batch: no SQL is
+ *	   built from values, and no lock on the store is held while writing.
+ *	   Only after commit is the batch released from the store;
+ *	4. after a bucket boundary, refreshes the materialized view and takes a
+ *	   snapshot of the logical decoding statistics, each in its own
+ *	   transaction, when the installed version has them.
+ *
+ * A batch that fails to be written stays frozen in the store and is
+ * retried; a batch found in pg_stat_monitor_exports was written already
+ * (the worker died between commit and release) and is just released.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "pgsm.h"
 
-void
-pgsm_export(bool boundary, bool early)
+PG_FUNCTION_INFO_V1(pgsm_batch_rows);
+PG_FUNCTION_INFO_V1(pg_stat_monitor_flush);
+
+/* Columns of pgsm_batch_rows(): the view's, then these */
+#define BATCH_EXTRA_COLS	5
+#define BATCH_COLS			(PGSM_COLS + BATCH_EXTRA_COLS)
+
+/* Versions, as major * 100 + minor */
+#define VERSION_TABLES		201 /* history tables */
+#define VERSION_MATVIEW		202 /* pg_stat_monitor is a materialized view */
+#define VERSION_DECODING	203 /* logical decoding history */
+
+/* How often partitions are looked after, and the view refreshed at most */
+#define MAINTAIN_INTERVAL_MS	(5 * 60 * 1000)
+#define REFRESH_INTERVAL_MS		1000
+
+/* The extension as the worker last found it */
+static bool ext_found = false;
+static char *ext_schema = NULL; /* quoted, in TopMemoryContext */
+static int	ext_version = 0;
+static bool ext_reported = false;	/* said once that it is missing */
+
+static TimestampTz last_maintained = 0;
+static TimestampTz last_refreshed = 0;
+static TimestampTz retry_after = 0;
+
+/*
+ * The frozen batch, as rows of the view plus the sums of squares that let
+ * early-flushed parts of a bucket be added up, and the ids of its texts.
+ * Copies the batch under the store's lock in shared mode, so any session may
+ * call it; only the worker has a use for it.
+ */
+Datum
+pgsm_batch_rows(PG_FUNCTION_ARGS)
 {
-	pgsm_store_discard_buckets_before(pgsm_current_bucket(GetCurrentTimestamp()) -
-									  pgsm_max_buckets + 1);
+	uint64		batch_id = (uint64) PG_GETARG_INT64(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PgsmSnapshot snap;
+	TimestampTz now = GetCurrentTimestamp();
+
+	pgsm_store_check_ready();
+	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != BATCH_COLS)
+		elog(ERROR, "pgsm_batch_rows() has %d columns, expected %d",
+			 rsinfo->setDesc->natts, BATCH_COLS);
+
+	pgsm_store_snapshot(&snap, true);
+	if (snap.batch_id != batch_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("batch " UINT64_FORMAT " is not being exported", batch_id)));
+
+	for (int n = 0; n < snap.nentries; n++)
+	{
+		PgsmEntry  *e = PgsmSnapshotEntry(&snap, n);
+		Datum		values[BATCH_COLS];
+		bool		nulls[BATCH_COLS];
+		const char *t = snap.texts + e->text_offset;
+		int			i = PGSM_COLS;
+
+		memset(nulls, 0, sizeof(nulls));
+		pgsm_entry_row(e, snap.texts, true, false, now, values, nulls);
+
+		values[i++] = Float8GetDatum(e->counters.sum_var_time);
+		values[i++] = Float8GetDatum(e->counters.sum_var_plan_time);
+
+		/* texts are identified by a hash of their bytes */
+		for (int kind = 0; kind < PGSM_NUM_TEXTS; kind++)
+		{
+			if (kind == PGSM_TEXT_QUERY || kind == PGSM_TEXT_TOP_QUERY ||
+				kind == PGSM_TEXT_PLAN)
+			{
+				if (e->text_len[kind] > 0)
+					values[i] = Int64GetDatum((int64) hash_bytes_extended((const unsigned char *) t,
+																		  e->text_len[kind], 0));
+				else
+					nulls[i] = true;
+				i++;
+			}
+			t += e->text_len[kind];
+		}
+		Assert(i == BATCH_COLS);
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
+							 nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+pg_stat_monitor_flush(PG_FUNCTION_ARGS)
+{
+	pgsm_store_check_ready();
+	pgsm_store_request_flush();
+	PG_RETURN_VOID();
+}
+
+static void
+record_error(const char *message)
+{
+	PgsmWorkerStats ws;
+
+	pgsm_store_worker_stats(&ws, NULL);
+	ws.export_failures++;
+	ws.last_error_time = GetCurrentTimestamp();
+	strlcpy(ws.last_error, message, sizeof(ws.last_error));
+	pgsm_store_worker_stats(NULL, &ws);
+}
+
+typedef void (*StepFn) (void *arg);
+
+/*
+ * Run one step in a transaction of its own.  An error is logged with what
+ * was being done, recorded for pg_stat_monitor_info, and ends the step, not
+ * the worker.  Returns whether the step committed.
+ */
+static bool
+run_step(const char *what, StepFn fn, void *arg)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, what);
+		fn(arg);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("pg_stat_monitor worker could not %s: %s",
+						what, edata->message),
+				 edata->detail ? errdetail("%s", edata->detail) : 0,
+				 errhint("Statistics not yet exported stay in shared memory, and the worker tries again.")));
+		record_error(edata->message);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	MemoryContextSwitchTo(oldcxt);
+	return ok;
+}
+
+static void
+spi_exec(const char *sql, int nargs, Oid *types, Datum *values, int expect)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL,
+										   false, 0);
+
+	if (rc != expect)
+		elog(ERROR, "could not run \"%s\": %s", sql, SPI_result_code_string(rc));
+}
+
+/* "major.minor" as major * 100 + minor */
+static int
+parse_version(const char *v)
+{
+	int			major = 0;
+	int			minor = 0;
+
+	(void) sscanf(v, "%d.%d", &major, &minor);
+	return major * 100 + minor;
+}
+
+static void
+step_find_extension(void *arg)
+{
+	int			rc;
+
+	rc = SPI_execute("SELECT n.nspname, e.extversion"
+					 " FROM pg_catalog.pg_extension e"
+					 " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+					 " WHERE e.extname = 'pg_stat_monitor'", true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not look up the extension");
+
+	ext_found = SPI_processed == 1;
+	if (ext_found)
+	{
+		char	   *nsp = SPI_getvalue(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1);
+		char	   *ver = SPI_getvalue(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 2);
+
+		if (ext_schema)
+			pfree(ext_schema);
+		ext_schema = MemoryContextStrdup(TopMemoryContext,
+										 quote_identifier(nsp));
+		ext_version = parse_version(ver);
+	}
+}
+
+/*
+ * Is there somewhere to export to?  Says so in the log when that changes,
+ * once, rather than at every cycle.
+ */
+static bool
+find_extension(void)
+{
+	if (!run_step("look up the extension", step_find_extension, NULL))
+		return false;
+
+	if (!ext_found || ext_version < VERSION_TABLES)
+	{
+		if (!ext_reported)
+			ereport(LOG,
+					(errmsg("pg_stat_monitor worker is waiting for extension \"pg_stat_monitor\" %s in database \"%s\"",
+							ext_found ? "to be updated" : "to be created",
+							pgsm_database),
+					 errdetail("Until then, statistics stay in shared memory only."),
+					 errhint("Run CREATE EXTENSION pg_stat_monitor (or ALTER EXTENSION pg_stat_monitor UPDATE) in database \"%s\".",
+							 pgsm_database)));
+		ext_reported = true;
+		return false;
+	}
+	if (ext_reported)
+		ereport(LOG,
+				(errmsg("pg_stat_monitor worker found extension \"pg_stat_monitor\" in database \"%s\" and starts exporting",
+						pgsm_database)));
+	ext_reported = false;
+	return true;
+}
+
+static void
+step_maintain(void *arg)
+{
+	char		sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT %s.pgsm_maintain_partitions()",
+			 ext_schema);
+	spi_exec(sql, 0, NULL, NULL, SPI_OK_SELECT);
+}
+
+/* What a batch's write needs */
+typedef struct BatchWrite
+{
+	uint64		batch_id;
+	int			nbuckets;
+	Datum	   *bucket_starts;
+	bool		already_written;
+	uint64		rows;
+} BatchWrite;
+
+static void
+step_write_batch(void *arg)
+{
+	BatchWrite *bw = (BatchWrite *) arg;
+	Oid			types[2];
+	Datum		values[2];
+	StringInfoData sql;
+	const char *s = ext_schema;
+
+	/* written already, by a worker that died before releasing it? */
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT 1 FROM %s.pg_stat_monitor_exports WHERE batch_id = $1",
+					 s);
+	types[0] = INT8OID;
+	values[0] = Int64GetDatum((int64) bw->batch_id);
+	spi_exec(sql.data, 1, types, values, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		bw->already_written = true;
+		return;
+	}
+
+	/* the partitions the rows go to */
+	resetStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT %s.pgsm_ensure_partition('%s.pg_stat_monitor_data'::regclass, t)"
+					 " FROM unnest($1) t",
+					 s, s);
+	types[0] = TIMESTAMPTZARRAYOID;
+	values[0] = PointerGetDatum(construct_array(bw->bucket_starts,
+												bw->nbuckets, TIMESTAMPTZOID,
+												sizeof(TimestampTz), true,
+												TYPALIGN_DOUBLE));
+	spi_exec(sql.data, 1, types, values, SPI_OK_SELECT);
+
+	/*
+	 * Texts, rows and the record of the batch in one statement.  A text
+	 * already stored only has its last_used moved on, at most hourly.
+	 */
+	resetStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "WITH b AS MATERIALIZED (SELECT * FROM %s.pgsm_batch_rows($1)),"
+					 " texts AS ("
+					 "  INSERT INTO %s.pg_stat_monitor_texts AS t (text_id, text)"
+					 "  SELECT DISTINCT ON (id) id, txt FROM ("
+					 "   SELECT query_text_id, query FROM b"
+					 "   UNION ALL SELECT top_query_text_id, top_query FROM b"
+					 "   UNION ALL SELECT plan_text_id, query_plan FROM b) x(id, txt)"
+					 "  WHERE id IS NOT NULL"
+					 "  ON CONFLICT (text_id) DO UPDATE SET last_used = now()"
+					 "  WHERE t.last_used < now() - interval '1 hour'),"
+					 " batch AS ("
+					 "  INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
+					 "  SELECT $1, count(*) FROM b)"
+					 " INSERT INTO %s.pg_stat_monitor_data ("
+					 "  bucket, bucket_start_time, userid, username, dbid, datname,"
+					 "  client_ip, pgsm_query_id, queryid, toplevel, top_queryid,"
+					 "  query_text_id, comments, planid, plan_text_id,"
+					 "  top_query_text_id, application_name, relations, cmd_type,"
+					 "  elevel, sqlcode, message, calls, total_exec_time,"
+					 "  min_exec_time, max_exec_time, sum_var_exec_time, rows,"
+					 "  shared_blks_hit, shared_blks_read, shared_blks_dirtied,"
+					 "  shared_blks_written, local_blks_hit, local_blks_read,"
+					 "  local_blks_dirtied, local_blks_written, temp_blks_read,"
+					 "  temp_blks_written, blk_read_time, blk_write_time,"
+					 "  temp_blk_read_time, temp_blk_write_time, resp_calls,"
+					 "  cpu_user_time, cpu_sys_time, wal_records, wal_fpi,"
+					 "  wal_bytes, plans, total_plan_time, min_plan_time,"
+					 "  max_plan_time, sum_var_plan_time, jit_functions,"
+					 "  jit_generation_time, jit_inlining_count, jit_inlining_time,"
+					 "  jit_optimization_count, jit_optimization_time,"
+					 "  jit_emission_count, jit_emission_time, batch_id)"
+					 " SELECT"
+					 "  bucket, bucket_start_time, userid, username, dbid, datname,"
+					 "  client_ip, pgsm_query_id, queryid, toplevel, top_queryid,"
+					 "  query_text_id, comments, planid, plan_text_id,"
+					 "  top_query_text_id, application_name, relations, cmd_type,"
+					 "  elevel, sqlcode, message, calls, total_exec_time,"
+					 "  min_exec_time, max_exec_time, sum_var_exec_time, rows,"
+					 "  shared_blks_hit, shared_blks_read, shared_blks_dirtied,"
+					 "  shared_blks_written, local_blks_hit, local_blks_read,"
+					 "  local_blks_dirtied, local_blks_written, temp_blks_read,"
+					 "  temp_blks_written, blk_read_time, blk_write_time,"
+					 "  temp_blk_read_time, temp_blk_write_time, resp_calls::int8[],"
+					 "  cpu_user_time, cpu_sys_time, wal_records, wal_fpi,"
+					 "  wal_bytes, plans, total_plan_time, min_plan_time,"
+					 "  max_plan_time, sum_var_plan_time, jit_functions,"
+					 "  jit_generation_time, jit_inlining_count, jit_inlining_time,"
+					 "  jit_optimization_count, jit_optimization_time,"
+					 "  jit_emission_count, jit_emission_time, $1"
+					 " FROM b",
+					 s, s, s, s);
+	types[0] = INT8OID;
+	values[0] = Int64GetDatum((int64) bw->batch_id);
+	spi_exec(sql.data, 1, types, values, SPI_OK_INSERT);
+	bw->rows = SPI_processed;
+}
+
+/* The start times of the buckets in the frozen batch, each once. */
+static void
+batch_buckets(BatchWrite *bw)
+{
+	PgsmSnapshot snap;
+	int64		last = PG_INT64_MIN;
+
+	pgsm_store_snapshot(&snap, true);
+	bw->bucket_starts = palloc(sizeof(Datum) * Max(snap.nentries, 1));
+	bw->nbuckets = 0;
+	for (int n = 0; n < snap.nentries; n++)
+	{
+		int64		b = PgsmSnapshotEntry(&snap, n)->key.bucket;
+		bool		seen = (b == last);
+
+		for (int k = 0; k < bw->nbuckets && !seen; k++)
+			seen = DatumGetTimestampTz(bw->bucket_starts[k]) == pgsm_bucket_start(b);
+		if (!seen)
+			bw->bucket_starts[bw->nbuckets++] =
+				TimestampTzGetDatum(pgsm_bucket_start(b));
+		last = b;
+	}
+}
+
+/*
+ * Export what the store holds.  Returns the number of rows written, or -1
+ * when the write failed; the batch then stays frozen for the next try.
+ */
+static int64
+export_batch(bool early)
+{
+	BatchWrite	bw = {0};
+	PgsmWorkerStats ws;
+	instr_time	start;
+	instr_time	lock_time;
+	instr_time	t0;
+	instr_time	t1;
+	bool		ok;
+
+	INSTR_TIME_SET_CURRENT(start);
+	bw.batch_id = pgsm_store_freeze();
+	INSTR_TIME_SET_CURRENT(lock_time);
+	INSTR_TIME_SUBTRACT(lock_time, start);
+	if (bw.batch_id == 0)
+		return 0;
+
+	batch_buckets(&bw);
+	ok = run_step("export statistics", step_write_batch, &bw);
+	if (!ok)
+		return -1;
+
+	INSTR_TIME_SET_CURRENT(t0);
+	pgsm_store_release_batch(bw.batch_id);
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	INSTR_TIME_ADD(lock_time, t1);
+
+	if (bw.already_written)
+		return 0;
+
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, start);
+	pgsm_store_worker_stats(&ws, NULL);
+	ws.exports++;
+	ws.rows_exported += bw.rows;
+	if (early)
+		ws.early_flushes++;
+	ws.last_export_time = GetCurrentTimestamp();
+	ws.last_export_ms = INSTR_TIME_GET_MILLISEC(t1);
+	ws.last_lock_ms = INSTR_TIME_GET_MILLISEC(lock_time);
+	pgsm_store_worker_stats(NULL, &ws);
+	return (int64) bw.rows;
+}
+
+static void
+step_refresh(void *arg)
+{
+	char		sql[256];
+
+	snprintf(sql, sizeof(sql),
+			 "REFRESH MATERIALIZED VIEW CONCURRENTLY %s.pg_stat_monitor",
+			 ext_schema);
+	spi_exec(sql, 0, NULL, NULL, SPI_OK_UTILITY);
+}
+
+static void
+step_snapshot_decoding(void *arg)
+{
+	char		sql[256];
+	Oid			type = TIMESTAMPTZOID;
+	Datum		value = TimestampTzGetDatum(*(TimestampTz *) arg);
+
+	snprintf(sql, sizeof(sql), "SELECT %s.pgsm_snapshot_decoding($1)",
+			 ext_schema);
+	spi_exec(sql, 1, &type, &value, SPI_OK_SELECT);
+}
+
+static bool
+elapsed(TimestampTz since, int ms)
+{
+	return TimestampDifferenceExceeds(since, GetCurrentTimestamp(), ms);
+}
+
+/*
+ * One cycle of the worker with export on, on a primary.  "boundary" is set
+ * when a bucket ended since the last cycle, "finished_bucket" being the
+ * last one that did.
+ */
+void
+pgsm_export_cycle(bool boundary, int64 finished_bucket)
+{
+	bool		early = !boundary;
+	int64		rows;
+
+	/* after a failure, wait a little, unless a bucket ended */
+	if (!boundary && retry_after != 0 &&
+		GetCurrentTimestamp() < retry_after)
+		return;
+
+	if ((boundary || !ext_found) && !find_extension())
+	{
+		/* nowhere to export to: behave as the collector alone */
+		pgsm_store_discard_buckets_before(finished_bucket -
+										  pgsm_max_buckets + 2);
+		return;
+	}
+
+	if (last_maintained == 0 || elapsed(last_maintained, MAINTAIN_INTERVAL_MS))
+	{
+		if (run_step("maintain partitions", step_maintain, NULL))
+			last_maintained = GetCurrentTimestamp();
+	}
+
+	rows = export_batch(early);
+	if (rows < 0)
+	{
+		retry_after = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												  Min(pgsm_bucket_time, 10) * 1000);
+		ext_found = false;		/* look again next time */
+		return;
+	}
+	retry_after = 0;
+
+	if (ext_version >= VERSION_MATVIEW &&
+		(boundary || (rows > 0 && elapsed(last_refreshed, REFRESH_INTERVAL_MS))))
+	{
+		if (run_step("refresh materialized view pg_stat_monitor",
+					 step_refresh, NULL))
+			last_refreshed = GetCurrentTimestamp();
+	}
+
+	if (boundary && ext_version >= VERSION_DECODING)
+	{
+		TimestampTz start = pgsm_bucket_start(finished_bucket);
+
+		(void) run_step("record logical decoding statistics",
+						step_snapshot_decoding, &start);
+	}
 }

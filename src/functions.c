@@ -34,9 +34,6 @@ PG_FUNCTION_INFO_V1(pg_stat_monitor_version);
 PG_FUNCTION_INFO_V1(get_histogram_timings);
 PG_FUNCTION_INFO_V1(pg_stat_monitor_info);
 
-/* Columns of pg_stat_monitor_internal(), in the order of the view */
-#define PGSM_COLS			65
-
 /* Columns of pg_stat_monitor_info() */
 #define PGSM_INFO_COLS		18
 
@@ -123,11 +120,12 @@ stddev(double sum_var, int64 n)
 }
 
 /*
- * One row of pg_stat_monitor for an entry.  "texts" is the snapshot's text
- * area; "masked" hides what other users must not see.
+ * One row of pg_stat_monitor for an entry, PGSM_COLS values.  "texts" is
+ * the snapshot's text area; "masked" hides what other users must not see.
+ * The exporter builds its rows with this too.
  */
-static void
-entry_row(const PgsmEntry *e, const char *texts, bool showtext, bool masked,
+void
+pgsm_entry_row(const PgsmEntry *e, const char *texts, bool showtext, bool masked,
 		  TimestampTz now, Datum *values, bool *nulls)
 {
 	const PgsmKey *k = &e->key;
@@ -287,7 +285,7 @@ pg_stat_monitor_internal(PG_FUNCTION_ARGS)
 	see_all = superuser() ||
 		has_privs_of_role(userid, ROLE_PG_READ_ALL_STATS);
 
-	pgsm_store_snapshot(&snap);
+	pgsm_store_snapshot(&snap, false);
 	for (int n = 0; n < snap.nentries; n++)
 	{
 		PgsmEntry  *e = PgsmSnapshotEntry(&snap, n);
@@ -300,7 +298,7 @@ pg_stat_monitor_internal(PG_FUNCTION_ARGS)
 			continue;
 
 		memset(nulls, 0, sizeof(nulls));
-		entry_row(e, snap.texts, showtext,
+		pgsm_entry_row(e, snap.texts, showtext,
 				  !see_all && e->key.userid != userid, now, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
 							 nulls);

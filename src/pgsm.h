@@ -223,27 +223,21 @@ typedef struct PgsmSnapshot
 	char	   *entries;		/* nentries * PgsmEntrySize bytes */
 	char	   *texts;			/* the text area, as long as the last text */
 	bool	   *exporting;		/* per entry: part of a batch being written */
+	uint64		batch_id;		/* the batch being written, or 0 */
 } PgsmSnapshot;
 
 #define PgsmSnapshotEntry(snap, i) \
 	((PgsmEntry *) ((snap)->entries + (Size) (i) * PgsmEntrySize))
 
-extern void pgsm_store_snapshot(PgsmSnapshot *snap);
+extern void pgsm_store_snapshot(PgsmSnapshot *snap, bool frozen_only);
 extern void pgsm_store_reset(void);
 extern void pgsm_store_discard_buckets_before(int64 bucket);
 
 /* Export batches (store.c, used by the worker) */
-typedef struct PgsmBatch
-{
-	uint64		id;				/* 0: no batch */
-	int			nentries;
-	char	   *entries;		/* in shared memory, immutable while frozen */
-	char	   *texts;
-} PgsmBatch;
-
-extern bool pgsm_store_freeze(PgsmBatch *batch);
+extern uint64 pgsm_store_freeze(void);
 extern void pgsm_store_release_batch(uint64 batch_id);
 extern bool pgsm_store_flush_wanted(void);
+extern void pgsm_store_request_flush(void);
 extern void pgsm_store_set_worker_latch(struct Latch *latch);
 extern void pgsm_store_worker_stats(PgsmWorkerStats *out,
 									const PgsmWorkerStats *in);
@@ -265,6 +259,12 @@ typedef struct PgsmStoreInfo
 extern void pgsm_store_info(PgsmStoreInfo *info);
 extern bool pgsm_store_lock_held(void);
 
+/* SQL-callable functions (functions.c) */
+#define PGSM_COLS			65	/* columns of the pg_stat_monitor view */
+extern void pgsm_entry_row(const PgsmEntry *e, const char *texts,
+						   bool showtext, bool masked, TimestampTz now,
+						   Datum *values, bool *nulls);
+
 /* Text scanning (text.c) */
 extern char *pgsm_scan_query(const char *query, int len, bool normalize,
 							 StringInfo comments);
@@ -274,7 +274,7 @@ extern bool pgsm_in_worker;
 extern void pgsm_hooks_install(void);
 
 /* Export (export.c) */
-extern void pgsm_export(bool boundary, bool early);
+extern void pgsm_export_cycle(bool boundary, int64 finished_bucket);
 
 /* Worker (worker.c) */
 extern void pgsm_worker_register(void);

@@ -601,22 +601,25 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 }
 
 /*
- * Copy the store's contents into local memory, for the SQL functions.
- * Takes the lock in shared mode; each entry is copied under its mutex so
- * that its counters are consistent.
+ * Copy the store's contents, or only the frozen batch, into local memory,
+ * for the SQL functions.  Takes the lock in shared mode; each entry is
+ * copied under its mutex so that its counters are consistent.
  */
 void
-pgsm_store_snapshot(PgsmSnapshot *snap)
+pgsm_store_snapshot(PgsmSnapshot *snap, bool frozen_only)
 {
 	Size		entries_bytes;
+	Size		text_bytes;
 
 	LWLockAcquire(&pgsm->lock, LW_SHARED);
-	snap->nentries = pgsm->nentries;
-	entries_bytes = (Size) pgsm->nentries * PgsmEntrySize;
+	snap->nentries = frozen_only ? pgsm->nfrozen : pgsm->nentries;
+	snap->batch_id = pgsm->batch_id;
+	entries_bytes = (Size) snap->nentries * PgsmEntrySize;
+	text_bytes = frozen_only ? pgsm->frozen_text : pgsm->text_used;
 	snap->entries = palloc(Max(entries_bytes, 1));
-	snap->texts = palloc(Max(pgsm->text_used, 1));
-	snap->exporting = palloc0(Max(pgsm->nentries, 1) * sizeof(bool));
-	for (int i = 0; i < pgsm->nentries; i++)
+	snap->texts = palloc(Max(text_bytes, 1));
+	snap->exporting = palloc0(Max(snap->nentries, 1) * sizeof(bool));
+	for (int i = 0; i < snap->nentries; i++)
 	{
 		PgsmEntry  *e = EntryAt(i);
 
@@ -625,7 +628,7 @@ pgsm_store_snapshot(PgsmSnapshot *snap)
 		SpinLockRelease(&e->mutex);
 		snap->exporting[i] = (i < pgsm->nfrozen);
 	}
-	memcpy(snap->texts, pgsm_texts, pgsm->text_used);
+	memcpy(snap->texts, pgsm_texts, text_bytes);
 	LWLockRelease(&pgsm->lock);
 }
 
@@ -720,18 +723,21 @@ pgsm_store_discard_buckets_before(int64 bucket)
 }
 
 /*
- * Freeze everything in the store as a batch for export, or return the batch
- * that is already frozen (left by a worker that died).  Returns false when
- * there is nothing to export.  The batch's entries stay valid until
- * pgsm_store_release_batch(); only the worker calls these.
+ * Freeze everything in the store as a batch for export, or find the batch
+ * that is already frozen (left by a worker that died, or by the last
+ * server run).  Returns its id, or 0 when there is nothing to export.  The
+ * batch's entries stay in the store, untouched by backends, until
+ * pgsm_store_release_batch().  Only the worker calls these.
  */
-bool
-pgsm_store_freeze(PgsmBatch *batch)
+uint64
+pgsm_store_freeze(void)
 {
+	uint64		id;
+
 	LWLockAcquire(&pgsm->lock, LW_EXCLUSIVE);
 	if (pgsm->nfrozen == 0 && pgsm->nentries > 0)
 	{
-		uint64		id = (uint64) GetCurrentTimestamp();
+		id = (uint64) GetCurrentTimestamp();
 
 		/* batch ids only grow, even if the clock steps back */
 		if (id <= pgsm->last_batch_id)
@@ -743,14 +749,10 @@ pgsm_store_freeze(PgsmBatch *batch)
 		MemSet(pgsm_index, 0, (pgsm->index_mask + 1) * sizeof(int32));
 	}
 	pg_atomic_write_u32(&pgsm->flush_wanted, 0);
-
-	batch->id = pgsm->batch_id;
-	batch->nentries = pgsm->nfrozen;
-	batch->entries = pgsm_entries;
-	batch->texts = pgsm_texts;
+	id = pgsm->batch_id;
 	LWLockRelease(&pgsm->lock);
 
-	return batch->id != 0;
+	return id;
 }
 
 /*
@@ -781,6 +783,13 @@ pgsm_store_flush_wanted(void)
 	wanted = pgsm->nfrozen > 0;
 	LWLockRelease(&pgsm->lock);
 	return wanted;
+}
+
+/* Ask the worker to export now, as a full store does. */
+void
+pgsm_store_request_flush(void)
+{
+	wake_worker();
 }
 
 /* The worker tells backends where to signal it; NULL when it leaves. */

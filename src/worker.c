@@ -73,7 +73,7 @@ ms_to_next_bucket(void)
 void
 pgsm_worker_main(Datum arg)
 {
-	int64		last_bucket;
+	int64		last_bucket = -1;
 
 	pgsm_in_worker = true;
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -83,15 +83,30 @@ pgsm_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnection(pgsm_database, NULL, 0);
 	pgstat_report_appname("pg_stat_monitor worker");
 
+	/* never wait long on a lock held by someone else: try again later */
+	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
+
 	pgsm_store_set_worker_latch(MyLatch);
 	on_shmem_exit(worker_detach, (Datum) 0);
 
-	last_bucket = pgsm_current_bucket(GetCurrentTimestamp());
 	for (;;)
 	{
-		int64		bucket;
-		bool		boundary;
-		bool		wanted;
+		int64		bucket = pgsm_current_bucket(GetCurrentTimestamp());
+		bool		boundary = bucket != last_bucket;
+
+		/*
+		 * The first cycle counts as a boundary, so that what a restart
+		 * brought back from disk is exported at once.
+		 */
+		if (boundary || pgsm_store_flush_wanted())
+		{
+			if (pgsm_enable_table_export && !RecoveryInProgress())
+				pgsm_export_cycle(boundary, bucket - 1);
+			else
+				pgsm_store_discard_buckets_before(bucket - pgsm_max_buckets + 1);
+		}
+		last_bucket = bucket;
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -104,18 +119,5 @@ pgsm_worker_main(Datum arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-
-		bucket = pgsm_current_bucket(GetCurrentTimestamp());
-		boundary = bucket != last_bucket;
-		last_bucket = bucket;
-		wanted = pgsm_store_flush_wanted();
-
-		if (!boundary && !wanted)
-			continue;
-
-		if (pgsm_enable_table_export && !RecoveryInProgress())
-			pgsm_export(boundary, wanted);
-		else
-			pgsm_store_discard_buckets_before(bucket - pgsm_max_buckets + 1);
 	}
 }

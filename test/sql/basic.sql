@@ -8,13 +8,25 @@ SELECT count(*) FROM t WHERE a > 5;
 SELECT count(*) FROM t WHERE a > 7;
 UPDATE t SET a = a + 1 WHERE a < 3;
 
+-- what shared memory holds (the worker exports to another database)
 SELECT query, calls, rows, cmd_type_text, relations, toplevel
-FROM pg_stat_monitor
+FROM pg_stat_monitor_live
 ORDER BY query COLLATE "C";
 
--- the view has pg_stat_monitor's 65 columns, in its order
-SELECT count(*) FROM information_schema.columns
-WHERE table_name = 'pg_stat_monitor';
+-- pg_stat_monitor, the live view and the history have pg_stat_monitor's
+-- 65 columns, in the same order
+SELECT c.relname, c.relkind, count(*) AS columns
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+WHERE c.relname IN ('pg_stat_monitor', 'pg_stat_monitor_live',
+                    'pg_stat_monitor_history')
+  AND a.attnum > 0
+GROUP BY c.relname, c.relkind
+ORDER BY c.relname;
+SELECT count(DISTINCT (a.attnum, a.attname, a.atttypid)) AS distinct_columns
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+WHERE c.relname IN ('pg_stat_monitor', 'pg_stat_monitor_live',
+                    'pg_stat_monitor_history')
+  AND a.attnum > 0;
 
 SELECT pg_stat_monitor_version();
 DROP TABLE t;
