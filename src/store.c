@@ -584,7 +584,9 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 	if (n < 0)
 	{
 		LWLockRelease(&pgsm->lock);
-		pg_atomic_fetch_add_u64(&pgsm->calls_dropped, 1);
+		/* a planning is not a call: its execution is counted on its own */
+		if (!planning)
+			pg_atomic_fetch_add_u64(&pgsm->calls_dropped, 1);
 		pg_atomic_fetch_add_u64(&pgsm->entries_dropped, 1);
 		wake_worker();
 		return PGSM_DROPPED;
