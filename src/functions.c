@@ -273,10 +273,12 @@ pg_stat_monitor_internal(PG_FUNCTION_ARGS)
 	PgsmSnapshot snap;
 	Oid			userid = GetUserId();
 	bool		see_all;
-	TimestampTz now = GetCurrentTimestamp();
-	int64		oldest = pgsm_current_bucket(now) - pgsm_max_buckets + 1;
+	TimestampTz now;
+	int64		oldest;
 
 	pgsm_store_check_ready();
+	now = GetCurrentTimestamp();
+	oldest = pgsm_current_bucket(now) - pgsm_max_buckets + 1;
 	InitMaterializedSRF(fcinfo, 0);
 	if (rsinfo->setDesc->natts != PGSM_COLS)
 		elog(ERROR, "pg_stat_monitor_internal() has %d columns, expected %d",

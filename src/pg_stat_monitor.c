@@ -25,27 +25,31 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-int			pgsm_max;
-int			pgsm_query_max_len;
-int			pgsm_max_buckets;
-int			pgsm_bucket_time;
-double		pgsm_histogram_min;
-double		pgsm_histogram_max;
-int			pgsm_histogram_buckets;
-int			pgsm_query_shared_buffer;
-bool		pgsm_track_utility;
-bool		pgsm_track_application_names;
-bool		pgsm_enable_pgsm_query_id;
-bool		pgsm_normalized_query;
-bool		pgsm_enable_overflow;
-bool		pgsm_enable_query_plan;
-bool		pgsm_extract_comments;
-int			pgsm_track;
-bool		pgsm_track_planning;
-bool		pgsm_enable_table_export;
-char	   *pgsm_database;
-int			pgsm_partition_span;
-int			pgsm_retention;
+/*
+ * The settings, initialized to their defaults: when the library is not
+ * preloaded they are never defined, and these values stand.
+ */
+int			pgsm_max = 1024;
+int			pgsm_query_max_len = 2048;
+int			pgsm_max_buckets = 10;
+int			pgsm_bucket_time = 60;
+double		pgsm_histogram_min = 1.0;
+double		pgsm_histogram_max = 100000.0;
+int			pgsm_histogram_buckets = 20;
+int			pgsm_query_shared_buffer = 20;
+bool		pgsm_track_utility = true;
+bool		pgsm_track_application_names = true;
+bool		pgsm_enable_pgsm_query_id = true;
+bool		pgsm_normalized_query = true;
+bool		pgsm_enable_overflow = true;
+bool		pgsm_enable_query_plan = false;
+bool		pgsm_extract_comments = false;
+int			pgsm_track = PGSM_TRACK_TOP;
+bool		pgsm_track_planning = false;
+bool		pgsm_enable_table_export = true;
+char	   *pgsm_database = "postgres";
+int			pgsm_partition_span = 24 * 60 * 60;
+int			pgsm_retention = 7 * 24 * 60 * 60;
 
 static const struct config_enum_entry track_options[] =
 {
@@ -281,10 +285,18 @@ check_startup_settings(char **given)
 				 errhint("Keep pgsm_query_max_len under one eighth of pgsm_max.")));
 }
 
+/*
+ * Loaded by CREATE EXTENSION or a function call rather than preloaded, the
+ * library defines nothing: settings read only at server start cannot be
+ * defined after it, and the SQL functions will say what is missing.
+ */
 void
 _PG_init(void)
 {
 	char	   *given[NUM_STARTUP_SETTINGS];
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 
 	/* the values from the configuration, before they are checked */
 	for (int i = 0; i < NUM_STARTUP_SETTINGS; i++)
@@ -295,10 +307,6 @@ _PG_init(void)
 	}
 
 	define_settings();
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-
 	check_startup_settings(given);
 
 	EnableQueryId();
