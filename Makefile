@@ -30,3 +30,6 @@ include $(PGXS)
 
 override CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
 	-Wno-missing-field-initializers
+
+# TAP tests share helpers in test/perl
+PG_PROVE_FLAGS += -I $(srcdir)/test/perl

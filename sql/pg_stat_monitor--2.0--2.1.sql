@@ -184,11 +184,11 @@ LANGUAGE c STRICT VOLATILE
 AS 'MODULE_PATHNAME';
 REVOKE ALL ON FUNCTION pg_stat_monitor_flush() FROM PUBLIC;
 
--- The value of an integer setting in its base unit (seconds for times)
-CREATE FUNCTION pgsm_setting_int(name text)
+-- A time setting, in seconds (current_setting shows it with a unit)
+CREATE FUNCTION pgsm_setting_seconds(name text)
 RETURNS int8
-LANGUAGE sql STABLE
-AS $$ SELECT setting::int8 FROM pg_catalog.pg_settings WHERE pg_settings.name = $1 $$;
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT extract(epoch FROM current_setting(name)::interval)::int8 $$;
 
 -- The partitions of a partitioned table, with their bounds
 CREATE FUNCTION pgsm_partitions(tbl regclass,
@@ -215,7 +215,7 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    span int8 := @extschema@.pgsm_setting_int('pg_stat_monitor.pgsm_partition_span');
+    span int8 := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_partition_span');
     lo timestamptz := to_timestamp(floor(extract(epoch FROM at) / span) * span);
     hi timestamptz := lo + make_interval(secs => span);
     nsp name;
@@ -249,8 +249,8 @@ RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    span interval := make_interval(secs => @extschema@.pgsm_setting_int('pg_stat_monitor.pgsm_partition_span'));
-    cutoff timestamptz := at - make_interval(secs => @extschema@.pgsm_setting_int('pg_stat_monitor.pgsm_retention'));
+    span interval := make_interval(secs => @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_partition_span'));
+    cutoff timestamptz := at - make_interval(secs => @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_retention'));
     tbl regclass;
     part record;
 BEGIN

@@ -10,8 +10,8 @@ RETURNS timestamptz
 LANGUAGE sql STABLE
 AS $$
     SELECT to_timestamp((floor(extract(epoch FROM now()) / s.bt) - s.nb + 1) * s.bt)
-    FROM (SELECT @extschema@.pgsm_setting_int('pg_stat_monitor.pgsm_bucket_time') AS bt,
-                 @extschema@.pgsm_setting_int('pg_stat_monitor.pgsm_max_buckets') AS nb) s
+    FROM (SELECT @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time') AS bt,
+                 current_setting('pg_stat_monitor.pgsm_max_buckets')::int AS nb) s
 $$;
 
 -- All of history, with pg_stat_monitor's columns.  A bucket exported in
@@ -80,7 +80,7 @@ SELECT
     sum(d.wal_fpi)::int8 AS wal_fpi,
     sum(d.wal_bytes) AS wal_bytes,
     d.bucket_start_time
-        + make_interval(secs => @extschema@.pgsm_setting_int('pg_stat_monitor.pgsm_bucket_time'))
+        + current_setting('pg_stat_monitor.pgsm_bucket_time')::interval
         <= now() AS bucket_done,
     sum(d.plans)::int8 AS plans,
     sum(d.total_plan_time) AS total_plan_time,

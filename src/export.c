@@ -16,9 +16,9 @@
  *	   come from pgsm_batch_rows(), which reads the frozen batch: no SQL is
  *	   built from values, and no lock on the store is held while writing.
  *	   Only after commit is the batch released from the store;
- *	4. after a bucket boundary, refreshes the materialized view and takes a
- *	   snapshot of the logical decoding statistics, each in its own
- *	   transaction, when the installed version has them.
+ *	4. after a bucket boundary, has the materialized view refreshed (by a
+ *	   worker of its own, see worker.c) and takes a snapshot of the logical
+ *	   decoding statistics, when the installed version has them.
  *
  * A batch that fails to be written stays frozen in the store and is
  * retried; a batch found in pg_stat_monitor_exports was written already
@@ -54,9 +54,8 @@ PG_FUNCTION_INFO_V1(pg_stat_monitor_flush);
 #define VERSION_MATVIEW		202 /* pg_stat_monitor is a materialized view */
 #define VERSION_DECODING	203 /* logical decoding history */
 
-/* How often partitions are looked after, and the view refreshed at most */
+/* How often partitions are looked after */
 #define MAINTAIN_INTERVAL_MS	(5 * 60 * 1000)
-#define REFRESH_INTERVAL_MS		1000
 
 /* The extension as the worker last found it */
 static bool ext_found = false;
@@ -65,8 +64,8 @@ static int	ext_version = 0;
 static bool ext_reported = false;	/* said once that it is missing */
 
 static TimestampTz last_maintained = 0;
-static TimestampTz last_refreshed = 0;
 static TimestampTz retry_after = 0;
+static bool refresh_pending = false;
 
 /*
  * The frozen batch, as rows of the view plus the sums of squares that let
@@ -476,17 +475,6 @@ export_batch(bool early)
 }
 
 static void
-step_refresh(void *arg)
-{
-	char		sql[256];
-
-	snprintf(sql, sizeof(sql),
-			 "REFRESH MATERIALIZED VIEW CONCURRENTLY %s.pg_stat_monitor",
-			 ext_schema);
-	spi_exec(sql, 0, NULL, NULL, SPI_OK_UTILITY);
-}
-
-static void
 step_snapshot_decoding(void *arg)
 {
 	char		sql[256];
@@ -544,12 +532,17 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 	}
 	retry_after = 0;
 
-	if (ext_version >= VERSION_MATVIEW &&
-		(boundary || (rows > 0 && elapsed(last_refreshed, REFRESH_INTERVAL_MS))))
+	/* the view is refreshed once per bucket, by a worker of its own */
+	if (boundary)
+		refresh_pending = true;
+	if (refresh_pending && ext_version >= VERSION_MATVIEW)
 	{
-		if (run_step("refresh materialized view pg_stat_monitor",
-					 step_refresh, NULL))
-			last_refreshed = GetCurrentTimestamp();
+		if (pgsm_refresh_launch(ext_schema))
+			refresh_pending = false;
+		else
+			ereport(LOG,
+					(errmsg("pg_stat_monitor worker could not start a worker to refresh pg_stat_monitor"),
+					 errhint("Raise \"max_worker_processes\"; the refresh is tried again at the next bucket.")));
 	}
 
 	if (boundary && ext_version >= VERSION_DECODING)

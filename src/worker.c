@@ -15,6 +15,11 @@
  * middle of an export: the batch being written then stays in the store, and
  * the next worker, or the next server start, writes it.
  *
+ * The materialized view is refreshed by a second, short-lived worker that
+ * this one starts at each bucket boundary, so that exporting never waits
+ * for a refresh: a store that fills while the view is being refreshed is
+ * emptied all the same.
+ *
  * Locking: none of its own; see store.c for the store's.
  *
  *-------------------------------------------------------------------------
@@ -22,6 +27,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/spi.h"
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -32,6 +38,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "pgsm.h"
@@ -120,4 +127,71 @@ pgsm_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 	}
+}
+
+/* The refresh worker last started, if any */
+static BackgroundWorkerHandle *refresh_handle = NULL;
+
+/*
+ * Start a worker that refreshes the materialized view pg_stat_monitor in
+ * the given (quoted) schema, unless the last one is still at it.  Returns
+ * false when none could be started.
+ */
+bool
+pgsm_refresh_launch(const char *schema)
+{
+	BackgroundWorker worker;
+	pid_t		pid;
+
+	if (refresh_handle != NULL &&
+		GetBackgroundWorkerPid(refresh_handle, &pid) != BGWH_STOPPED)
+		return true;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "pg_stat_monitor", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "pgsm_refresh_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "pg_stat_monitor refresh", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "pg_stat_monitor refresh", BGW_MAXLEN);
+	strlcpy(worker.bgw_extra, schema, BGW_EXTRALEN);
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (refresh_handle != NULL)
+		pfree(refresh_handle);
+	refresh_handle = NULL;
+	return RegisterDynamicBackgroundWorker(&worker, &refresh_handle);
+}
+
+/* Refresh pg_stat_monitor once, then exit. */
+void
+pgsm_refresh_main(Datum arg)
+{
+	char		sql[BGW_EXTRALEN + 64];
+
+	pgsm_in_worker = true;
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(pgsm_database, NULL, 0);
+	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
+	/* adding up a window of buckets is one large aggregation */
+	SetConfigOption("work_mem", "64MB", PGC_SUSET, PGC_S_OVERRIDE);
+
+	snprintf(sql, sizeof(sql),
+			 "REFRESH MATERIALIZED VIEW CONCURRENTLY %s.pg_stat_monitor",
+			 MyBgworkerEntry->bgw_extra);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, sql);
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not refresh pg_stat_monitor");
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
 }

@@ -1,0 +1,76 @@
+# Helpers shared by pg_stat_monitor's TAP tests.
+package PgsmTest;
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+use Exporter 'import';
+our @EXPORT = qw(pgsm_node pgsm_wait_exported pgsm_flood_file pgsm_history_calls);
+
+# A started server with pg_stat_monitor preloaded and the extension created
+# in database postgres, where the worker exports.  Extra settings may follow.
+sub pgsm_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+
+	$node->init(%{ $opts{init} // {} });
+	$node->append_conf('postgresql.conf', qq(
+shared_preload_libraries = 'pg_stat_monitor'
+pg_stat_monitor.pgsm_bucket_time = $opts{bucket_time}
+) . ($opts{conf} // ''));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION pg_stat_monitor')
+	  unless $opts{no_extension};
+	return $node;
+}
+
+# Ask the worker to export, and wait until the store is empty or only holds
+# entries whose query matches none of "like".
+sub pgsm_wait_exported
+{
+	my ($node, $like) = @_;
+
+	$node->safe_psql('postgres', 'SELECT pg_stat_monitor_flush()');
+	return $node->poll_query_until('postgres', qq(
+		SELECT count(*) = 0 FROM pg_stat_monitor_live WHERE query LIKE '$like'))
+	  && $node->poll_query_until('postgres',
+		'SELECT entries = 0 OR exports > 0 FROM pg_stat_monitor_info');
+}
+
+# A file of distinct statements (each its own query id): SELECT ci, cj FROM w
+# over i, j in 1..n.  Returns the file name and the statement count.
+sub pgsm_flood_file
+{
+	my ($node, $n) = @_;
+	my $cols = join(', ', map { "c$_ int" } 1 .. $n);
+	$node->safe_psql('postgres', "CREATE TABLE w ($cols)");
+
+	my $file = $node->basedir . '/flood.sql';
+	open my $fh, '>', $file or die "could not write $file: $!";
+	for my $i (1 .. $n)
+	{
+		print $fh "SELECT c$i, c$_ FROM w;\n" for 1 .. $n;
+	}
+	close $fh;
+	return ($file, $n * $n);
+}
+
+# Calls of statements whose text matches "like", in history and in the live
+# store.
+sub pgsm_history_calls
+{
+	my ($node, $like) = @_;
+	return $node->safe_psql('postgres', qq(
+		SELECT (SELECT coalesce(sum(d.calls), 0) FROM pg_stat_monitor_data d
+		        JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
+		        WHERE t.text LIKE '$like')
+		     + (SELECT coalesce(sum(calls), 0) FROM pg_stat_monitor_live
+		        WHERE query LIKE '$like')));
+}
+
+1;

@@ -1,0 +1,84 @@
+# The worker exports every bucket to pg_stat_monitor_data and refreshes the
+# materialized view, and a flood of distinct statements many times larger
+# than the store loses nothing.  Export can be turned off and on by reload.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgsmTest;
+
+my $node = pgsm_node('export', bucket_time => 2);
+
+# rows arrive in history and in the materialized view
+$node->safe_psql('postgres', 'CREATE TABLE t (a int)');
+$node->safe_psql('postgres', "SELECT count(*) FROM t WHERE a > $_") for 1 .. 5;
+ok( $node->poll_query_until('postgres', q(
+	SELECT count(*) > 0 FROM pg_stat_monitor
+	WHERE query = 'SELECT count(*) FROM t WHERE a > $1' AND calls = 5)),
+	'statements reach the materialized view');
+is( $node->safe_psql('postgres', q(
+	SELECT sum(d.calls) FROM pg_stat_monitor_data d
+	JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
+	WHERE t.text = 'SELECT count(*) FROM t WHERE a > $1')),
+	'5', 'history holds every call');
+is( $node->safe_psql('postgres', q(
+	SELECT count(*) FROM pg_stat_monitor_texts
+	WHERE text = 'SELECT count(*) FROM t WHERE a > $1')),
+	'1', 'a query text is stored once');
+is( $node->safe_psql('postgres', q(
+	SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_stat_monitor')),
+	'1', 'the worker shows in pg_stat_activity');
+
+# a flood of 22,500 distinct statements at the default store size
+my ($file, $count) = pgsm_flood_file($node, 150);
+my $entries_max = $node->safe_psql('postgres',
+	'SELECT entries_max FROM pg_stat_monitor_info');
+cmp_ok($count, '>', 10 * $entries_max, 'the flood is many times the store');
+
+my ($ret, $out, $err) = $node->psql('postgres', undef,
+	extra_params => [ '-q', '-v', 'ON_ERROR_STOP=1', '-f', $file ]);
+is($ret, 0, 'no statement of the flood failed');
+
+ok(pgsm_wait_exported($node, 'SELECT c%, c% FROM w'), 'the flood is exported');
+is(pgsm_history_calls($node, 'SELECT c%, c% FROM w'),
+	$count, 'calls in history equal statements executed');
+is($node->safe_psql('postgres', 'SELECT calls_dropped FROM pg_stat_monitor_info'),
+	'0', 'nothing was dropped');
+cmp_ok($node->safe_psql('postgres', 'SELECT early_flushes FROM pg_stat_monitor_info'),
+	'>', 0, 'the store was flushed early');
+is( $node->safe_psql('postgres', q(
+	SELECT count(*) FROM (SELECT batch_id FROM pg_stat_monitor_data
+	                      GROUP BY batch_id, bucket, queryid, userid, dbid,
+	                               toplevel, application_name, elevel
+	                      HAVING count(*) > 1) d)),
+	'0', 'no entry is written twice in a batch');
+
+# export off by reload: the store keeps statistics, and nothing is written
+$node->safe_psql('postgres',
+	'ALTER SYSTEM SET pg_stat_monitor.pgsm_enable_table_export = off');
+$node->reload;
+$node->poll_query_until('postgres',
+	"SELECT current_setting('pg_stat_monitor.pgsm_enable_table_export') = 'off'");
+sleep 1;    # let a cycle of the worker see the new value
+my $exports = $node->safe_psql('postgres', 'SELECT exports FROM pg_stat_monitor_info');
+$node->safe_psql('postgres', 'SELECT 4242 AS off_marker');
+sleep 5;
+is($node->safe_psql('postgres', 'SELECT exports FROM pg_stat_monitor_info'),
+	$exports, 'no export while export is off');
+is( $node->safe_psql('postgres',
+	"SELECT sum(calls) FROM pg_stat_monitor_live WHERE query = 'SELECT \$1 AS off_marker'"),
+	'1', 'the store keeps what it collects while export is off');
+
+# and on again: what was kept is exported
+$node->safe_psql('postgres',
+	'ALTER SYSTEM RESET pg_stat_monitor.pgsm_enable_table_export');
+$node->reload;
+ok(pgsm_wait_exported($node, 'SELECT $1 AS off_marker'),
+	'export resumes after reload');
+is(pgsm_history_calls($node, 'SELECT $1 AS off_marker'), '1',
+	'what was collected while export was off is exported');
+
+$node->stop;
+done_testing();
