@@ -141,8 +141,9 @@ COMMENT ON FUNCTION @extschema@.pgsm_snapshot_decoding(timestamptz) IS
  * What each slot did in each bucket.  A row compares a snapshot with the one
  * just before it.  The counters start a new series (new_series says why)
  * when that earlier snapshot lacks the slot, when the server lost its
- * statistics in between, when stats_reset changed, when the slot's plugin,
- * database or options differ, or when any counter went down.  All of these
+ * statistics in between, when the slot's plugin, database or options differ
+ * or its stats_reset went back to NULL (a new slot has none), when
+ * stats_reset changed otherwise, or when any counter went down.  All of these
  * mean the counters restarted from zero after the earlier snapshot, so the
  * delta of such a row is the counters themselves: never negative, and never
  * more than what happened in the bucket.  With no earlier snapshot at all,
@@ -189,10 +190,11 @@ FROM @extschema@.pg_stat_monitor_slot_history c
              WHEN o.slot_name IS NULL THEN 'slot created'
              WHEN s.wal_stats_reset = s.archiver_stats_reset
                   AND s.wal_stats_reset > p.taken_at THEN 'statistics lost'
-             WHEN c.stats_reset IS DISTINCT FROM o.stats_reset THEN 'statistics reset'
              WHEN (c.plugin, c.database, c.temporary, c.two_phase)
                   IS DISTINCT FROM (o.plugin, o.database, o.temporary, o.two_phase)
+                  OR (c.stats_reset IS NULL AND o.stats_reset IS NOT NULL)
                  THEN 'slot re-created'
+             WHEN c.stats_reset IS DISTINCT FROM o.stats_reset THEN 'statistics reset'
              WHEN c.spill_txns < o.spill_txns OR c.spill_count < o.spill_count
                   OR c.spill_bytes < o.spill_bytes OR c.stream_txns < o.stream_txns
                   OR c.stream_count < o.stream_count OR c.stream_bytes < o.stream_bytes
@@ -317,22 +319,25 @@ SELECT a.slot_name, a.buckets, a.seconds,
        pg_size_pretty(a.work_mem),
        CASE
            WHEN sh.spilled_pct >= min_share_pct AND a.stream_txns = 0 THEN
-               format('%s%% of the bytes decoded for this slot were spilled to disk (%s in %s transactions). '
+               format('%s%% of the bytes decoded for this slot were spilled to disk (%s in %s transaction%s). '
                       'Raise logical_decoding_work_mem (%s) above the size of the largest transactions, '
                       'or, if a subscription reads this slot, set streaming = on for it.',
                       sh.spilled_pct, pg_size_pretty(a.spill_bytes), a.spill_txns,
+                      CASE WHEN a.spill_txns = 1 THEN '' ELSE 's' END,
                       pg_size_pretty(a.work_mem))
            WHEN sh.spilled_pct >= min_share_pct THEN
-               format('%s%% of the bytes decoded for this slot were spilled to disk (%s in %s transactions), '
+               format('%s%% of the bytes decoded for this slot were spilled to disk (%s in %s transaction%s), '
                       'although the slot streams large transactions. '
                       'Raise logical_decoding_work_mem (%s) above the size of the largest transactions.',
                       sh.spilled_pct, pg_size_pretty(a.spill_bytes), a.spill_txns,
+                      CASE WHEN a.spill_txns = 1 THEN '' ELSE 's' END,
                       pg_size_pretty(a.work_mem))
            WHEN sh.streamed_pct >= min_share_pct THEN
-               format('%s%% of the bytes decoded for this slot were streamed before commit (%s in %s transactions). '
+               format('%s%% of the bytes decoded for this slot were streamed before commit (%s in %s transaction%s). '
                       'That is what streaming = on is for; if the subscriber applies them slowly and the publisher '
                       'has memory to spare, raise logical_decoding_work_mem (%s).',
                       sh.streamed_pct, pg_size_pretty(a.stream_bytes), a.stream_txns,
+                      CASE WHEN a.stream_txns = 1 THEN '' ELSE 's' END,
                       pg_size_pretty(a.work_mem))
        END
 FROM (SELECT d.slot_name,
