@@ -15,6 +15,13 @@
  * statements issued by the client, and all records nested ones too.
  * Parallel workers and pg_stat_monitor's own worker are never recorded.
  *
+ * With pg_stat_monitor.pgsm_enable_query_plan on, an execution is recorded
+ * under the id of its plan, known only once the executor has set the plan
+ * up.  The planning that made the plan waits for that in this backend's
+ * memory (pending_plannings), so that it is counted in the same row.
+ *
+ * Locking: none here; see store.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -24,6 +31,8 @@
 #include <netinet/in.h>
 
 #include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "commands/explain.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -42,6 +51,7 @@
 #include "utils/elog.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/queryjumble.h"
 #include "utils/timestamp.h"
 
 #include "pgsm.h"
@@ -75,19 +85,31 @@ static int	stmt_len = 0;
 static bool in_error_hook = false;
 
 /*
- * CPU time of the statements being executed, kept in each statement's
- * executor memory; the context's reset callback unlinks it, so an error
- * leaves nothing behind.
+ * Memory of the error hook, emptied after each call.  Without it, what a
+ * WARNING allocates would stay in ErrorContext until the next ERROR.
+ */
+static MemoryContext error_hook_cxt = NULL;
+
+/*
+ * The statements being executed: CPU time at start, and the plan's id and
+ * text.  Kept in each statement's executor memory; the context's reset
+ * callback unlinks it, so an error leaves nothing behind.
  */
 typedef struct QueryCpu
 {
 	QueryDesc  *queryDesc;
 	struct rusage start;
+	uint64		planid;			/* 0 unless plans are recorded */
+	char	   *plan;
+	int			plan_len;
 	MemoryContextCallback cb;
 	struct QueryCpu *next;
 } QueryCpu;
 
 static QueryCpu *running_queries = NULL;
+
+/* Most tables named in an entry's relations */
+#define PGSM_MAX_RELIDS		64
 
 /* Everything a new entry's texts are built from */
 typedef struct TextSource
@@ -99,9 +121,31 @@ typedef struct TextSource
 	const char *plan;			/* plan text, or NULL */
 	int			plan_len;
 	const char *message;		/* error message, or NULL */
-	List	   *rtable;			/* relations, or NIL */
+	List	   *rtable;			/* relations, or NIL ... */
+	const Oid  *relids;			/* ... or their OIDs, nrelids of them */
+	int			nrelids;
 	CmdType		cmd_type;
 } TextSource;
+
+/*
+ * A planning waiting for the executor to tell its plan id (see the file
+ * header).  It waits until the top-level statement ends, or until its slot
+ * is needed, and is then recorded without a plan id.  Its texts are copies,
+ * in TopMemoryContext, since the query string may be gone by then.
+ */
+typedef struct PendingPlanning
+{
+	PgsmKey		key;
+	PgsmCounters delta;
+	TextSource	src;
+	char	   *text;			/* src.source, owned */
+	Oid		   *relids;			/* src.relids, owned */
+} PendingPlanning;
+
+#define PGSM_PENDING_PLANNINGS	8
+
+static PendingPlanning pending_plannings[PGSM_PENDING_PLANNINGS];
+static int	npending_plannings = 0;
 
 /*
  * Is this statement to be recorded?  Cheap checks first: this runs for
@@ -210,32 +254,60 @@ clip(const char *s, int len, int max)
 	return pg_mbcliplen(s, len, max);
 }
 
-/* "schema.name" of each table the statement reads or writes. */
-static char *
-relation_list(List *rtable)
+/*
+ * The OIDs of the tables and views a statement names, each once, in the
+ * order of its range table.  A view appears in the range table of its
+ * expansion more than once.
+ */
+static int
+collect_relids(List *rtable, Oid *relids, int max)
 {
-	StringInfoData buf;
 	ListCell   *lc;
+	int			n = 0;
 
-	initStringInfo(&buf);
 	foreach(lc, rtable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-		char	   *relname;
-		char	   *nspname;
+		bool		seen = false;
 
 		if (rte->rtekind != RTE_RELATION)
 			continue;
-		relname = get_rel_name(rte->relid);
-		nspname = get_namespace_name(get_rel_namespace(rte->relid));
+		for (int i = 0; i < n && !seen; i++)
+			seen = relids[i] == rte->relid;
+		if (!seen && n < max)
+			relids[n++] = rte->relid;
+	}
+	return n;
+}
+
+/*
+ * "schema.name" of each table, as pg_stat_monitor shows them: a view is
+ * marked with a trailing '*'.  The names are looked up only inside a
+ * transaction; outside one (a pending planning recorded after COMMIT) the
+ * list stays empty.
+ */
+static char *
+relation_list(const Oid *relids, int n)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (!IsTransactionState())
+		return buf.data;
+	for (int i = 0; i < n; i++)
+	{
+		char	   *relname = get_rel_name(relids[i]);
+		char	   *nspname = get_namespace_name(get_rel_namespace(relids[i]));
+		bool		view = get_rel_relkind(relids[i]) == RELKIND_VIEW;
+
 		if (relname == NULL || nspname == NULL)
 			continue;
-		if (buf.len + strlen(relname) + strlen(nspname) + 2 >
+		if (buf.len + strlen(relname) + strlen(nspname) + 3 >
 			PGSM_RELATIONS_MAX_LEN)
 			break;
 		if (buf.len > 0)
 			appendStringInfoChar(&buf, ',');
-		appendStringInfo(&buf, "%s.%s", nspname, relname);
+		appendStringInfo(&buf, "%s.%s%s", nspname, relname, view ? "*" : "");
 	}
 	return buf.data;
 }
@@ -304,10 +376,17 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 											  PGSM_COMMENTS_MAX_LEN);
 	}
 
-	if (src->rtable != NIL)
+	if (src->rtable != NIL || src->nrelids > 0)
 	{
-		char	   *rels = relation_list(src->rtable);
+		Oid			relids[PGSM_MAX_RELIDS];
+		int			n = src->nrelids;
+		char	   *rels;
 
+		if (src->rtable != NIL)
+			n = collect_relids(src->rtable, relids, PGSM_MAX_RELIDS);
+		else
+			memcpy(relids, src->relids, n * sizeof(Oid));
+		rels = relation_list(relids, n);
 		texts->str[PGSM_TEXT_RELATIONS] = rels;
 		texts->len[PGSM_TEXT_RELATIONS] = strlen(rels);
 	}
@@ -321,6 +400,143 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 	}
 
 	*cmd_type = (uint8) src->cmd_type;
+}
+
+/*
+ * The query id of a utility statement.  A hook that ran before this one
+ * may have cleared it: pg_stat_statements does, when it is loaded after
+ * pg_stat_monitor.  The core's id of a utility statement is a hash of its
+ * text, so it can be worked out again.  Subcommands have none of their
+ * own: they belong to the command that issued them.  (Not inlined: its
+ * caller uses PG_TRY.)
+ */
+static pg_noinline uint64
+utility_query_id(PlannedStmt *pstmt, const char *query_string,
+				 ProcessUtilityContext context)
+{
+	int			location = pstmt->stmt_location;
+	int			len = pstmt->stmt_len;
+	const char *sql;
+	uint64		id;
+
+	if (pstmt->queryId != UINT64CONST(0) || query_string == NULL ||
+		context == PROCESS_UTILITY_SUBCOMMAND || !IsQueryIdEnabled())
+		return pstmt->queryId;
+
+	sql = CleanQuerytext(query_string, &location, &len);
+	id = hash_bytes_extended((const unsigned char *) sql, len, 0);
+	/* as the core does: 0 means "none", and 1 is taken */
+	return id != UINT64CONST(0) ? id : UINT64CONST(2);
+}
+
+/* Forget pending planning i, freeing its copies. */
+static void
+pending_remove(int i)
+{
+	PendingPlanning *p = &pending_plannings[i];
+
+	if (p->text)
+		pfree(p->text);
+	if (p->relids)
+		pfree(p->relids);
+	memmove(p, p + 1,
+			(npending_plannings - i - 1) * sizeof(PendingPlanning));
+	npending_plannings--;
+}
+
+/*
+ * Record the oldest pending plannings without a plan id, until no more
+ * than "keep" wait.  Their plans were not executed, or not here.
+ */
+static void
+pending_flush(int keep)
+{
+	while (npending_plannings > keep)
+	{
+		PendingPlanning p = pending_plannings[0];
+
+		/* taken out first, so that an error cannot record it twice */
+		pending_plannings[0].text = NULL;
+		pending_plannings[0].relids = NULL;
+		pending_remove(0);
+		pgsm_store_record(&p.key, &p.delta, -1, true, build_texts, &p.src);
+		if (p.text)
+			pfree(p.text);
+		if (p.relids)
+			pfree(p.relids);
+	}
+}
+
+/*
+ * Keep a planning until the executor knows its plan id, with copies of
+ * what its texts are made from.
+ */
+static void
+pending_add(const PgsmKey *key, const PgsmCounters *delta,
+			const char *query_string, int location, int len, List *rtable,
+			bool nested, CmdType cmd_type)
+{
+	PendingPlanning *p;
+	const char *stmt;
+	int			stmt_len;
+	Oid			relids[PGSM_MAX_RELIDS];
+	int			nrelids;
+	char	   *text;
+	Oid		   *relids_copy = NULL;
+
+	if (npending_plannings == PGSM_PENDING_PLANNINGS)
+		pending_flush(PGSM_PENDING_PLANNINGS - 1);
+
+	stmt = statement_text(query_string, location, len, &stmt_len);
+	text = MemoryContextAlloc(TopMemoryContext, stmt_len + 1);
+	memcpy(text, stmt, stmt_len);
+	text[stmt_len] = '\0';
+	nrelids = collect_relids(rtable, relids, PGSM_MAX_RELIDS);
+	if (nrelids > 0)
+	{
+		relids_copy = MemoryContextAlloc(TopMemoryContext,
+										 nrelids * sizeof(Oid));
+		memcpy(relids_copy, relids, nrelids * sizeof(Oid));
+	}
+
+	p = &pending_plannings[npending_plannings++];
+	memset(p, 0, sizeof(PendingPlanning));
+	p->key = *key;
+	p->delta = *delta;
+	p->text = text;
+	p->relids = relids_copy;
+	p->src.source = text;
+	p->src.location = -1;
+	p->src.nested = nested;
+	p->src.relids = relids_copy;
+	p->src.nrelids = nrelids;
+	p->src.cmd_type = cmd_type;
+}
+
+/*
+ * The executor has set up a plan: record the planning that made it, if it
+ * waits, under the plan's id and with the executor's texts.  The most
+ * recent planning of the same statement at the same level is the one.
+ */
+static void
+pending_claim(uint64 queryId, bool toplevel, uint64 planid,
+			  TextSource *src)
+{
+	for (int i = npending_plannings - 1; i >= 0; i--)
+	{
+		PendingPlanning *p = &pending_plannings[i];
+
+		if (p->key.queryid == (int64) queryId && p->key.toplevel == toplevel)
+		{
+			PgsmKey		key = p->key;
+			PgsmCounters delta = p->delta;
+
+			key.planid = (int64) planid;
+			pending_remove(i);
+			pgsm_store_record(&key, &delta, -1, true, build_texts, src);
+			return;
+		}
+	}
 }
 
 static inline double
@@ -433,14 +649,21 @@ pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
 		set_usage(&delta, &bufusage, &walusage);
 		delta.total_plan_time = INSTR_TIME_GET_MILLISEC(duration);
 
-		src.source = query_string;
-		src.location = parse->stmt_location;
-		src.len = parse->stmt_len;
-		src.nested = level > 0;
-		src.rtable = parse->rtable;
-		src.cmd_type = parse->commandType;
 		make_key(&key, parse->queryId, 0, level);
-		pgsm_store_record(&key, &delta, -1, true, build_texts, &src);
+		if (pgsm_enable_query_plan)
+			pending_add(&key, &delta, query_string, parse->stmt_location,
+						parse->stmt_len, parse->rtable, level > 0,
+						parse->commandType);
+		else
+		{
+			src.source = query_string;
+			src.location = parse->stmt_location;
+			src.len = parse->stmt_len;
+			src.nested = level > 0;
+			src.rtable = parse->rtable;
+			src.cmd_type = parse->commandType;
+			pgsm_store_record(&key, &delta, -1, true, build_texts, &src);
+		}
 	}
 	else
 	{
@@ -463,6 +686,42 @@ pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
 	return result;
 }
 
+/* The plan as EXPLAIN (COSTS OFF) prints it. */
+static char *
+plan_text(QueryDesc *queryDesc, int *len)
+{
+	ExplainState *es = NewExplainState();
+
+	es->costs = false;
+	es->format = EXPLAIN_FORMAT_TEXT;
+	ExplainBeginOutput(es);
+	ExplainPrintPlan(es, queryDesc);
+	ExplainEndOutput(es);
+	if (es->str->len > 0 && es->str->data[es->str->len - 1] == '\n')
+		es->str->data[--es->str->len] = '\0';
+	*len = es->str->len;
+	return es->str->data;
+}
+
+/* What the texts of an executed statement's entry are made from. */
+static void
+executor_text_source(QueryDesc *queryDesc, QueryCpu *qc, TextSource *src)
+{
+	memset(src, 0, sizeof(TextSource));
+	src->source = queryDesc->sourceText;
+	src->location = queryDesc->plannedstmt->stmt_location;
+	src->len = queryDesc->plannedstmt->stmt_len;
+	src->nested = exec_nested_level > 0;
+	src->rtable = queryDesc->plannedstmt->rtable;
+	src->cmd_type = queryDesc->operation;
+	src->plan = qc->plan;
+	src->plan_len = qc->plan_len;
+}
+
+/*
+ * Note the CPU time at start and, when plans are recorded, the plan's text
+ * and id; record the planning of this plan if it waits for the id.
+ */
 static void
 pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
@@ -480,8 +739,23 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
 		if (queryDesc->totaltime == NULL)
 			queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
-		qc = palloc(sizeof(QueryCpu));
+		qc = palloc0(sizeof(QueryCpu));
+		if (pgsm_enable_query_plan && queryDesc->planstate != NULL)
+		{
+			qc->plan = plan_text(queryDesc, &qc->plan_len);
+			qc->planid = hash_bytes_extended((const unsigned char *) qc->plan,
+											 qc->plan_len, 0);
+		}
 		MemoryContextSwitchTo(oldcxt);
+
+		if (npending_plannings > 0)
+		{
+			TextSource	src;
+
+			executor_text_source(queryDesc, qc, &src);
+			pending_claim(queryDesc->plannedstmt->queryId,
+						  exec_nested_level == 0, qc->planid, &src);
+		}
 
 		qc->queryDesc = queryDesc;
 		getrusage(RUSAGE_SELF, &qc->start);
@@ -530,23 +804,6 @@ pgsm_ExecutorFinish(QueryDesc *queryDesc)
 	PG_END_TRY();
 }
 
-/* The plan as EXPLAIN (COSTS OFF) prints it. */
-static char *
-plan_text(QueryDesc *queryDesc, int *len)
-{
-	ExplainState *es = NewExplainState();
-
-	es->costs = false;
-	es->format = EXPLAIN_FORMAT_TEXT;
-	ExplainBeginOutput(es);
-	ExplainPrintPlan(es, queryDesc);
-	ExplainEndOutput(es);
-	if (es->str->len > 0 && es->str->data[es->str->len - 1] == '\n')
-		es->str->data[--es->str->len] = '\0';
-	*len = es->str->len;
-	return es->str->data;
-}
-
 static void
 pgsm_ExecutorEnd(QueryDesc *queryDesc)
 {
@@ -565,10 +822,9 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 	{
 		PgsmCounters delta;
 		PgsmKey		key;
-		TextSource	src = {0};
+		TextSource	src;
 		struct rusage end;
 		double		msec;
-		uint64		planid = 0;
 
 		getrusage(RUSAGE_SELF, &end);
 		InstrEndLoop(queryDesc->totaltime);
@@ -597,26 +853,17 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 			delta.jit_emission_time = INSTR_TIME_GET_MILLISEC(ji->emission_counter);
 		}
 
-		if (pgsm_enable_query_plan && queryDesc->planstate != NULL)
-		{
-			src.plan = plan_text(queryDesc, &src.plan_len);
-			planid = hash_bytes_extended((const unsigned char *) src.plan,
-										 src.plan_len, 0);
-		}
-
-		src.source = queryDesc->sourceText;
-		src.location = queryDesc->plannedstmt->stmt_location;
-		src.len = queryDesc->plannedstmt->stmt_len;
-		src.nested = exec_nested_level > 0;
-		src.rtable = queryDesc->plannedstmt->rtable;
-		src.cmd_type = queryDesc->operation;
-		make_key(&key, queryId, planid, exec_nested_level);
+		executor_text_source(queryDesc, qc, &src);
+		make_key(&key, queryId, qc->planid, exec_nested_level);
 		pgsm_store_record(&key, &delta, pgsm_histogram_cell(msec), false,
 						  build_texts, &src);
 	}
 
 	if (exec_nested_level == 0)
+	{
 		stmt_source = NULL;
+		pending_flush(0);
+	}
 
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
@@ -636,18 +883,20 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	uint64		queryId = pstmt->queryId;
+	uint64		queryId = utility_query_id(pstmt, queryString, context);
 	int			location = pstmt->stmt_location;
 	int			len = pstmt->stmt_len;
 	int			level = exec_nested_level;
 	bool		is_execute = IsA(parsetree, ExecuteStmt);
-	bool		track = pgsm_track_utility && queryId != UINT64CONST(0) &&
-		!is_execute && !IsA(parsetree, PrepareStmt) &&
-		!IsA(parsetree, DeallocateStmt) && pgsm_enabled(level);
+	bool		track;
 	instr_time	start;
 	BufferUsage bufusage_start = pgBufferUsage;
 	WalUsage	walusage_start = pgWalUsage;
 	struct rusage ru_start;
+
+	track = pgsm_track_utility && queryId != UINT64CONST(0) &&
+		!is_execute && !IsA(parsetree, PrepareStmt) &&
+		!IsA(parsetree, DeallocateStmt) && pgsm_enabled(level);
 
 	if (track)
 	{
@@ -722,7 +971,10 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 
 	if (exec_nested_level == 0)
+	{
 		stmt_source = NULL;
+		pending_flush(0);
+	}
 }
 
 /*
@@ -734,6 +986,8 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 static void
 pgsm_emit_log_hook(ErrorData *edata)
 {
+	MemoryContext oldcxt;
+
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
 
@@ -743,6 +997,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 		return;
 
 	in_error_hook = true;
+	oldcxt = MemoryContextSwitchTo(error_hook_cxt);
 	PG_TRY();
 	{
 		PgsmCounters delta;
@@ -780,6 +1035,8 @@ pgsm_emit_log_hook(ErrorData *edata)
 	}
 	PG_FINALLY();
 	{
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(error_hook_cxt);
 		in_error_hook = false;
 	}
 	PG_END_TRY();
@@ -789,6 +1046,12 @@ pgsm_emit_log_hook(ErrorData *edata)
 void
 pgsm_hooks_install(void)
 {
+	/* may be used inside a critical section, as ErrorContext is */
+	error_hook_cxt = AllocSetContextCreate(TopMemoryContext,
+										   "pg_stat_monitor error hook",
+										   ALLOCSET_SMALL_SIZES);
+	MemoryContextAllowInCriticalSection(error_hook_cxt, true);
+
 	prev_post_parse_analyze_hook = post_parse_analyze_hook;
 	post_parse_analyze_hook = pgsm_post_parse_analyze;
 	prev_planner_hook = planner_hook;
