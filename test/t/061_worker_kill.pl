@@ -1,0 +1,69 @@
+# The worker killed with pg_terminate_backend in the middle of an export,
+# and with SIGKILL: it comes back, and nothing is lost or written twice.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgsmTest;
+
+my $node = pgsm_node('kill', bucket_time => 2,
+	conf => "restart_after_crash = on\n");
+
+sub worker_pid
+{
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_stat_monitor'");
+}
+
+# Hold the history table, so that the next export waits on its lock.
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN');
+$locker->query_safe('LOCK TABLE pg_stat_monitor_data IN ACCESS EXCLUSIVE MODE');
+
+$node->safe_psql('postgres', 'SELECT 1 AS kill_marker') for 1 .. 10;
+$node->safe_psql('postgres', 'SELECT pg_stat_monitor_flush()');
+ok( $node->poll_query_until('postgres', q(
+	SELECT wait_event_type = 'Lock' FROM pg_stat_activity
+	WHERE backend_type = 'pg_stat_monitor')),
+	'the worker is in the middle of an export');
+
+my $pid = worker_pid();
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+$locker->query_safe('ROLLBACK');
+$locker->quit;
+
+ok( $node->poll_query_until('postgres', qq(
+	SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'pg_stat_monitor' AND pid <> $pid)),
+	'the worker comes back after pg_terminate_backend');
+ok(pgsm_wait_exported($node, 'SELECT $1 AS kill_marker'),
+	'the interrupted batch is exported by the next worker');
+is(pgsm_history_calls($node, 'SELECT $1 AS kill_marker'), '10',
+	'nothing lost, nothing written twice');
+
+# SIGKILL: the server restarts all processes, and the worker comes back.
+$pid = worker_pid();
+kill 'KILL', $pid;
+ok( $node->poll_query_until('postgres', qq(
+	SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'pg_stat_monitor' AND pid <> $pid)),
+	'the worker comes back after SIGKILL');
+$node->safe_psql('postgres', 'SELECT 1 AS kill_marker_2') for 1 .. 3;
+ok(pgsm_wait_exported($node, 'SELECT $1 AS kill_marker_2'),
+	'export goes on after the crash');
+is(pgsm_history_calls($node, 'SELECT $1 AS kill_marker_2'), '3',
+	'statements after the crash are exported once');
+is(pgsm_history_calls($node, 'SELECT $1 AS kill_marker'), '10',
+	'statements exported before the crash are not written again');
+is( $node->safe_psql('postgres', q(
+	SELECT count(*) FROM (SELECT batch_id, bucket, queryid, userid, dbid,
+	                             toplevel, elevel, application_name
+	                      FROM pg_stat_monitor_data
+	                      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+	                      HAVING count(*) > 1) d)),
+	'0', 'no entry is written twice');
+
+$node->stop;
+done_testing();

@@ -1,0 +1,51 @@
+# A clean restart loses nothing: what was not exported is saved at
+# shutdown and exported after start, even a batch that was being written.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgsmTest;
+
+# long buckets: nothing is exported before the restart unless asked
+my $node = pgsm_node('restart', bucket_time => 3600);
+
+$node->safe_psql('postgres', 'SELECT 1 AS restart_marker') for 1 .. 7;
+$node->restart;
+ok(pgsm_wait_exported($node, 'SELECT $1 AS restart_marker'),
+	'saved statistics are exported after the restart');
+is(pgsm_history_calls($node, 'SELECT $1 AS restart_marker'), '7',
+	'a clean restart loses nothing');
+
+# a restart while a batch waits on a locked table
+my $locker = $node->background_psql('postgres');
+$locker->query_safe('BEGIN');
+$locker->query_safe('LOCK TABLE pg_stat_monitor_data IN ACCESS EXCLUSIVE MODE');
+$node->safe_psql('postgres', 'SELECT 1 AS frozen_marker') for 1 .. 5;
+$node->safe_psql('postgres', 'SELECT pg_stat_monitor_flush()');
+ok( $node->poll_query_until('postgres', q(
+	SELECT wait_event_type = 'Lock' FROM pg_stat_activity
+	WHERE backend_type = 'pg_stat_monitor')),
+	'a batch is being written');
+$node->restart;
+$locker->quit;
+ok(pgsm_wait_exported($node, 'SELECT $1 AS frozen_marker'),
+	'the batch is exported after the restart');
+is(pgsm_history_calls($node, 'SELECT $1 AS frozen_marker'), '5',
+	'the batch is written once');
+is(pgsm_history_calls($node, 'SELECT $1 AS restart_marker'), '7',
+	'earlier statistics are not written again');
+
+# with export off, the live store itself survives a restart
+$node->append_conf('postgresql.conf',
+	'pg_stat_monitor.pgsm_enable_table_export = off');
+$node->restart;
+$node->safe_psql('postgres', 'SELECT 1 AS live_marker') for 1 .. 3;
+$node->restart;
+is( $node->safe_psql('postgres',
+	"SELECT sum(calls) FROM pg_stat_monitor_live WHERE query = 'SELECT \$1 AS live_marker'"),
+	'3', 'the live store survives a clean restart');
+
+$node->stop;
+done_testing();
