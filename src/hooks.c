@@ -73,13 +73,24 @@ static int	exec_nested_level = 0;
 static int	plan_nested_level = 0;
 
 /*
- * Where the current top-level statement sits in debug_query_string, noted
- * at parse analysis so that an error can be attributed to the statement
- * rather than to the whole string.  stmt_source is NULL when unknown.
+ * The last top-level statement parse analysis saw, so that an error can be
+ * attributed to its statement rather than to the whole query string.  A
+ * string is told apart from an earlier one at the same address by the start
+ * time of the client's message.  "done" once the statement has ended: an
+ * error after that belongs to the implicit commit, or to a later statement
+ * of the same string that failed before its parse analysis ended.
  */
-static const char *stmt_source = NULL;
-static int	stmt_location = -1;
-static int	stmt_len = 0;
+typedef struct NotedStatement
+{
+	const char *source;			/* NULL: none */
+	TimestampTz message_start;
+	int			location;
+	int			len;			/* 0: to the end of the string */
+	uint64		queryid;
+	bool		done;
+} NotedStatement;
+
+static NotedStatement noted_stmt;
 
 /* Guards the error hook against recursion */
 static bool in_error_hook = false;
@@ -221,7 +232,10 @@ make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level)
 	}
 }
 
-/* The statement's own text: its part of the string, trimmed. */
+/*
+ * The statement's own text: its part of the string, without the blanks and
+ * semicolons around it.
+ */
 static const char *
 statement_text(const char *source, int location, int len, int *out_len)
 {
@@ -239,10 +253,20 @@ statement_text(const char *source, int location, int len, int *out_len)
 		source++;
 		srclen--;
 	}
-	while (srclen > 0 && scanner_isspace(source[srclen - 1]))
+	while (srclen > 0 && (scanner_isspace(source[srclen - 1]) ||
+						  source[srclen - 1] == ';'))
 		srclen--;
 	*out_len = srclen;
 	return source;
+}
+
+/* Is the noted statement part of the query string being run? */
+static bool
+noted_stmt_current(void)
+{
+	return noted_stmt.source != NULL &&
+		noted_stmt.source == debug_query_string &&
+		noted_stmt.message_start == GetCurrentStatementStartTimestamp();
 }
 
 /* Cut a text at a character boundary so that it fits "max" bytes. */
@@ -343,9 +367,9 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 		int			toplen;
 		char	   *topq;
 
-		if (stmt_source == debug_query_string)
-			top = statement_text(debug_query_string, stmt_location, stmt_len,
-								 &toplen);
+		if (noted_stmt_current())
+			top = statement_text(debug_query_string, noted_stmt.location,
+								 noted_stmt.len, &toplen);
 		else
 			top = statement_text(debug_query_string, -1, 0, &toplen);
 		topq = pgsm_scan_query(top, toplen, pgsm_normalized_query, NULL);
@@ -595,9 +619,12 @@ pgsm_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 
 	if (exec_nested_level == 0 && plan_nested_level == 0)
 	{
-		stmt_source = pstate->p_sourcetext;
-		stmt_location = query->stmt_location;
-		stmt_len = query->stmt_len;
+		noted_stmt.source = pstate->p_sourcetext;
+		noted_stmt.message_start = GetCurrentStatementStartTimestamp();
+		noted_stmt.location = query->stmt_location;
+		noted_stmt.len = query->stmt_len;
+		noted_stmt.queryid = query->queryId;
+		noted_stmt.done = false;
 	}
 }
 
@@ -861,7 +888,7 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 
 	if (exec_nested_level == 0)
 	{
-		stmt_source = NULL;
+		noted_stmt.done = true;
 		pending_flush(0);
 	}
 
@@ -972,7 +999,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (exec_nested_level == 0)
 	{
-		stmt_source = NULL;
+		noted_stmt.done = true;
 		pending_flush(0);
 	}
 }
@@ -1007,10 +1034,33 @@ pgsm_emit_log_hook(ErrorData *edata)
 
 		src.source = debug_query_string;
 		src.location = -1;
-		if (stmt_source == debug_query_string)
+		if (noted_stmt_current())
 		{
-			src.location = stmt_location;
-			src.len = stmt_len;
+			int			after = noted_stmt.location + noted_stmt.len;
+
+			while (noted_stmt.len > 0 && debug_query_string[after] != '\0' &&
+				   (scanner_isspace(debug_query_string[after]) ||
+					debug_query_string[after] == ';'))
+				after++;
+
+			if (!noted_stmt.done || noted_stmt.len == 0 ||
+				debug_query_string[after] == '\0')
+			{
+				/* the statement itself, or the commit after it */
+				src.location = noted_stmt.location;
+				src.len = noted_stmt.len;
+			}
+			else
+			{
+				/*
+				 * A later statement of the string that failed in parse
+				 * analysis: its text runs from there on, and the query id
+				 * reported is still the earlier statement's.
+				 */
+				src.location = after;
+				if (queryid == noted_stmt.queryid)
+					queryid = UINT64CONST(0);
+			}
 		}
 		src.message = edata->message ? edata->message : "";
 		src.cmd_type = CMD_UNKNOWN;

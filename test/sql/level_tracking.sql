@@ -1,0 +1,41 @@
+-- pg_stat_monitor.pgsm_track: none, top (statements sent by the client) or
+-- all (nested ones too, with their top-level statement)
+CREATE EXTENSION pg_stat_monitor;
+CREATE TABLE lt (a int);
+INSERT INTO lt VALUES (1), (2), (3);
+CREATE FUNCTION lt_count(x int) RETURNS bigint LANGUAGE plpgsql AS
+$$ BEGIN RETURN (SELECT count(*) FROM lt WHERE a >= x); END $$;
+CREATE FUNCTION lt_sql(x int) RETURNS bigint LANGUAGE sql AS
+$$ SELECT count(*) FROM lt WHERE a <= x $$;
+
+SHOW pg_stat_monitor.pgsm_track;
+SELECT pg_stat_monitor_reset();
+SELECT lt_count(1);
+
+SET pg_stat_monitor.pgsm_track = 'all';
+SELECT lt_count(2);
+SELECT lt_sql(2), lt_count(3);
+DO $$ BEGIN PERFORM lt_count(1); END $$;
+
+SET pg_stat_monitor.pgsm_track = 'none';
+SELECT lt_count(3);
+RESET pg_stat_monitor.pgsm_track;
+
+SELECT query, toplevel, top_query, sum(calls) AS calls
+FROM pg_stat_monitor_live
+WHERE query NOT LIKE '%pg_stat_monitor%'
+GROUP BY query, toplevel, top_query
+ORDER BY query COLLATE "C", top_query COLLATE "C";
+
+-- top_queryid is the query id of the statement the client sent
+SELECT n.query, t.query AS top
+FROM pg_stat_monitor_live n JOIN pg_stat_monitor_live t
+  ON t.queryid = n.top_queryid AND t.toplevel
+WHERE NOT n.toplevel
+ORDER BY n.query COLLATE "C", t.query COLLATE "C";
+SELECT count(*) AS toplevel_with_top_queryid
+FROM pg_stat_monitor_live WHERE toplevel AND top_queryid IS NOT NULL;
+
+DROP FUNCTION lt_count(int), lt_sql(int);
+DROP TABLE lt;
+DROP EXTENSION pg_stat_monitor;

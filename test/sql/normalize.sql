@@ -1,0 +1,65 @@
+-- Query texts are normalized by default (pg_stat_monitor.pgsm_normalized_query
+-- is on in this fork): each literal becomes $n.  Malformed or huge texts get
+-- the server's error and are recorded; nothing recorded before is lost.
+CREATE EXTENSION pg_stat_monitor;
+SHOW pg_stat_monitor.pgsm_normalized_query;
+SHOW pg_stat_monitor.pgsm_query_max_len;
+CREATE TABLE nt (a int, b text, "it's" int);
+SELECT pg_stat_monitor_reset();
+
+SELECT 42, 7, 3.14, .5, 1e-3, 'text', E'it\'s', U&'\0041', B'101', X'1F',
+       $$dollar$$, $tag$ with $$ inside $tag$, 'x'::text, interval '1 day',
+       ARRAY[1, 2], '{3,4}'::int[], "it's" FROM nt WHERE b IN ('a', 'b');
+SELECT a FROM nt WHERE b = 'it''s' AND a BETWEEN 1 AND 2 LIMIT 10 OFFSET 5;
+SELECT 1 /* a /* nested */ comment */ + 2 -- and a line comment
+;
+-- numbering goes on after the parameters the statement has
+PREPARE np(int, int) AS SELECT $2 + 100, $1 * 200;
+EXECUTE np(1, 2);
+DEALLOCATE np;
+-- utility statements are normalized too, a password say
+CREATE ROLE regress_pgsm_norm PASSWORD 'secret';
+DROP ROLE regress_pgsm_norm;
+
+SET pg_stat_monitor.pgsm_normalized_query = off;
+SELECT a FROM nt WHERE b = 'kept as is';
+RESET pg_stat_monitor.pgsm_normalized_query;
+
+SELECT query FROM pg_stat_monitor_live
+WHERE query NOT LIKE '%pg_stat_monitor%' AND query NOT LIKE '%normalized_query%'
+ORDER BY query COLLATE "C";
+
+SELECT count(*) AS before FROM pg_stat_monitor_live \gset
+
+-- Malformed texts, sent as they are (\gexec sends each value as a query;
+-- they are not echoed, nor their errors' long lines)
+\set ECHO none
+\set VERBOSITY terse
+SELECT 'SELECT ''unterminated' \gexec
+SELECT 'SELECT 1 /* unterminated comment' \gexec
+SELECT 'SELECT $q$ unterminated dollar quote' \gexec
+SELECT 'SELECT 1 /* a /* nested */ unterminated' \gexec
+SELECT 'SELECT FROM WHERE nothing' \gexec
+-- about 1 MB: a valid statement, an invalid one, and a huge literal
+SELECT 'SELECT count(*) FROM (VALUES ' ||
+       string_agg('(' || i || ')', ',') || ') v' FROM generate_series(1, 120000) i \gexec
+SELECT 'SELEC ' || repeat('x', 1048576) \gexec
+SELECT format('SELECT length(%L)', repeat('y', 1048576)) \gexec
+\set ECHO all
+\set VERBOSITY default
+
+SELECT left(query, 60) AS query, length(query) <= 2048 AS clipped, calls, elevel,
+       sqlcode, left(message, 60) AS message, length(message) <= 256 AS short
+FROM pg_stat_monitor_live
+WHERE query NOT LIKE '%pg_stat_monitor%' AND (elevel <> 0 OR length(query) > 1000
+      OR query LIKE 'SELECT length%')
+ORDER BY left(query, 60) COLLATE "C", sqlcode;
+
+-- nothing recorded before was lost
+SELECT count(*) >= :before AS kept FROM pg_stat_monitor_live
+WHERE query NOT LIKE '%pg_stat_monitor%';
+SELECT count(*) AS first_statement_kept FROM pg_stat_monitor_live
+WHERE query LIKE 'SELECT $1, $2, $3, $4, $5%';
+
+DROP TABLE nt;
+DROP EXTENSION pg_stat_monitor;
