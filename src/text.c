@@ -282,6 +282,7 @@ pgsm_scan_query(const char *query, int len, bool normalize,
 	StringInfoData out;
 	Lexer		lx;
 	int			next_param = 1;
+	bool		unary_ok = true;	/* may a minus sign start a number? */
 
 	if (normalize)
 	{
@@ -312,7 +313,28 @@ pgsm_scan_query(const char *query, int len, bool normalize,
 	while (lx.pos < lx.len)
 	{
 		int			start = lx.pos;
-		TokenKind	kind = next_token(&lx);
+		TokenKind	kind;
+
+		/*
+		 * A minus sign after an operator or an opening parenthesis belongs to
+		 * the number after it, as the parser folds it into the constant:
+		 * "a + -5" and "a + 5" are the same statement.
+		 */
+		if (unary_ok && query[start] == '-' && start + 1 < len &&
+			(is_digit(query[start + 1]) ||
+			 (query[start + 1] == '.' && start + 2 < len &&
+			  is_digit(query[start + 2]))))
+		{
+			lx.pos++;
+			skip_number(&lx);
+			kind = TOK_CONST;
+		}
+		else
+			kind = next_token(&lx);
+
+		if (kind != TOK_SPACE && kind != TOK_COMMENT)
+			unary_ok = kind == TOK_OTHER && lx.pos == start + 1 &&
+				strchr("(,=<>+-*/%^|&~!@#?[:", query[start]) != NULL;
 
 		if (kind == TOK_CONST && normalize)
 			appendStringInfo(&out, "$%d", next_param++);
