@@ -1,0 +1,75 @@
+# client_ip: the client's address over IPv4 and IPv6, NULL over a Unix
+# socket, and hidden (NULL) from users who may not see other users' rows.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('client_ip');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', q{
+shared_preload_libraries = 'pg_stat_monitor'
+pg_stat_monitor.pgsm_enable_table_export = off
+listen_addresses = '127.0.0.1,::1'
+});
+$node->start;
+
+my $port = $node->port;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_stat_monitor;
+CREATE ROLE regress_ip_user LOGIN;
+CREATE TABLE ip_t (a int);
+GRANT SELECT ON ip_t TO regress_ip_user;
+SELECT pg_stat_monitor_reset();
+});
+
+# One statement over each kind of connection, each told apart by a comment
+# in its text.
+$node->safe_psql('postgres', 'SELECT count(*) /* v4 */ FROM ip_t',
+	connstr => "host=127.0.0.1 port=$port dbname=postgres");
+$node->safe_psql('postgres', 'SELECT count(*) /* v6 */ FROM ip_t',
+	connstr => "host=::1 port=$port dbname=postgres");
+$node->safe_psql('postgres', 'SELECT count(*) /* unix */ FROM ip_t');
+
+# the same statement from two addresses: two rows
+$node->safe_psql('postgres', 'SELECT max(a) FROM ip_t',
+	connstr => "host=127.0.0.1 port=$port dbname=postgres");
+$node->safe_psql('postgres', 'SELECT max(a) FROM ip_t',
+	connstr => "host=::1 port=$port dbname=postgres");
+
+my $rows = $node->safe_psql(
+	'postgres', q{
+SELECT query, coalesce(host(client_ip), 'NULL'), family(client_ip)
+FROM pg_stat_monitor_live
+WHERE query LIKE '%ip_t%' AND query NOT LIKE '%pg_stat_monitor%'
+ORDER BY query COLLATE "C", host(client_ip) COLLATE "C"});
+is( $rows,
+	join("\n",
+		'SELECT count(*) /* unix */ FROM ip_t|NULL|',
+		'SELECT count(*) /* v4 */ FROM ip_t|127.0.0.1|4',
+		'SELECT count(*) /* v6 */ FROM ip_t|::1|6',
+		'SELECT max(a) FROM ip_t|127.0.0.1|4',
+		'SELECT max(a) FROM ip_t|::1|6'),
+	'client_ip over IPv4, IPv6 and a Unix socket');
+
+# Another user, not a member of pg_read_all_stats, sees his own address but
+# not the others'.
+$node->safe_psql('postgres', 'SELECT min(a) FROM ip_t',
+	connstr => "host=127.0.0.1 port=$port dbname=postgres user=regress_ip_user");
+$rows = $node->safe_psql(
+	'postgres', q{
+SELECT query, coalesce(host(client_ip), 'NULL')
+FROM pg_stat_monitor_live
+WHERE query LIKE '%ip_t%' OR query LIKE '<insufficient%'
+ORDER BY query COLLATE "C", host(client_ip) COLLATE "C"},
+	connstr => "host=::1 port=$port dbname=postgres user=regress_ip_user");
+like($rows, qr/^SELECT min\(a\) FROM ip_t\|127\.0\.0\.1$/m,
+	'a user sees the address of his own statements');
+unlike($rows, qr/::1|<insufficient privilege>\|127/,
+	"a user does not see other users' addresses");
+
+$node->stop;
+done_testing();
