@@ -13,6 +13,10 @@ SELECT 42, 7, 3.14, .5, 1e-3, 'text', E'it\'s', U&'\0041', B'101', X'1F',
 SELECT a FROM nt WHERE b = 'it''s' AND a BETWEEN 1 AND 2 LIMIT 10 OFFSET 5;
 SELECT 1 /* a /* nested */ comment */ + 2 -- and a line comment
 ;
+-- a minus sign after an operator, comma or parenthesis is part of the
+-- number, as the parser folds it; after a keyword it stays
+SELECT abs(-1), 2 - -3, 4 * -.5, -6 FROM nt WHERE a = -7;
+SELECT CASE WHEN a > 0 THEN -1 ELSE -2 END FROM nt;
 -- numbering goes on after the parameters the statement has
 PREPARE np(int, int) AS SELECT $2 + 100, $1 * 200;
 EXECUTE np(1, 2);
