@@ -8,7 +8,7 @@
 # with start-up and shut-down taken out.  Instruction counts do not depend
 # on the machine's load, so the runs go two at a time.
 
-INSTR_N=${BENCH_INSTR_N:-1000}
+INSTR_N=${BENCH_INSTR_N:-500}
 INSTR_SHAPES="select update join utility error"
 INSTR_CONFIGS="none pgss pgsm pgsm_all"
 
@@ -54,7 +54,26 @@ instr_one() {
 	fi
 	echo "$total" >"$raw/$c-$s-$n.total"
 	tail -n 3 "$dir/stderr" >"$raw/$c-$s-$n.tail"
+	# where this fork's instructions go, for the table of functions
+	[ "$c" = pgsm ] && [ -f "$dir/callgrind.out" ] && cp "$dir/callgrind.out" "$raw/$c-$s-$n.callgrind"
 	rm -rf "$dir"
+}
+
+# instr_functions FILE_N FILE_10N N: self instructions per statement of each
+# function of pg_stat_monitor.so, largest first ("name count" lines).
+instr_functions() {
+	local fa fb
+	fa=$(mktemp) fb=$(mktemp)
+	for f in "$1" "$2"; do
+		callgrind_annotate --threshold=100 "$f" 2>/dev/null |
+			awk '/pg_stat_monitor\.so\]/ {
+				n = $1; gsub(/,/, "", n)
+				fn = $0; sub(/ \[.*$/, "", fn); sub(/^.*:/, "", fn)
+				print fn, n }' | sort >"$([ "$f" = "$1" ] && echo "$fa" || echo "$fb")"
+	done
+	join -a 2 -e 0 -o 0,1.2,2.2 "$fa" "$fb" |
+		awk -v n="$3" '{ printf "%s %.1f\n", $1, ($3 - $2) / (9 * n) }' | sort -k2 -g -r
+	rm -f "$fa" "$fb"
 }
 
 part_instr() {
@@ -151,6 +170,19 @@ part_instr() {
 			fi
 			printf '| %s | %.0f | %+.0f | %+.0f | %s | %+.0f | %s |\n' \
 				"$s" "$base" "$a_pgss" "$a_pgsm" "$ratio" "$a_all" "$verdict"
+		done
+		echo
+		echo "Where this fork's own instructions go at defaults: each function of pg_stat_monitor.so with its own (self) instructions per statement, the same difference of the two runs; the PostgreSQL and C library functions it calls (for example \`getrusage\`, \`memset\`, \`hash_bytes\`) are not included."
+		echo
+		echo "| shape | functions of pg_stat_monitor.so, self instructions per statement (largest first) | sum |"
+		echo "|---|---|---|"
+		for s in $INSTR_SHAPES; do
+			local a="$raw/pgsm-$s-$n.callgrind" b="$raw/pgsm-$s-$((10 * n)).callgrind"
+			[ -f "$a" ] && [ -f "$b" ] || continue
+			instr_functions "$a" "$b" "$n" >"$raw/functions-$s"
+			printf '| %s | %s | %.0f |\n' "$s" \
+				"$(awk '$2 >= 1 { printf "%s`%s` %.0f", (NR > 1 ? ", " : ""), $1, $2 }' "$raw/functions-$s" | cut -c1-900)" \
+				"$(awk '{ t += $2 } END { print t + 0 }' "$raw/functions-$s")"
 		done
 		echo
 	} >"$out"

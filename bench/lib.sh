@@ -177,3 +177,12 @@ extra_configs() {
 	[ -s "$WORK/extras" ] || return 0
 	awk '{ printf "extra%d ", NR }' "$WORK/extras"
 }
+
+# What else the machine is doing: load average, and PostgreSQL servers
+# running that are not this benchmark's.
+machine_load() {
+	local others
+	others=$(ps -eo args | grep -E '^(/usr/lib/postgresql/[0-9]+/bin/)?postgres (-D|--single)' |
+		grep -v -F "${WORK:-/nonexistent}" | grep -c . || true)
+	echo "load average $(cut -d' ' -f1-3 /proc/loadavg), other PostgreSQL servers running: $others"
+}

@@ -94,6 +94,7 @@ for p in $parts; do
 	date -u "+%Y-%m-%d %H:%M UTC" >"$OUT/raw/date-$p"
 	cp "$OUT/raw/commit" "$OUT/raw/commit-$p"
 	t0=$(date +%s)
+	machine_load >"$OUT/raw/load-$p"
 	case $p in
 	shmem) part_shmem ;;
 	instr) part_instr ;;
@@ -102,6 +103,7 @@ for p in $parts; do
 	flood) part_flood ;;
 	esac
 	echo $(($(date +%s) - t0)) >"$OUT/raw/secs-$p"
+	echo "; after: $(machine_load)" >>"$OUT/raw/load-$p"
 done
 cleanup
 trap - EXIT
