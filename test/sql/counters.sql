@@ -44,5 +44,11 @@ SELECT username = current_user AS user_ok,
          AND message IS NULL AND top_query IS NULL AS nulls_ok
 FROM pg_stat_monitor_live WHERE query = 'SELECT count(*) FROM cnt WHERE a > $1';
 
+-- CPU time is measured: a statement that computes for a while uses some
+SELECT count(*) FROM generate_series(1, 2000000);
+SELECT cpu_user_time + cpu_sys_time > 0 AS cpu_used,
+       cpu_user_time + cpu_sys_time <= total_exec_time * 1.5 + 10 AS cpu_plausible
+FROM pg_stat_monitor_live WHERE query = 'SELECT count(*) FROM generate_series($1, $2)';
+
 DROP TABLE cnt;
 DROP EXTENSION pg_stat_monitor;
