@@ -127,3 +127,26 @@ CREATE UNIQUE INDEX pg_stat_monitor_entry_key ON pg_stat_monitor (
 REVOKE ALL ON pg_stat_monitor, pg_stat_monitor_history FROM PUBLIC;
 GRANT SELECT ON pg_stat_monitor, pg_stat_monitor_history TO pg_read_all_stats;
 GRANT SELECT ON pg_stat_monitor_live TO PUBLIC;
+
+-- histogram() reads the bucket wherever it is: still in shared memory,
+-- in history, or both (a bucket exported early).
+CREATE OR REPLACE FUNCTION histogram(_bucket int8, _quryid int8,
+                                     OUT range text, OUT freq int, OUT bar text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+AS $$
+    SELECT h.range, h.freq,
+           repeat('■', (h.freq::float8 / nullif(max(h.freq) OVER (), 0) * 30)::int)
+    FROM (SELECT x.range, sum(x.freq::int)::int AS freq, x.pos
+          FROM (SELECT resp_calls FROM @extschema@.pg_stat_monitor_live
+                WHERE bucket = _bucket AND queryid = _quryid
+                UNION ALL
+                SELECT resp_calls FROM @extschema@.pg_stat_monitor_history
+                WHERE bucket_start_time = to_timestamp(_bucket *
+                        @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time'))
+                  AND bucket = _bucket AND queryid = _quryid) m,
+               unnest(@extschema@.range(), m.resp_calls)
+                   WITH ORDINALITY AS x(range, freq, pos)
+          GROUP BY x.pos, x.range) h
+    ORDER BY h.pos
+$$;

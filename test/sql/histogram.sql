@@ -24,4 +24,12 @@ SELECT count(*) AS ranges, sum(h.freq::int) AS calls,
 FROM pg_stat_monitor_live m, unnest(range(), m.resp_calls) AS h(range, freq)
 WHERE m.query = 'SELECT pg_sleep($1)';
 
+-- histogram() finds the bucket in shared memory (or in history, once exported)
+SELECT count(*) AS ranges, sum(freq) AS calls,
+       bool_and((freq > 0) = (bar <> '')) AS bars_match
+FROM histogram((SELECT bucket FROM pg_stat_monitor_live
+                WHERE query = 'SELECT pg_sleep($1)'),
+               (SELECT queryid FROM pg_stat_monitor_live
+                WHERE query = 'SELECT pg_sleep($1)'));
+
 DROP EXTENSION pg_stat_monitor;
