@@ -109,6 +109,8 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.pg_stat_monitor_decoding_snapshots
+        (bucket_start_time, taken_at, logical_decoding_work_mem,
+         postmaster_start_time, wal_stats_reset, archiver_stats_reset)
     SELECT bucket_start, clock_timestamp(),
            pg_size_bytes(current_setting('logical_decoding_work_mem')),
            pg_postmaster_start_time(), w.stats_reset, a.stats_reset
@@ -116,6 +118,9 @@ BEGIN
     ON CONFLICT DO NOTHING;
 
     INSERT INTO @extschema@.pg_stat_monitor_slot_history
+        (bucket_start_time, slot_name, plugin, database, temporary, two_phase,
+         spill_txns, spill_count, spill_bytes, stream_txns, stream_count,
+         stream_bytes, total_txns, total_bytes, stats_reset)
     SELECT bucket_start, s.slot_name, r.plugin, r.database, r.temporary,
            r.two_phase, s.spill_txns, s.spill_count, s.spill_bytes,
            s.stream_txns, s.stream_count, s.stream_bytes, s.total_txns,
@@ -125,6 +130,8 @@ BEGIN
     ON CONFLICT DO NOTHING;
 
     INSERT INTO @extschema@.pg_stat_monitor_subscription_history
+        (bucket_start_time, subid, subname, enabled, streaming, sub_slot_name,
+         apply_error_count, sync_error_count, stats_reset)
     SELECT bucket_start, s.subid, s.subname, p.subenabled, p.substream::text,
            p.subslotname, s.apply_error_count, s.sync_error_count,
            s.stats_reset
