@@ -208,7 +208,8 @@ make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level)
 		addr_known = true;
 	}
 
-	key->bucket = pgsm_current_bucket(GetCurrentTimestamp());
+	/* the statement's start, which PostgreSQL has read from the clock */
+	key->bucket = pgsm_current_bucket(GetCurrentStatementStartTimestamp());
 	key->queryid = (int64) queryid;
 	key->planid = (int64) planid;
 	key->userid = GetUserId();

@@ -65,7 +65,7 @@
 #define PGSM_DUMP_MAGIC		0x50475331	/* "PGS1" */
 
 /* Share of the capacity at which the worker is asked to flush early */
-#define PGSM_HIGH_WATER		0.5
+#define PGSM_HIGH_WATER		0.25
 
 /*
  * Expected text bytes per entry, used only to divide the area between
