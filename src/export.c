@@ -523,6 +523,16 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 	}
 
 	rows = export_batch(early);
+
+	/* other tables: a failed export is no reason to skip the snapshot */
+	if (boundary && ext_version >= VERSION_DECODING)
+	{
+		TimestampTz start = pgsm_bucket_start(finished_bucket);
+
+		(void) run_step("record logical decoding statistics",
+						step_snapshot_decoding, &start);
+	}
+
 	if (rows < 0)
 	{
 		retry_after = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
@@ -544,12 +554,5 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 					(errmsg("pg_stat_monitor worker could not start a worker to refresh pg_stat_monitor"),
 					 errhint("Raise \"max_worker_processes\"; the refresh is tried again at the next bucket.")));
 	}
-
-	if (boundary && ext_version >= VERSION_DECODING)
-	{
-		TimestampTz start = pgsm_bucket_start(finished_bucket);
-
-		(void) run_step("record logical decoding statistics",
-						step_snapshot_decoding, &start);
-	}
 }
+
