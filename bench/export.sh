@@ -248,12 +248,20 @@ REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
 REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
 REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
 REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
+REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
+REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
 \timing off
-SELECT 'rows', count(*) FROM pg_stat_monitor_data;
-SELECT 'view', count(*) FROM pg_stat_monitor;
-SELECT 'parts', count(*) FROM pgsm_partitions('pg_stat_monitor_data');
+EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
+EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
+EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
+SELECT 'tag_hist_rows', count(*) FROM pg_stat_monitor_data;
+SELECT 'tag_view_rows', count(*) FROM pg_stat_monitor;
+SELECT 'tag_parts', count(*) FROM pgsm_partitions('pg_stat_monitor_data');
 EOF
 		awk '/^Time: / { print $2 }' "$f.log" >"$f.times"
+		awk '/Planning Time:/ { print $3 }' "$f.log" | median >"$f.plan"
+		awk '/Execution Time:/ { print $3 }' "$f.log" | median >"$f.exec"
+		awk '/Subplans Removed:/ { print $3; exit }' "$f.log" >"$f.pruned"
 	}
 
 	say "  history: one day"
@@ -313,21 +321,24 @@ export_report() {
 
 		echo "### Refresh of the materialized view"
 		echo
-		echo "History made of $EXPORT_HISTORY_ROWS exported rows (distinct statements) copied into every bucket ($(cat "$raw/bucket_time") s buckets) of the last day, then of the last thirty days; \`REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor\`, as the worker runs it, five times each, with export off so that the worker does not refresh it meanwhile (\`pgsm_max_buckets\` at its default, 10)."
+		echo "History made of $EXPORT_HISTORY_ROWS exported rows (distinct statements) copied into every bucket ($(cat "$raw/bucket_time") s buckets) of the last day, then of the last thirty days; \`REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor\`, as the worker runs it, seven times each, with export off so that the worker does not refresh it meanwhile (\`pgsm_max_buckets\` at its default, 10)."
 		echo
-		echo "| history | rows in pg_stat_monitor_data | partitions | rows in the view | refresh, median of 5 (ms) | all five (ms) |"
-		echo "|---|---|---|---|---|---|"
+		echo "The view's query alone, under \`EXPLAIN ANALYZE\` (median of 3), splits the time between planning and execution; \"partitions pruned\" counts the partitions skipped when execution starts (run-time pruning, as the window's start is known only then), which the planner has nevertheless planned."
+		echo
+		echo "| history | rows in pg_stat_monitor_data | partitions | rows in the view | refresh, median of 7 (ms) | all seven (ms) | view's query: planning (ms) | execution (ms) | partitions pruned |"
+		echo "|---|---|---|---|---|---|---|---|---|"
 		local m1 m30
 		for h in 1d 30d; do
 			local f="$raw/refresh-$h" m
 			m=$(median <"$f.times")
 			[ "$h" = 1d ] && m1=$m || m30=$m
-			printf '| %s | %s | %s | %s | **%.1f** | %s |\n' \
+			printf '| %s | %s | %s | %s | **%.1f** | %s | %.1f | %.1f | %s |\n' \
 				"$([ "$h" = 1d ] && echo "one day" || echo "thirty days")" \
-				"$(awk -F'|' '$1 ~ /rows/ { gsub(/ /, "", $2); print $2 }' "$f.log")" \
-				"$(awk -F'|' '$1 ~ /parts/ { gsub(/ /, "", $2); print $2 }' "$f.log")" \
-				"$(awk -F'|' '$1 ~ /view/ { gsub(/ /, "", $2); print $2 }' "$f.log")" \
-				"$m" "$(tr '\n' ' ' <"$f.times" | sed 's/ $//')"
+				"$(awk -F'|' '$1 ~ /tag_hist_rows/ { gsub(/ /, "", $2); print $2 }' "$f.log")" \
+				"$(awk -F'|' '$1 ~ /tag_parts/ { gsub(/ /, "", $2); print $2 }' "$f.log")" \
+				"$(awk -F'|' '$1 ~ /tag_view_rows/ { gsub(/ /, "", $2); print $2 }' "$f.log")" \
+				"$m" "$(tr '\n' ' ' <"$f.times" | sed 's/ $//')" \
+				"$(cat "$f.plan")" "$(cat "$f.exec")" "$(cat "$f.pruned")"
 		done
 		echo
 		echo "$m1 $m30" >"$raw/refresh-medians"

@@ -17,6 +17,8 @@ flood_run() {
 	qw "$name" "SELECT pg_stat_monitor_reset()" >/dev/null
 	local early0 fail0
 	read -r before early0 fail0 < <(info "$name" "exports, early_flushes, export_failures" | tr "|" " ")
+	local since
+	since=$(qw "$name" "SELECT now()")
 	t0=$(date +%s.%N)
 	qf "$name" "$WORK/flood/stmts.sql" >/dev/null
 	t1=$(date +%s.%N)
@@ -38,8 +40,14 @@ flood_run() {
 	hist=$(qw "$name" "SELECT coalesce(sum(d.calls), 0), count(DISTINCT d.queryid)
 	                    FROM pg_stat_monitor_data d JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
 	                    WHERE t.text LIKE '%bench_flood%'")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$export" "$(calc "$t1 - $t0")" "$stats" "$hist" "$live" \
-		"$(info "$name" "exports - $before")" | tr '|' '\t' >>"$raw/flood.tsv"
+	# the exports of the flood: largest, and longest time between two starts
+	local batches
+	batches=$(qw "$name" "SELECT coalesce(max(rows), 0),
+	                             coalesce(round(extract(epoch FROM max(gap)) * 1000), 0)
+	                      FROM (SELECT rows, exported_at - lag(exported_at) OVER (ORDER BY batch_id) AS gap
+	                            FROM pg_stat_monitor_exports WHERE exported_at >= '$since') e")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$export" "$(calc "$t1 - $t0")" "$stats" "$hist" "$live" \
+		"$(info "$name" "exports - $before")" "$batches" | tr '|' '\t' >>"$raw/flood.tsv"
 	say "  export $export: $(tail -n 1 "$raw/flood.tsv" | tr '\t' ' ')"
 	# a later run counts only its own
 	qw "$name" "TRUNCATE pg_stat_monitor_data" >/dev/null
@@ -87,15 +95,17 @@ part_flood() {
 		echo "$FLOOD_N statements with distinct query ids (\`SELECT cA, cB, cC FROM bench_flood\`, the columns differing), run by one psql session as fast as it goes, on a server with the store at its default size (\`pgsm_max = 1MB\`: room for $entries_max entries)."
 		echo "Recorded = calls in the history (\`pg_stat_monitor_data\`) plus calls still in the store (\`pg_stat_monitor_live\`), after the worker was asked to export what was left."
 		echo "The same flood with export off shows what the store alone keeps."
+		echo "The worker is asked to export early when the store is half full; \"longest between two exports\" is the longest time between the starts of two consecutive exports' transactions (\`pg_stat_monitor_exports.exported_at\`) during the flood and the final flush."
 		echo
-		echo "| export | executed | recorded | distinct statements in history | in the store | lost | flood time (s) | statements/s | exports during the flood | of which early | calls dropped | entries dropped | export failures |"
-		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-		while IFS=$'\t' read -r export secs nexp early cdrop edrop fail hsum hdist live nexp_all; do
+		echo "| export | executed | recorded | distinct statements in history | in the store | lost | flood time (s) | statements/s | exports during the flood | of which early | largest export (rows) | longest between two exports (ms) | calls dropped | entries dropped | export failures |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+		while IFS=$'\t' read -r export secs nexp early cdrop edrop fail hsum hdist live nexp_all maxrows maxgap; do
 			local rec=$((hsum + live))
 			local l=$((FLOOD_N - rec))
-			printf '| %s | %d | **%d** | %d | %d | **%d** | %.1f | %.0f | %d | %d | %d | %d | %d |\n' \
+			if [ "$export" = off ]; then maxrows="–" maxgap="–"; fi
+			printf '| %s | %d | **%d** | %d | %d | **%d** | %.1f | %.0f | %d | %d | %s | %s | %d | %d | %d |\n' \
 				"$export" "$FLOOD_N" "$rec" "$hdist" "$live" "$l" "$secs" "$(calc "$FLOOD_N / $secs")" \
-				"$nexp" "$early" "$cdrop" "$edrop" "$fail"
+				"$nexp" "$early" "$maxrows" "$maxgap" "$cdrop" "$edrop" "$fail"
 			[ "$export" = on ] && lost=$l
 		done <"$raw/flood.tsv"
 		echo

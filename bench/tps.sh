@@ -53,6 +53,10 @@ part_tps() {
 	q tps "CHECKPOINT"
 	cluster_stop tps
 
+	# the cost of the system calls a collector may make for each statement
+	cc -O2 -o "$WORK/syscost" "$bench/syscost.c" && "$WORK/syscost" >"$raw/syscost" ||
+		: >"$raw/syscost"
+
 	local configs=($TPS_CONFIGS) k=${#configs[@]}
 	for ((r = 1; r <= TPS_ROUNDS; r++)); do
 		for ((i = 0; i < k; i++)); do
@@ -92,6 +96,14 @@ part_tps() {
 				"$m_none" "$m_pgss" "$m_pgsm" "$(calc "$r1 * 100")" "$(calc "$r2 * 100")" "$(calc "$r3 * 100")"
 		done
 		echo
+		if [ -s "$raw/syscost" ]; then
+			local ru m_none_sel
+			ru=$(awk -F'\t' '$1 ~ /^getrusage/ { print $2 }' "$raw/syscost")
+			m_none_sel=$(awk '{ print $2 }' "$raw/select.rounds" | median)
+			echo "System calls on this machine (\`bench/syscost.c\`, ns per call): $(awk -F'\t' '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$raw/syscost")."
+			echo "This fork calls \`getrusage\` twice per statement (for \`cpu_user_time\` and \`cpu_sys_time\`), pg_stat_statements never: $(fmt %.2f "$(calc "2 * $ru / 1000")") µs per statement, $(fmt %.1f "$(calc "2 * $ru / (1e9 * $(nproc) / $m_none_sel) * 100")")% of the CPU time of one select-only transaction at the median rate without extension ($(nproc) cores ÷ tps, pgbench included)."
+			echo
+		fi
 		echo "Every round (tps: none / pg_stat_statements / this fork):"
 		echo
 		echo "| round | select-only | tpcb-like |"
