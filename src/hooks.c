@@ -119,6 +119,34 @@ typedef struct QueryCpu
 
 static QueryCpu *running_queries = NULL;
 
+/*
+ * getrusage() is a system call, and a costly one on some machines.  A
+ * top-level statement takes its starting figure from the end of the
+ * previous statement of the backend instead of reading it again: the CPU
+ * spent in between went to receiving, parsing and planning this statement,
+ * which belongs to it anyway.  Nested statements, the first statement of a
+ * backend and the one after an error read the figure afresh.
+ */
+static struct rusage last_rusage;
+static bool last_rusage_valid = false;
+
+static inline void
+cpu_start(struct rusage *ru, int level)
+{
+	if (level == 0 && last_rusage_valid)
+		*ru = last_rusage;
+	else
+		getrusage(RUSAGE_SELF, ru);
+}
+
+static inline void
+cpu_end(struct rusage *ru)
+{
+	getrusage(RUSAGE_SELF, ru);
+	last_rusage = *ru;
+	last_rusage_valid = true;
+}
+
 /* Most tables named in an entry's relations */
 #define PGSM_MAX_RELIDS		64
 
@@ -786,7 +814,7 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 
 		qc->queryDesc = queryDesc;
-		getrusage(RUSAGE_SELF, &qc->start);
+		cpu_start(&qc->start, exec_nested_level);
 		qc->cb.func = query_cpu_forget;
 		qc->cb.arg = qc;
 		MemoryContextRegisterResetCallback(queryDesc->estate->es_query_cxt,
@@ -854,7 +882,7 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		struct rusage end;
 		double		msec;
 
-		getrusage(RUSAGE_SELF, &end);
+		cpu_end(&end);
 		InstrEndLoop(queryDesc->totaltime);
 		msec = queryDesc->totaltime->total * 1000.0;
 
@@ -928,7 +956,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (track)
 	{
-		getrusage(RUSAGE_SELF, &ru_start);
+		cpu_start(&ru_start, level);
 		INSTR_TIME_SET_CURRENT(start);
 	}
 
@@ -966,7 +994,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 		INSTR_TIME_SET_CURRENT(duration);
 		INSTR_TIME_SUBTRACT(duration, start);
-		getrusage(RUSAGE_SELF, &ru_end);
+		cpu_end(&ru_end);
 
 		memset(&bufusage, 0, sizeof(bufusage));
 		BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
@@ -1018,6 +1046,10 @@ pgsm_emit_log_hook(ErrorData *edata)
 
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
+
+	/* what an aborted statement used is not the next one's */
+	if (edata->elevel >= ERROR)
+		last_rusage_valid = false;
 
 	if (in_error_hook || edata->elevel < WARNING || edata->elevel > ERROR ||
 		MyProc == NULL || debug_query_string == NULL ||
