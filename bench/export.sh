@@ -266,10 +266,27 @@ EOF
 
 	say "  history: one day"
 	history_days 0 1
+	qw "$name" "CREATE TABLE bench_first_day AS SELECT min(bucket_start_time) AS bucket_start_time FROM pg_stat_monitor_data"
 	refresh_times 1d
 	say "  history: thirty days"
 	history_days 1 30
 	refresh_times 30d
+	# back to one day: a change of conditions on the machine would show
+	say "  history: one day again"
+	qw "$name" "DO \$\$
+	            DECLARE p regclass;
+	            BEGIN
+	                FOR p IN SELECT partition FROM pgsm_partitions('pg_stat_monitor_data')
+	                         WHERE upper_bound <= now() - interval '2 days' LOOP
+	                    EXECUTE format('DROP TABLE %s', p);
+	                END LOOP;
+	            END
+	            \$\$"
+	qw "$name" "DELETE FROM pg_stat_monitor_data
+	            WHERE bucket_start_time <= now() - interval '1 day'
+	              AND bucket_start_time < (SELECT min(bucket_start_time) FROM bench_first_day)"
+	qw "$name" "VACUUM ANALYZE pg_stat_monitor_data"
+	refresh_times 1d-again
 }
 
 export_report() {
@@ -321,19 +338,19 @@ export_report() {
 
 		echo "### Refresh of the materialized view"
 		echo
-		echo "History made of $EXPORT_HISTORY_ROWS exported rows (distinct statements) copied into every bucket ($(cat "$raw/bucket_time") s buckets) of the last day, then of the last thirty days; \`REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor\`, as the worker runs it, seven times each, with export off so that the worker does not refresh it meanwhile (\`pgsm_max_buckets\` at its default, 10)."
+		echo "History made of $EXPORT_HISTORY_ROWS exported rows (distinct statements) copied into every bucket ($(cat "$raw/bucket_time") s buckets) of the last day, then of the last thirty days, then cut back to the last day; \`REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor\`, as the worker runs it, seven times each, with export off so that the worker does not refresh it meanwhile (\`pgsm_max_buckets\` at its default, 10)."
 		echo
 		echo "The view's query alone, under \`EXPLAIN ANALYZE\` (median of 3), splits the time between planning and execution; \"partitions pruned\" counts the partitions skipped when execution starts (run-time pruning, as the window's start is known only then), which the planner has nevertheless planned."
 		echo
 		echo "| history | rows in pg_stat_monitor_data | partitions | rows in the view | refresh, median of 7 (ms) | all seven (ms) | view's query: planning (ms) | execution (ms) | partitions pruned |"
 		echo "|---|---|---|---|---|---|---|---|---|"
-		local m1 m30
-		for h in 1d 30d; do
+		local m1 m30 m1b
+		for h in 1d 30d 1d-again; do
 			local f="$raw/refresh-$h" m
 			m=$(median <"$f.times")
-			[ "$h" = 1d ] && m1=$m || m30=$m
+			case $h in 1d) m1=$m ;; 30d) m30=$m ;; *) m1b=$m ;; esac
 			printf '| %s | %s | %s | %s | **%.1f** | %s | %.1f | %.1f | %s |\n' \
-				"$([ "$h" = 1d ] && echo "one day" || echo "thirty days")" \
+				"$(case $h in 1d) echo "one day" ;; 30d) echo "thirty days" ;; *) echo "one day again (older partitions dropped)" ;; esac)" \
 				"$(awk -F'|' '$1 ~ /tag_hist_rows/ { gsub(/ /, "", $2); print $2 }' "$f.log")" \
 				"$(awk -F'|' '$1 ~ /tag_parts/ { gsub(/ /, "", $2); print $2 }' "$f.log")" \
 				"$(awk -F'|' '$1 ~ /tag_view_rows/ { gsub(/ /, "", $2); print $2 }' "$f.log")" \
@@ -341,7 +358,7 @@ export_report() {
 				"$(cat "$f.plan")" "$(cat "$f.exec")" "$(cat "$f.pruned")"
 		done
 		echo
-		echo "$m1 $m30" >"$raw/refresh-medians"
+		echo "$m1 $m30 $m1b" >"$raw/refresh-medians"
 	} >"$out"
 
 	local verdict=met note="worst of every size, both passes"
@@ -355,12 +372,14 @@ export_report() {
 	target "export ≤ 10 µs per entry, lock held < 1 ms per flush" \
 		"$(fmt %.2f "$worst_us") µs per entry, lock $(fmt %.3f "$worst_lock") ms" "$verdict" "$note"
 
-	read -r m1 m30 <"$raw/refresh-medians"
-	local ratio
-	ratio=$(calc "$m30 / $m1")
+	read -r m1 m30 m1b <"$raw/refresh-medians"
+	local ratio measured
+	# against both one-day measurements, the one before and the one after
+	ratio=$(calc "2 * $m30 / ($m1 + $m1b)")
+	measured="$(fmt %.1f "$m1") ms (1 day), $(fmt %.1f "$m30") ms (30 days), $(fmt %.1f "$m1b") ms (1 day again)"
 	if awk -v r="$ratio" 'BEGIN { exit !(r <= 1.5) }'; then
-		target "view refresh does not grow with history" "$(fmt %.1f "$m1") ms (1 day), $(fmt %.1f "$m30") ms (30 days)" met "30 days ÷ 1 day = $(fmt %.2f "$ratio"); met means at most 1.5"
+		target "view refresh does not grow with history" "$measured" met "30 days ÷ mean of the 1-day runs = $(fmt %.2f "$ratio"); met means at most 1.5"
 	else
-		target "view refresh does not grow with history" "$(fmt %.1f "$m1") ms (1 day), $(fmt %.1f "$m30") ms (30 days)" MISSED "30 days ÷ 1 day = $(fmt %.2f "$ratio"); met means at most 1.5"
+		target "view refresh does not grow with history" "$measured" MISSED "30 days ÷ mean of the 1-day runs = $(fmt %.2f "$ratio"); met means at most 1.5; see part 4"
 	fi
 }

@@ -47,7 +47,7 @@ write_report() {
 				# the section's title, then when and what it measured
 				head -n 1 "$f"
 				echo
-				echo "_Run $(cat "$OUT/raw/date-$p"), extension commit $(cat "$OUT/raw/commit-$p"), $(cat "$OUT/raw/secs-$p") s. Before: $(tr -d "\n" <"$OUT/raw/load-$p" 2>/dev/null)._"
+				echo "_Run $(cat "$OUT/raw/date-$p"), extension commit $(cat "$OUT/raw/commit-$p"), $(cat "$OUT/raw/secs-$p") s. Machine load (this benchmark's own included), before: $(tr -d "\n" <"$OUT/raw/load-$p" 2>/dev/null)._"
 				tail -n +2 "$f"
 			done
 		done

@@ -8,8 +8,8 @@
 # prepared) and tpcb-like for $TPS_SECONDS seconds each.  Ratios are taken
 # within a round, and the median over the rounds is reported.
 
-TPS_ROUNDS=${BENCH_TPS_ROUNDS:-5}
-TPS_SECONDS=${BENCH_TPS_SECONDS:-10}
+TPS_ROUNDS=${BENCH_TPS_ROUNDS:-7}
+TPS_SECONDS=${BENCH_TPS_SECONDS:-8}
 TPS_SCALE=${BENCH_TPS_SCALE:-5}
 TPS_CLIENTS=${BENCH_TPS_CLIENTS:-2}
 TPS_CONFIGS="none pgss pgsm"
@@ -80,7 +80,7 @@ part_tps() {
 		echo "Each round restarts the server once per configuration (no extension; pg_stat_statements at defaults; this fork at defaults, its worker running), the order rotating from round to round; ratios are taken within a round, and the median of the $TPS_ROUNDS rounds is shown."
 		echo "pgbench and the server share the machine's $(nproc) cores."
 		echo
-		echo "| workload | median tps: none | pg_stat_statements | this fork | this fork ÷ none | this fork ÷ pg_stat_statements | pg_stat_statements ÷ none |"
+		echo "| workload | median tps: none | pg_stat_statements | this fork | this fork ÷ none (lowest–highest round) | this fork ÷ pg_stat_statements | pg_stat_statements ÷ none |"
 		echo "|---|---|---|---|---|---|---|"
 		for w in select tpcb; do
 			local f="$raw/$w.rounds" m_none m_pgss m_pgsm r1 r2 r3
@@ -91,9 +91,13 @@ part_tps() {
 			r2=$(awk '$3 > 0 && $4 > 0 { print $4 / $3 }' "$f" | median)
 			r3=$(awk '$2 > 0 && $3 > 0 { print $3 / $2 }' "$f" | median)
 			[ "$w" = select ] && sel_ratio=$r1
-			printf '| %s | %.0f | %.0f | %.0f | **%.1f%%** | %.1f%% | %.1f%% |\n' \
+			range() { awk "$1" "$f" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f–%.1f%%", lo * 100, hi * 100 }'; }
+			printf '| %s | %.0f | %.0f | %.0f | **%.1f%%** (%s) | %.1f%% (%s) | %.1f%% (%s) |\n' \
 				"$([ "$w" = select ] && echo select-only || echo tpcb-like)" \
-				"$m_none" "$m_pgss" "$m_pgsm" "$(calc "$r1 * 100")" "$(calc "$r2 * 100")" "$(calc "$r3 * 100")"
+				"$m_none" "$m_pgss" "$m_pgsm" \
+				"$(calc "$r1 * 100")" "$(range '$2 > 0 && $4 > 0 { print $4 / $2 }')" \
+				"$(calc "$r2 * 100")" "$(range '$3 > 0 && $4 > 0 { print $4 / $3 }')" \
+				"$(calc "$r3 * 100")" "$(range '$2 > 0 && $3 > 0 { print $3 / $2 }')"
 		done
 		echo
 		if [ -s "$raw/syscost" ]; then
