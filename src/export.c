@@ -63,6 +63,15 @@ static char *ext_schema = NULL; /* quoted, in TopMemoryContext */
 static int	ext_version = 0;
 static bool ext_reported = false;	/* said once that it is missing */
 
+/*
+ * Buckets whose partition this worker has made sure of since its last
+ * failure, so that a batch of a known bucket goes straight to its insert.
+ */
+#define ENSURED_MAX		64
+static TimestampTz ensured[ENSURED_MAX];
+static int	nensured = 0;
+static int	ensured_next = 0;
+
 static TimestampTz last_maintained = 0;
 static TimestampTz retry_after = 0;
 static bool refresh_pending = false;
@@ -291,6 +300,26 @@ step_maintain(void *arg)
 	spi_exec(sql, 0, NULL, NULL, SPI_OK_SELECT);
 }
 
+/*
+ * Columns of pg_stat_monitor_data that pgsm_batch_rows() gives under the
+ * same name and type; the histogram (text[] there, int8[] here) and the
+ * batch id are added apart.
+ */
+#define HISTORY_COLUMNS \
+	"bucket, bucket_start_time, userid, username, dbid, datname, client_ip," \
+	" pgsm_query_id, queryid, toplevel, top_queryid, query_text_id, comments," \
+	" planid, plan_text_id, top_query_text_id, application_name, relations," \
+	" cmd_type, elevel, sqlcode, message, calls, total_exec_time," \
+	" min_exec_time, max_exec_time, sum_var_exec_time, rows, shared_blks_hit," \
+	" shared_blks_read, shared_blks_dirtied, shared_blks_written," \
+	" local_blks_hit, local_blks_read, local_blks_dirtied, local_blks_written," \
+	" temp_blks_read, temp_blks_written, blk_read_time, blk_write_time," \
+	" temp_blk_read_time, temp_blk_write_time, cpu_user_time, cpu_sys_time," \
+	" wal_records, wal_fpi, wal_bytes, plans, total_plan_time, min_plan_time," \
+	" max_plan_time, sum_var_plan_time, jit_functions, jit_generation_time," \
+	" jit_inlining_count, jit_inlining_time, jit_optimization_count," \
+	" jit_optimization_time, jit_emission_count, jit_emission_time"
+
 /* What a batch's write needs */
 typedef struct BatchWrite
 {
@@ -324,7 +353,9 @@ step_write_batch(void *arg)
 		return;
 	}
 
-	/* the partitions the rows go to */
+	/* the partitions the rows go to, unless known to be there */
+	if (bw->nbuckets == 0)
+		goto write;
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "SELECT %s.pgsm_ensure_partition('%s.pg_stat_monitor_data'::regclass, t)"
@@ -336,6 +367,8 @@ step_write_batch(void *arg)
 												sizeof(TimestampTz), true,
 												TYPALIGN_DOUBLE));
 	spi_exec(sql.data, 1, types, values, SPI_OK_SELECT);
+
+write:
 
 	/*
 	 * Texts, rows and the record of the batch in one statement.  A text
@@ -357,41 +390,8 @@ step_write_batch(void *arg)
 					 "  INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
 					 "  SELECT $1, count(*) FROM b)"
 					 " INSERT INTO %s.pg_stat_monitor_data ("
-					 "  bucket, bucket_start_time, userid, username, dbid, datname,"
-					 "  client_ip, pgsm_query_id, queryid, toplevel, top_queryid,"
-					 "  query_text_id, comments, planid, plan_text_id,"
-					 "  top_query_text_id, application_name, relations, cmd_type,"
-					 "  elevel, sqlcode, message, calls, total_exec_time,"
-					 "  min_exec_time, max_exec_time, sum_var_exec_time, rows,"
-					 "  shared_blks_hit, shared_blks_read, shared_blks_dirtied,"
-					 "  shared_blks_written, local_blks_hit, local_blks_read,"
-					 "  local_blks_dirtied, local_blks_written, temp_blks_read,"
-					 "  temp_blks_written, blk_read_time, blk_write_time,"
-					 "  temp_blk_read_time, temp_blk_write_time, resp_calls,"
-					 "  cpu_user_time, cpu_sys_time, wal_records, wal_fpi,"
-					 "  wal_bytes, plans, total_plan_time, min_plan_time,"
-					 "  max_plan_time, sum_var_plan_time, jit_functions,"
-					 "  jit_generation_time, jit_inlining_count, jit_inlining_time,"
-					 "  jit_optimization_count, jit_optimization_time,"
-					 "  jit_emission_count, jit_emission_time, batch_id)"
-					 " SELECT"
-					 "  bucket, bucket_start_time, userid, username, dbid, datname,"
-					 "  client_ip, pgsm_query_id, queryid, toplevel, top_queryid,"
-					 "  query_text_id, comments, planid, plan_text_id,"
-					 "  top_query_text_id, application_name, relations, cmd_type,"
-					 "  elevel, sqlcode, message, calls, total_exec_time,"
-					 "  min_exec_time, max_exec_time, sum_var_exec_time, rows,"
-					 "  shared_blks_hit, shared_blks_read, shared_blks_dirtied,"
-					 "  shared_blks_written, local_blks_hit, local_blks_read,"
-					 "  local_blks_dirtied, local_blks_written, temp_blks_read,"
-					 "  temp_blks_written, blk_read_time, blk_write_time,"
-					 "  temp_blk_read_time, temp_blk_write_time, resp_calls::int8[],"
-					 "  cpu_user_time, cpu_sys_time, wal_records, wal_fpi,"
-					 "  wal_bytes, plans, total_plan_time, min_plan_time,"
-					 "  max_plan_time, sum_var_plan_time, jit_functions,"
-					 "  jit_generation_time, jit_inlining_count, jit_inlining_time,"
-					 "  jit_optimization_count, jit_optimization_time,"
-					 "  jit_emission_count, jit_emission_time, $1"
+					 HISTORY_COLUMNS ", resp_calls, batch_id)"
+					 " SELECT " HISTORY_COLUMNS ", resp_calls::int8[], $1"
 					 " FROM b",
 					 s, s, s, s);
 	types[0] = INT8OID;
@@ -400,7 +400,10 @@ step_write_batch(void *arg)
 	bw->rows = SPI_processed;
 }
 
-/* The start times of the buckets in the frozen batch, each once. */
+/*
+ * The start times of the buckets in the frozen batch, each once, leaving out
+ * those whose partition is known to exist.
+ */
 static void
 batch_buckets(BatchWrite *bw)
 {
@@ -417,6 +420,8 @@ batch_buckets(BatchWrite *bw)
 
 		for (int k = 0; k < bw->nbuckets && !seen; k++)
 			seen = DatumGetTimestampTz(bw->bucket_starts[k]) == pgsm_bucket_start(b);
+		for (int k = 0; k < nensured && !seen; k++)
+			seen = ensured[k] == pgsm_bucket_start(b);
 		if (!seen)
 			bw->bucket_starts[bw->nbuckets++] =
 				TimestampTzGetDatum(pgsm_bucket_start(b));
@@ -449,7 +454,16 @@ export_batch(bool early)
 	batch_buckets(&bw);
 	ok = run_step("export statistics", step_write_batch, &bw);
 	if (!ok)
+	{
+		nensured = 0;			/* a partition may have gone */
 		return -1;
+	}
+	for (int k = 0; k < bw.nbuckets; k++)
+	{
+		ensured[ensured_next] = DatumGetTimestampTz(bw.bucket_starts[k]);
+		ensured_next = (ensured_next + 1) % ENSURED_MAX;
+		nensured = Min(nensured + 1, ENSURED_MAX);
+	}
 
 	INSTR_TIME_SET_CURRENT(t0);
 	pgsm_store_release_batch(bw.batch_id);
@@ -513,6 +527,7 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 		/* nowhere to export to: behave as the collector alone */
 		pgsm_store_discard_buckets_before(finished_bucket -
 										  pgsm_max_buckets + 2);
+		nensured = 0;			/* the tables may come back empty */
 		return;
 	}
 
@@ -520,6 +535,7 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 	{
 		if (run_step("maintain partitions", step_maintain, NULL))
 			last_maintained = GetCurrentTimestamp();
+		nensured = 0;			/* old partitions may have gone */
 	}
 
 	rows = export_batch(early);
