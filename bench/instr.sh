@@ -160,13 +160,14 @@ part_instr() {
 			a_pgss=$(calc "$pgss - $base")
 			a_pgsm=$(calc "$pgsm - $base")
 			a_all=$([ "$all" = failed ] && echo failed || calc "$all - $base")
-			ratio=$(awk -v a="$a_pgsm" -v b="$a_pgss" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+			# a ratio to next to nothing says nothing
+			ratio=$(awk -v a="$a_pgsm" -v b="$a_pgss" 'BEGIN { if (b >= 100) printf "%.2f", a / b; else print "–" }')
 			if awk -v a="$a_pgsm" -v b="$a_pgss" 'BEGIN { exit !(a <= b) }'; then
 				verdict=yes
 			else
 				verdict="**no**"
 				worst_ok=0
-				missed="$missed $s (${ratio}×)"
+				missed="$missed $s$([ "$ratio" != "–" ] && echo " (${ratio}×)"),"
 			fi
 			printf '| %s | %.0f | %+.0f | %+.0f | %s | %+.0f | %s |\n' \
 				"$s" "$base" "$a_pgss" "$a_pgsm" "$ratio" "$a_all" "$verdict"
@@ -190,6 +191,6 @@ part_instr() {
 	if [ "$worst_ok" = 1 ]; then
 		target "instructions added per statement ≤ pg_stat_statements's, every shape" "see part 2" met ""
 	else
-		target "instructions added per statement ≤ pg_stat_statements's, every shape" "see part 2" MISSED "this fork adds more for:$missed; pg_stat_statements does not record failed statements"
+		target "instructions added per statement ≤ pg_stat_statements's, every shape" "see part 2" MISSED "this fork adds more for:${missed%,}; pg_stat_statements does not record failed statements"
 	fi
 }

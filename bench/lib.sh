@@ -13,8 +13,11 @@ NEXT_PORT=${NEXT_PORT:-55400}
 say() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # Run a command as the server's user, with the PostgreSQL binaries first.
+# Servers and clients run at a higher priority (nice $BENCH_NICE, -10 by
+# default) so that other work on the machine disturbs the timings less.
 as_pg() {
-	runuser -u "$RUNNER" -- env PATH="$PGBIN:$PATH" LC_ALL=C.UTF-8 "$@"
+	nice -n "${BENCH_NICE:--10}" \
+		runuser -u "$RUNNER" -- env PATH="$PGBIN:$PATH" LC_ALL=C.UTF-8 "$@"
 }
 
 # Make the private work directory (once per run).
@@ -29,6 +32,11 @@ work_init() {
 
 # Stop every server started under $WORK and remove it.
 cleanup() {
+	# this shell's own background jobs (callgrind runs), by their ids
+	local pids
+	pids=$(jobs -p)
+	[ -n "$pids" ] && kill $pids 2>/dev/null
+	wait 2>/dev/null
 	[ -n "${WORK:-}" ] && [ -d "$WORK" ] || return 0
 	for pidfile in "$WORK"/*/data/postmaster.pid; do
 		[ -f "$pidfile" ] || continue

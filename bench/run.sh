@@ -38,6 +38,10 @@ done
 
 started=$(date +%s)
 "$top/scripts/deps.sh"
+# and what only the benchmark uses: ps (procps) to see what else runs
+if ! command -v ps >/dev/null; then
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends procps
+fi
 export PATH="$PGBIN:$PATH"
 
 work_init
