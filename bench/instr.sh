@@ -159,7 +159,7 @@ part_instr() {
 			local a_pgss a_pgsm a_all
 			a_pgss=$(calc "$pgss - $base")
 			a_pgsm=$(calc "$pgsm - $base")
-			a_all=$([ "$all" = failed ] && echo failed || calc "$all - $base")
+			if [ "$all" = failed ]; then a_all=failed; else a_all=$(fmt %+.0f "$(calc "$all - $base")"); fi
 			# a ratio to next to nothing says nothing
 			ratio=$(awk -v a="$a_pgsm" -v b="$a_pgss" 'BEGIN { if (b >= 100) printf "%.2f", a / b; else print "–" }')
 			if awk -v a="$a_pgsm" -v b="$a_pgss" 'BEGIN { exit !(a <= b) }'; then
@@ -167,9 +167,13 @@ part_instr() {
 			else
 				verdict="**no**"
 				worst_ok=0
-				missed="$missed $s$([ "$ratio" != "–" ] && echo " (${ratio}×)"),"
+				if [ "$ratio" = "–" ]; then
+					missed="$missed $s,"
+				else
+					missed="$missed $s (${ratio}×),"
+				fi
 			fi
-			printf '| %s | %.0f | %+.0f | %+.0f | %s | %+.0f | %s |\n' \
+			printf '| %s | %.0f | %+.0f | %+.0f | %s | %s | %s |\n' \
 				"$s" "$base" "$a_pgss" "$a_pgsm" "$ratio" "$a_all" "$verdict"
 		done
 		echo
