@@ -194,3 +194,15 @@ machine_load() {
 		grep -v -F "${WORK:-/nonexistent}" | grep -c . || true)
 	echo "load average $(cut -d' ' -f1-3 /proc/loadavg), other PostgreSQL servers running: $others"
 }
+
+# cluster_clone SRC DST: a copy of the stopped cluster SRC, with a port of
+# its own.
+cluster_clone() {
+	local src="$WORK/$1" dst="$WORK/$2"
+	mkdir -p "$dst"
+	cp -a "$src/data" "$dst/data"
+	chown "$RUNNER" "$dst"
+	echo "$NEXT_PORT" >"$dst/port"
+	NEXT_PORT=$((NEXT_PORT + 1))
+	sed -i "s/^port = .*/port = $(cat "$dst/port")/" "$dst/data/postgresql.conf"
+}
