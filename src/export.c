@@ -407,26 +407,22 @@ write:
 static void
 batch_buckets(BatchWrite *bw)
 {
-	PgsmSnapshot snap;
-	int64		last = PG_INT64_MIN;
+	int			n;
+	int64	   *buckets = pgsm_store_batch_buckets(&n);
 
-	pgsm_store_snapshot(&snap, true);
-	bw->bucket_starts = palloc(sizeof(Datum) * Max(snap.nentries, 1));
+	bw->bucket_starts = palloc(sizeof(Datum) * Max(n, 1));
 	bw->nbuckets = 0;
-	for (int n = 0; n < snap.nentries; n++)
+	for (int i = 0; i < n; i++)
 	{
-		int64		b = PgsmSnapshotEntry(&snap, n)->key.bucket;
-		bool		seen = (b == last);
+		TimestampTz start = pgsm_bucket_start(buckets[i]);
+		bool		seen = false;
 
-		for (int k = 0; k < bw->nbuckets && !seen; k++)
-			seen = DatumGetTimestampTz(bw->bucket_starts[k]) == pgsm_bucket_start(b);
 		for (int k = 0; k < nensured && !seen; k++)
-			seen = ensured[k] == pgsm_bucket_start(b);
+			seen = ensured[k] == start;
 		if (!seen)
-			bw->bucket_starts[bw->nbuckets++] =
-				TimestampTzGetDatum(pgsm_bucket_start(b));
-		last = b;
+			bw->bucket_starts[bw->nbuckets++] = TimestampTzGetDatum(start);
 	}
+	pfree(buckets);
 }
 
 /*

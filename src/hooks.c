@@ -663,36 +663,44 @@ pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
 {
 	PlannedStmt *result;
 	int			level = exec_nested_level + plan_nested_level;
+	bool		track = pgsm_track_planning && query_string != NULL &&
+		parse->queryId != UINT64CONST(0) && pgsm_enabled(level);
+	instr_time	start;
+	BufferUsage bufusage_start;
+	WalUsage	walusage_start;
 
-	if (pgsm_track_planning && query_string != NULL &&
-		parse->queryId != UINT64CONST(0) && pgsm_enabled(level))
+	if (track)
 	{
-		instr_time	start;
+		bufusage_start = pgBufferUsage;
+		walusage_start = pgWalUsage;
+		INSTR_TIME_SET_CURRENT(start);
+	}
+
+	plan_nested_level++;
+	PG_TRY();
+	{
+		if (prev_planner_hook)
+			result = prev_planner_hook(parse, query_string, cursorOptions,
+									   boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions,
+									  boundParams);
+	}
+	PG_FINALLY();
+	{
+		plan_nested_level--;
+	}
+	PG_END_TRY();
+
+	if (track)
+	{
 		instr_time	duration;
-		BufferUsage bufusage_start = pgBufferUsage;
 		BufferUsage bufusage;
-		WalUsage	walusage_start = pgWalUsage;
 		WalUsage	walusage;
 		PgsmCounters delta;
 		PgsmKey		key;
 		TextSource	src = {0};
 
-		INSTR_TIME_SET_CURRENT(start);
-		plan_nested_level++;
-		PG_TRY();
-		{
-			if (prev_planner_hook)
-				result = prev_planner_hook(parse, query_string, cursorOptions,
-										   boundParams);
-			else
-				result = standard_planner(parse, query_string, cursorOptions,
-										  boundParams);
-		}
-		PG_FINALLY();
-		{
-			plan_nested_level--;
-		}
-		PG_END_TRY();
 		INSTR_TIME_SET_CURRENT(duration);
 		INSTR_TIME_SUBTRACT(duration, start);
 
@@ -720,24 +728,6 @@ pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
 			src.cmd_type = parse->commandType;
 			pgsm_store_record(&key, &delta, -1, true, build_texts, &src);
 		}
-	}
-	else
-	{
-		plan_nested_level++;
-		PG_TRY();
-		{
-			if (prev_planner_hook)
-				result = prev_planner_hook(parse, query_string, cursorOptions,
-										   boundParams);
-			else
-				result = standard_planner(parse, query_string, cursorOptions,
-										  boundParams);
-		}
-		PG_FINALLY();
-		{
-			plan_nested_level--;
-		}
-		PG_END_TRY();
 	}
 	return result;
 }

@@ -235,6 +235,7 @@ extern void pgsm_store_discard_buckets_before(int64 bucket);
 
 /* Export batches (store.c, used by the worker) */
 extern uint64 pgsm_store_freeze(void);
+extern int64 *pgsm_store_batch_buckets(int *n);
 extern void pgsm_store_release_batch(uint64 batch_id);
 extern bool pgsm_store_flush_wanted(void);
 extern void pgsm_store_request_flush(void);

@@ -758,6 +758,33 @@ pgsm_store_freeze(void)
 }
 
 /*
+ * The distinct buckets of the frozen batch, palloc'd, in the order they
+ * first appear; *n is set to how many.  Entries come mostly in bucket
+ * order, so only a change of bucket costs a look through what was found.
+ */
+int64 *
+pgsm_store_batch_buckets(int *n)
+{
+	int64	   *buckets;
+
+	LWLockAcquire(&pgsm->lock, LW_SHARED);
+	buckets = palloc(sizeof(int64) * Max(pgsm->nfrozen, 1));
+	*n = 0;
+	for (int i = 0; i < pgsm->nfrozen; i++)
+	{
+		int64		b = EntryAt(i)->key.bucket;
+		bool		seen = *n > 0 && buckets[*n - 1] == b;
+
+		for (int k = 0; k < *n && !seen; k++)
+			seen = buckets[k] == b;
+		if (!seen)
+			buckets[(*n)++] = b;
+	}
+	LWLockRelease(&pgsm->lock);
+	return buckets;
+}
+
+/*
  * The batch is safely written (or known to have been): drop it from the
  * store and slide what came after it to the front.
  */

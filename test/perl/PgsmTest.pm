@@ -9,7 +9,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 use Exporter 'import';
-our @EXPORT = qw(pgsm_node pgsm_wait_exported pgsm_flood_file pgsm_history_calls);
+our @EXPORT = qw(pgsm_node pgsm_wait_exported pgsm_flood_file pgsm_history_calls
+  pgsm_lock_history);
 
 # A started server with pg_stat_monitor preloaded and the extension created
 # in database postgres, where the worker exports.  Extra settings may follow.
@@ -27,6 +28,19 @@ pg_stat_monitor.pgsm_bucket_time = $opts{bucket_time}
 	$node->safe_psql('postgres', 'CREATE EXTENSION pg_stat_monitor')
 	  unless $opts{no_extension};
 	return $node;
+}
+
+# A session holding pg_stat_monitor_data locked, so that the worker's next
+# export waits on it (and, after lock_timeout, fails).  Release it with
+# $locker->query_safe('ROLLBACK') and $locker->quit.
+sub pgsm_lock_history
+{
+	my ($node) = @_;
+	my $locker = $node->background_psql('postgres');
+
+	$locker->query_safe('BEGIN');
+	$locker->query_safe('LOCK TABLE pg_stat_monitor_data IN ACCESS EXCLUSIVE MODE');
+	return $locker;
 }
 
 # Ask the worker to export, and wait until the store is empty or only holds

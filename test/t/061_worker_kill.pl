@@ -18,9 +18,7 @@ sub worker_pid
 }
 
 # Hold the history table, so that the next export waits on its lock.
-my $locker = $node->background_psql('postgres');
-$locker->query_safe('BEGIN');
-$locker->query_safe('LOCK TABLE pg_stat_monitor_data IN ACCESS EXCLUSIVE MODE');
+my $locker = pgsm_lock_history($node);
 
 $node->safe_psql('postgres', 'SELECT 1 AS kill_marker') for 1 .. 10;
 $node->safe_psql('postgres', 'SELECT pg_stat_monitor_flush()');

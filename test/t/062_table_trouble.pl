@@ -12,9 +12,7 @@ use PgsmTest;
 my $node = pgsm_node('trouble', bucket_time => 2);
 
 # locked for longer than the worker's lock_timeout
-my $locker = $node->background_psql('postgres');
-$locker->query_safe('BEGIN');
-$locker->query_safe('LOCK TABLE pg_stat_monitor_data IN ACCESS EXCLUSIVE MODE');
+my $locker = pgsm_lock_history($node);
 my $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', 'SELECT 1 AS lock_marker') for 1 .. 4;
 $node->safe_psql('postgres', 'SELECT pg_stat_monitor_flush()');

@@ -19,9 +19,7 @@ is(pgsm_history_calls($node, 'SELECT $1 AS restart_marker'), '7',
 	'a clean restart loses nothing');
 
 # a restart while a batch waits on a locked table
-my $locker = $node->background_psql('postgres');
-$locker->query_safe('BEGIN');
-$locker->query_safe('LOCK TABLE pg_stat_monitor_data IN ACCESS EXCLUSIVE MODE');
+my $locker = pgsm_lock_history($node);
 $node->safe_psql('postgres', 'SELECT 1 AS frozen_marker') for 1 .. 5;
 $node->safe_psql('postgres', 'SELECT pg_stat_monitor_flush()');
 ok( $node->poll_query_until('postgres', q(
