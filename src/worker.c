@@ -94,6 +94,13 @@ pgsm_worker_main(Datum arg)
 	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("statement_timeout", "60s", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * Backends fill the store while an export waits for its commit to reach
+	 * disk, and nothing is gained by waiting: a crash loses the store anyway,
+	 * and a batch written twice is caught by pg_stat_monitor_exports.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
 	pgsm_store_set_worker_latch(MyLatch);
 	on_shmem_exit(worker_detach, (Datum) 0);
 
