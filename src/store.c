@@ -62,7 +62,7 @@
 #include "pgsm.h"
 
 #define PGSM_DUMP_FILE		"pg_stat/pg_stat_monitor.stat"
-#define PGSM_DUMP_MAGIC		0x50475331	/* "PGS1" */
+#define PGSM_DUMP_MAGIC		0x50475332	/* "PGS2" */
 
 /* Share of the capacity at which the worker is asked to flush early */
 #define PGSM_HIGH_WATER		0.25
@@ -864,13 +864,17 @@ pgsm_store_info(PgsmStoreInfo *info)
 /*
  * File saved at shutdown: a header, then the entries and the text area as
  * they are in memory.  Entries are only meaningful to a library with the
- * same entry layout, which the header records.
+ * same entry layout, which the header records.  Bucket numbers count
+ * buckets of the length in force when they were saved, which the header
+ * records too, so that a start with another length files each entry under
+ * the time it was collected.
  */
 typedef struct PgsmDumpHeader
 {
 	uint32		magic;
 	uint32		entry_size;
 	int32		hist_cells;
+	int32		bucket_time;	/* seconds, when saved */
 	int32		nentries;
 	int32		nfrozen;
 	uint64		batch_id;
@@ -894,6 +898,7 @@ pgsm_store_dump(int code, Datum arg)
 	hdr.magic = PGSM_DUMP_MAGIC;
 	hdr.entry_size = (uint32) PgsmEntrySize;
 	hdr.hist_cells = pgsm_hist_cells;
+	hdr.bucket_time = pgsm_bucket_time;
 	hdr.nentries = pgsm->nentries;
 	hdr.nfrozen = pgsm->nfrozen;
 	hdr.batch_id = pgsm->batch_id;
@@ -968,6 +973,7 @@ pgsm_store_load(void)
 	if (fread(&hdr, sizeof(hdr), 1, file) != 1 ||
 		hdr.magic != PGSM_DUMP_MAGIC || hdr.nentries < 0 ||
 		hdr.nfrozen < 0 || hdr.nfrozen > hdr.nentries ||
+		hdr.bucket_time <= 0 ||
 		hdr.entry_size < offsetof(PgsmEntry, hist) ||
 		hdr.entry_size > 64 * 1024)
 		goto bad;
@@ -1017,7 +1023,15 @@ pgsm_store_load(void)
 		pgsm->batch_id = pgsm->nfrozen > 0 ? hdr.batch_id : 0;
 		pgsm->last_batch_id = hdr.batch_id;
 		for (int i = 0; i < keep; i++)
-			SpinLockInit(&EntryAt(i)->mutex);
+		{
+			PgsmEntry  *e = EntryAt(i);
+
+			SpinLockInit(&e->mutex);
+			/* the bucket of today's length that holds the saved start */
+			if (hdr.bucket_time != pgsm_bucket_time)
+				e->key.bucket = e->key.bucket * hdr.bucket_time /
+					pgsm_bucket_time;
+		}
 		index_rebuild();
 	}
 

@@ -45,5 +45,31 @@ is( $node->safe_psql('postgres',
 	"SELECT sum(calls) FROM pg_stat_monitor_live WHERE query = 'SELECT \$1 AS live_marker'"),
 	'3', 'the live store survives a clean restart');
 
+# saved under one bucket length, restored under another: each entry keeps
+# the time it was collected
+# (export is still off; the window keeps those buckets however slow the
+# machine is)
+$node->append_conf('postgresql.conf', qq(
+pg_stat_monitor.pgsm_bucket_time = 1
+pg_stat_monitor.pgsm_max_buckets = 20000));
+$node->restart;
+my $before = $node->safe_psql('postgres', 'SELECT now()');
+$node->safe_psql('postgres', 'SELECT 1 AS length_marker') for 1 .. 4;
+my $after = $node->safe_psql('postgres', 'SELECT now()');
+$node->append_conf('postgresql.conf', qq(
+pg_stat_monitor.pgsm_bucket_time = 60
+pg_stat_monitor.pgsm_enable_table_export = on));
+$node->restart;
+ok(pgsm_wait_exported($node, 'SELECT $1 AS length_marker'),
+	'statistics saved under another bucket length are exported');
+is( $node->safe_psql('postgres', qq(
+	SELECT sum(d.calls) || ' ' || bool_and(d.bucket_start_time
+	           BETWEEN date_trunc('minute', '$before'::timestamptz) AND '$after')
+	           || ' ' || bool_and(d.bucket * 60 = extract(epoch FROM d.bucket_start_time))
+	FROM pg_stat_monitor_data d
+	JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
+	WHERE t.text = 'SELECT \$1 AS length_marker')),
+	'4 true true', 'they are filed under the minute they were collected in');
+
 $node->stop;
 done_testing();
