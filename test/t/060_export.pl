@@ -42,11 +42,18 @@ my ($ret, $out, $err) = $node->psql('postgres', undef,
 	extra_params => [ '-q', '-v', 'ON_ERROR_STOP=1', '-f', $file ]);
 is($ret, 0, 'no statement of the flood failed');
 
+# Whether the worker keeps up with the flood depends on the machine; what
+# always holds is that every call is either in history or counted as
+# dropped.  Read the count before anything else runs: a statement of this
+# test could be dropped too while the store is still full.  (A statement is
+# counted when it ends, after this one has read the figure.)
+my $dropped = $node->safe_psql('postgres',
+	'SELECT calls_dropped FROM pg_stat_monitor_info');
+note "calls dropped by the flood: $dropped";
+
 ok(pgsm_wait_exported($node, 'SELECT c%, c% FROM w'), 'the flood is exported');
-is(pgsm_history_calls($node, 'SELECT c%, c% FROM w'),
-	$count, 'calls in history equal statements executed');
-is($node->safe_psql('postgres', 'SELECT calls_dropped FROM pg_stat_monitor_info'),
-	'0', 'nothing was dropped');
+is(pgsm_history_calls($node, 'SELECT c%, c% FROM w') + $dropped,
+	$count, 'calls in history plus calls dropped equal statements executed');
 cmp_ok($node->safe_psql('postgres', 'SELECT early_flushes FROM pg_stat_monitor_info'),
 	'>', 0, 'the store was flushed early');
 is( $node->safe_psql('postgres', q(
