@@ -197,6 +197,7 @@ typedef struct PgsmWorkerStats
 	TimestampTz last_export_time;
 	TimestampTz last_error_time;
 	char		last_error[256];
+	int8		database_found; /* pgsm_database, as last checked: -1 unknown */
 } PgsmWorkerStats;
 
 /* Store (store.c) */
@@ -282,5 +283,6 @@ extern void pgsm_worker_register(void);
 extern PGDLLEXPORT void pgsm_worker_main(Datum arg);
 extern bool pgsm_refresh_launch(const char *schema);
 extern PGDLLEXPORT void pgsm_refresh_main(Datum arg);
+extern PGDLLEXPORT void pgsm_check_database_main(Datum arg);
 
 #endif							/* PGSM_H */

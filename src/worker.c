@@ -11,7 +11,10 @@
  *
  * It connects to pg_stat_monitor.pgsm_database and does nothing with
  * tables until the extension exists there; each step runs in its own short
- * transaction.  SIGTERM ends it at the next interrupt check, even in the
+ * transaction.  Until that database exists, it waits unconnected (a worker
+ * that connects to a missing database ends with FATAL), rotating the store
+ * as the collector alone would; a short-lived worker connected to no
+ * database tells it when the database appears.  SIGTERM ends it at the next interrupt check, even in the
  * middle of an export: the batch being written then stays in the store, and
  * the next worker, or the next server start, writes it.
  *
@@ -26,7 +29,11 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "executor/spi.h"
 #include "access/xlog.h"
 #include "miscadmin.h"
@@ -77,6 +84,148 @@ ms_to_next_bucket(void)
 	return Max(10, (long) ((next - now) / 1000) + 1);
 }
 
+/* Wait for the latch, a bucket boundary or at most max_ms; reload settings. */
+static void
+worker_wait(long max_ms)
+{
+	(void) WaitLatch(MyLatch,
+					 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 Min(ms_to_next_bucket(), max_ms), PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/*
+ * Does pg_stat_monitor.pgsm_database exist?  Asked of a short-lived worker
+ * connected to no database, which can read the shared catalog pg_database.
+ * When that worker cannot be started, or says nothing, the answer is yes:
+ * connecting is then the only way to find out.
+ */
+static bool
+database_exists(void)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	PgsmWorkerStats ws;
+
+	pgsm_store_worker_stats(&ws, NULL);
+	ws.database_found = -1;
+	pgsm_store_worker_stats(NULL, &ws);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "pg_stat_monitor", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "pgsm_check_database_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "pg_stat_monitor database check", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "pg_stat_monitor database check", BGW_MAXLEN);
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return true;
+	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
+		proc_exit(1);
+	pfree(handle);
+
+	pgsm_store_worker_stats(&ws, NULL);
+	return ws.database_found != 0;
+}
+
+/*
+ * Is a database of that name in pg_database?  Without a database of its own
+ * a process can read the shared catalogs, but not through their indexes, so
+ * this scans the catalog.
+ */
+static bool
+database_listed(const char *name)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while (!found &&
+		   (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		found = strcmp(NameStr(((Form_pg_database) GETSTRUCT(tup))->datname),
+					   name) == 0;
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return found;
+}
+
+/* Look up pg_stat_monitor.pgsm_database for the main worker, then exit. */
+void
+pgsm_check_database_main(Datum arg)
+{
+	PgsmWorkerStats ws;
+	bool		found;
+
+	pgsm_in_worker = true;
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	found = database_listed(pgsm_database);
+
+	pgsm_store_worker_stats(&ws, NULL);
+	ws.database_found = found ? 1 : 0;
+	pgsm_store_worker_stats(NULL, &ws);
+}
+
+/*
+ * Wait, unconnected, until pg_stat_monitor.pgsm_database exists: look at
+ * every bucket boundary and at least every ten seconds, and meanwhile
+ * forget buckets that fall out of the window, as without export.  Says so
+ * once in the log and in pg_stat_monitor_info.
+ */
+static void
+wait_for_database(void)
+{
+	bool		waited = false;
+
+	while (!database_exists())
+	{
+		if (!waited)
+		{
+			PgsmWorkerStats ws;
+
+			ereport(LOG,
+					(errcode(ERRCODE_UNDEFINED_DATABASE),
+					 errmsg("pg_stat_monitor worker is waiting for database \"%s\" to be created",
+							pgsm_database),
+					 errdetail("Until then, statistics are kept in shared memory only, for the last pg_stat_monitor.pgsm_max_buckets buckets."),
+					 errhint("Create the database, or set \"pg_stat_monitor.pgsm_database\" to an existing database and restart the server.")));
+			pgsm_store_worker_stats(&ws, NULL);
+			ws.last_error_time = GetCurrentTimestamp();
+			snprintf(ws.last_error, sizeof(ws.last_error),
+					 "database \"%s\" does not exist", pgsm_database);
+			pgsm_store_worker_stats(NULL, &ws);
+			waited = true;
+		}
+		pgsm_store_discard_buckets_before(pgsm_current_bucket(GetCurrentTimestamp()) -
+										  pgsm_max_buckets + 1);
+		worker_wait(10 * 1000);
+	}
+	if (waited)
+		ereport(LOG,
+				(errmsg("pg_stat_monitor worker found database \"%s\"",
+						pgsm_database)));
+}
+
 void
 pgsm_worker_main(Datum arg)
 {
@@ -87,6 +236,10 @@ pgsm_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
+	pgsm_store_set_worker_latch(MyLatch);
+	on_shmem_exit(worker_detach, (Datum) 0);
+
+	wait_for_database();
 	BackgroundWorkerInitializeConnection(pgsm_database, NULL, 0);
 	pgstat_report_appname("pg_stat_monitor worker");
 
@@ -100,9 +253,6 @@ pgsm_worker_main(Datum arg)
 	 * and a batch written twice is caught by pg_stat_monitor_exports.
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-
-	pgsm_store_set_worker_latch(MyLatch);
-	on_shmem_exit(worker_detach, (Datum) 0);
 
 	for (;;)
 	{
@@ -121,18 +271,7 @@ pgsm_worker_main(Datum arg)
 				pgsm_store_discard_buckets_before(bucket - pgsm_max_buckets + 1);
 		}
 		last_bucket = bucket;
-
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 ms_to_next_bucket(), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		worker_wait(LONG_MAX);
 	}
 }
 
