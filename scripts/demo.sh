@@ -13,7 +13,7 @@ sudo=
 export PATH=/usr/lib/postgresql/15/bin:$PATH
 
 work=$(mktemp -d /tmp/pgsm-demo.XXXXXX)
-git -C "$top" ls-files -co --exclude-standard -z | (cd "$top" && xargs -0 cp --parents -t "$work")
+"$top/scripts/copy-tree.sh" "$top" "$work"
 make -C "$work" -s
 $sudo make -C "$work" -s install
 

@@ -24,7 +24,7 @@ export PATH=/usr/lib/postgresql/15/bin:$PATH
 runner=postgres
 work=$(mktemp -d /tmp/pgsm-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-git -C "$top" ls-files -co --exclude-standard -z | (cd "$top" && xargs -0 cp --parents -t "$work")
+"$top/scripts/copy-tree.sh" "$top" "$work"
 
 make -C "$work" -s PROFILE="-Werror"
 $sudo make -C "$work" -s install
