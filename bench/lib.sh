@@ -151,7 +151,7 @@ config_settings() {
 		echo "shared_preload_libraries = 'pg_stat_monitor'"
 		echo "pg_stat_monitor.pgsm_max = '1MB'"
 		echo "pg_stat_monitor.pgsm_max_buckets = 1"
-		echo "pg_stat_monitor.pgsm_query_shared_buffer = '1MB'"
+		echo "pg_stat_monitor.pgsm_query_shared_buffer = '100kB'"
 		;;
 	pgsm_all)
 		echo "shared_preload_libraries = 'pg_stat_monitor'"
@@ -171,7 +171,7 @@ config_label() {
 	pgss) echo "pg_stat_statements, defaults" ;;
 	pgsm) echo "pg_stat_monitor (this fork), defaults" ;;
 	pgsm_phase1) echo "this fork, Phase 1: pgsm_max = 10MB, pgsm_max_buckets = 2, pgsm_query_shared_buffer = 1MB" ;;
-	pgsm_phase3) echo "this fork, Phase 3: pgsm_max = 1MB, pgsm_max_buckets = 1, pgsm_query_shared_buffer = 1MB (100kB asked; 1MB is the minimum)" ;;
+	pgsm_phase3) echo "this fork, Phase 3: pgsm_max = 1MB, pgsm_max_buckets = 1, pgsm_query_shared_buffer = 100kB" ;;
 	pgsm_all) echo "this fork, every optional capture on (query plan, comments, planning, track = all)" ;;
 	extra*)
 		local i=${1#extra}

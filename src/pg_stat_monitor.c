@@ -29,14 +29,14 @@ void		_PG_init(void);
  * The settings, initialized to their defaults: when the library is not
  * preloaded they are never defined, and these values stand.
  */
-int			pgsm_max = 1024;
+int			pgsm_max = 1;
 int			pgsm_query_max_len = 2048;
 int			pgsm_max_buckets = 10;
 int			pgsm_bucket_time = 60;
 double		pgsm_histogram_min = 1.0;
 double		pgsm_histogram_max = 100000.0;
 int			pgsm_histogram_buckets = 20;
-int			pgsm_query_shared_buffer = 20;
+int			pgsm_query_shared_buffer = 20 * 1024;
 bool		pgsm_track_utility = true;
 bool		pgsm_track_application_names = true;
 bool		pgsm_enable_pgsm_query_id = true;
@@ -83,19 +83,20 @@ static const char *const startup_settings[] =
 static void
 define_settings(void)
 {
+	/* in MB, as pg_stat_monitor has it, so that its settings mean the same */
 	DefineCustomIntVariable("pg_stat_monitor.pgsm_max",
 							"Size of pg_stat_monitor's shared memory, texts included.",
 							"The store holds only statistics not yet exported, so it stays small.",
 							&pgsm_max,
-							1024, 256, 10 * 1024 * 1024,
-							PGC_POSTMASTER, GUC_UNIT_KB,
+							1, 1, 10240,
+							PGC_POSTMASTER, GUC_UNIT_MB,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_stat_monitor.pgsm_query_max_len",
 							"Longest query text kept, in bytes; longer texts are cut.",
 							NULL,
 							&pgsm_query_max_len,
-							2048, 64, 1024 * 1024,
+							2048, 64, INT_MAX,
 							PGC_POSTMASTER, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
@@ -111,7 +112,7 @@ define_settings(void)
 							"Length of a bucket.",
 							NULL,
 							&pgsm_bucket_time,
-							60, 1, 24 * 60 * 60,
+							60, 1, INT_MAX,
 							PGC_POSTMASTER, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
@@ -120,7 +121,7 @@ define_settings(void)
 							 NULL,
 							 &pgsm_histogram_min,
 							 1.0, 0.0, 50000000.0,
-							 PGC_POSTMASTER, 0,
+							 PGC_POSTMASTER, GUC_UNIT_MS,
 							 NULL, NULL, NULL);
 
 	DefineCustomRealVariable("pg_stat_monitor.pgsm_histogram_max",
@@ -128,7 +129,7 @@ define_settings(void)
 							 NULL,
 							 &pgsm_histogram_max,
 							 100000.0, 10.0, 50000000.0,
-							 PGC_POSTMASTER, 0,
+							 PGC_POSTMASTER, GUC_UNIT_MS,
 							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_stat_monitor.pgsm_histogram_buckets",
@@ -139,12 +140,13 @@ define_settings(void)
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
+	/* kB rather than MB, so that any size is accepted, "100kB" included */
 	DefineCustomIntVariable("pg_stat_monitor.pgsm_query_shared_buffer",
 							"Accepted for compatibility; has no effect.",
 							"Query texts are kept within pg_stat_monitor.pgsm_max.",
 							&pgsm_query_shared_buffer,
-							20, 1, 10000,
-							PGC_POSTMASTER, GUC_UNIT_MB,
+							20 * 1024, 0, 10000 * 1024,
+							PGC_POSTMASTER, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_track_utility",
@@ -276,13 +278,14 @@ check_startup_settings(char **given)
 				 errdetail("pgsm_histogram_min is %g and pgsm_histogram_max is %g.",
 						   pgsm_histogram_min, pgsm_histogram_max)));
 
-	if ((int64) pgsm_query_max_len * 8 > (int64) pgsm_max * 1024)
+	if ((int64) pgsm_query_max_len * 8 > (int64) pgsm_max * 1024 * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("\"pg_stat_monitor.pgsm_query_max_len\" is too large for \"pg_stat_monitor.pgsm_max\""),
-				 errdetail("A query text may take %d bytes, but the store has only %d kB.",
+				 errdetail("A query text may take %d bytes, but the store has only %d MB.",
 						   pgsm_query_max_len, pgsm_max),
-				 errhint("Keep pgsm_query_max_len under one eighth of pgsm_max.")));
+				 errhint("Keep pgsm_query_max_len under one eighth of pgsm_max: raise pgsm_max to at least %d MB, or lower pgsm_query_max_len.",
+						 (int) (((int64) pgsm_query_max_len * 8 + 1024 * 1024 - 1) / (1024 * 1024)))));
 }
 
 /*

@@ -229,7 +229,7 @@ pgsm_store_request(void)
 static Size
 pgsm_memsize(void)
 {
-	return (Size) pgsm_max * 1024;
+	return (Size) pgsm_max * 1024 * 1024;
 }
 
 static void
@@ -270,7 +270,9 @@ pgsm_divide(PgsmShared *s)
 
 	s->max_entries = n;
 	s->index_mask = slots - 1;
-	s->text_size = avail - index_bytes - (Size) n * PgsmEntrySize;
+	/* entries address their texts with 32-bit offsets */
+	s->text_size = Min(avail - index_bytes - (Size) n * PgsmEntrySize,
+					   (Size) PG_UINT32_MAX);
 	s->high_entries = (int) (n * PGSM_HIGH_WATER);
 	s->high_text = (Size) (s->text_size * PGSM_HIGH_WATER);
 }

@@ -29,8 +29,8 @@ sub start_with
 
 my @bad = (
 	[
-		"pg_stat_monitor.pgsm_max = 100\n",
-		qr/100 kB is outside the valid range for parameter "pg_stat_monitor.pgsm_max"/
+		"pg_stat_monitor.pgsm_max = 20000\n",
+		qr/20000 MB is outside the valid range for parameter "pg_stat_monitor.pgsm_max"/
 	],
 	[
 		"pg_stat_monitor.pgsm_max = 'lots'\n",
@@ -53,8 +53,12 @@ my @bad = (
 		qr/"pg_stat_monitor.pgsm_histogram_min" must be less than "pg_stat_monitor.pgsm_histogram_max"/
 	],
 	[
+		"pg_stat_monitor.pgsm_max = '100kB'\n",
+		qr/0 MB is outside the valid range for parameter "pg_stat_monitor.pgsm_max"/
+	],
+	[
 		"pg_stat_monitor.pgsm_query_max_len = 1048576\n",
-		qr/"pg_stat_monitor.pgsm_query_max_len" is too large for "pg_stat_monitor.pgsm_max"/
+		qr/"pg_stat_monitor.pgsm_query_max_len" is too large for "pg_stat_monitor.pgsm_max".*\n.*\n.*HINT:  .*raise pgsm_max to at least 8 MB/
 	],);
 
 foreach my $case (@bad)
@@ -67,11 +71,53 @@ foreach my $case (@bad)
 		qr/FATAL:  .*$message/, "clear message: $name");
 }
 
-# Good values start, with units: a bare number of pgsm_max is kB.
-ok(start_with("pg_stat_monitor.pgsm_max = 512\n"), 'pgsm_max = 512 starts');
+# Good values start, with units: a bare number of pgsm_max is MB, as in
+# pg_stat_monitor.
+ok(start_with("pg_stat_monitor.pgsm_max = 3\n"), 'pgsm_max = 3 starts');
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_stat_monitor');
 is($node->safe_psql('postgres', 'SELECT size FROM pg_stat_monitor_info'),
-	512 * 1024, 'a bare pgsm_max is in kB');
+	3 * 1024 * 1024, 'a bare pgsm_max is in MB');
+$node->stop;
+
+# pg_stat_monitor's own settings section, with values within its ranges,
+# starts and means the same here
+ok( start_with(q{
+pg_stat_monitor.pgsm_max = 100
+pg_stat_monitor.pgsm_query_max_len = 4096
+pg_stat_monitor.pgsm_max_buckets = 20
+pg_stat_monitor.pgsm_bucket_time = 172800
+pg_stat_monitor.pgsm_histogram_min = 5
+pg_stat_monitor.pgsm_histogram_max = '10s'
+pg_stat_monitor.pgsm_histogram_buckets = 10
+pg_stat_monitor.pgsm_query_shared_buffer = 20
+pg_stat_monitor.pgsm_track_utility = on
+pg_stat_monitor.pgsm_enable_pgsm_query_id = on
+pg_stat_monitor.pgsm_normalized_query = off
+pg_stat_monitor.pgsm_enable_overflow = on
+pg_stat_monitor.pgsm_enable_query_plan = off
+pg_stat_monitor.pgsm_extract_comments = off
+pg_stat_monitor.pgsm_track = top
+pg_stat_monitor.pgsm_track_planning = off
+}), "pg_stat_monitor's settings start the server");
+is( $node->safe_psql('postgres', q{
+	SELECT size / 1024 / 1024 FROM pg_stat_monitor_info}),
+	'100', 'pgsm_max = 100 is 100 MB, as in pg_stat_monitor');
+is( $node->safe_psql('postgres', q{
+	SELECT current_setting('pg_stat_monitor.pgsm_bucket_time') || ' '
+	    || current_setting('pg_stat_monitor.pgsm_histogram_min') || ' '
+	    || current_setting('pg_stat_monitor.pgsm_histogram_max')}),
+	'2d 5ms 10s', 'bucket time and histogram bounds keep their units');
+$node->stop;
+
+# the settings the plan writes with ALTER SYSTEM are accepted as written
+ok( start_with(q{
+pg_stat_monitor.pgsm_max = '1MB'
+pg_stat_monitor.pgsm_max_buckets = 1
+pg_stat_monitor.pgsm_query_shared_buffer = '100kB'
+}), "pgsm_query_shared_buffer = '100kB' starts");
+is( $node->safe_psql('postgres',
+	'SHOW pg_stat_monitor.pgsm_query_shared_buffer'),
+	'100kB', 'and shows as written');
 $node->stop;
 
 ok(start_with("pg_stat_monitor.pgsm_max = '2MB'\n"), "pgsm_max = '2MB' starts");
