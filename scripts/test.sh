@@ -27,10 +27,30 @@ trap 'rm -rf "$work"' EXIT
 "$top/scripts/copy-tree.sh" "$top" "$work"
 
 make -C "$work" -s PROFILE="-Werror"
-$sudo make -C "$work" -s install
+
+# Install through a staging directory, moving each file into place with a
+# rename and only when it changed: another run of this script may have
+# servers loading the library at this very moment.
+make -C "$work" -s install DESTDIR="$work/stage"
+(
+    flock 9
+    cd "$work/stage"
+    find . -type f | while read -r f; do
+        dst=${f#.}
+        cmp -s "$f" "$dst" && continue
+        $sudo install -D -m "$(stat -c %a "$f")" "$f" "$dst.pgsm-new"
+        $sudo mv -f "$dst.pgsm-new" "$dst"
+    done
+) 9>/tmp/pgsm-install.lock
 $sudo chown -R "$runner" "$work"
-run() { $sudo -u "$runner" env PATH="$PATH" "$@"; }
-[ "$(id -u)" -eq 0 ] && run() { runuser -u "$runner" -- env PATH="$PATH" "$@"; }
+run() { $sudo -u "$runner" env PATH="$PATH" PG_TEST_PORT_DIR="$PG_TEST_PORT_DIR" "$@"; }
+[ "$(id -u)" -eq 0 ] && run() { runuser -u "$runner" -- env PATH="$PATH" PG_TEST_PORT_DIR="$PG_TEST_PORT_DIR" "$@"; }
+
+# TAP servers reserve their ports in one directory shared by every run on
+# the machine, so that two runs at once never pick the same TCP port.
+export PG_TEST_PORT_DIR=/tmp/pgsm-test-ports
+$sudo mkdir -p "$PG_TEST_PORT_DIR"
+$sudo chown "$runner" "$PG_TEST_PORT_DIR"
 
 status=0
 if [ "$what" = all ] || [ "$what" = regress ]; then
