@@ -324,8 +324,11 @@ step_maintain(void *arg)
 typedef struct BatchWrite
 {
 	uint64		batch_id;
-	int			nbuckets;
+	int			nbuckets;		/* buckets whose partition is not known */
 	Datum	   *bucket_starts;
+	int			nall;			/* every bucket of the batch ... */
+	int64	   *all_buckets;
+	int		   *all_entries;	/* ... and its number of entries */
 	bool		already_written;
 	uint64		rows;
 } BatchWrite;
@@ -407,14 +410,12 @@ write:
 static void
 batch_buckets(BatchWrite *bw)
 {
-	int			n;
-	int64	   *buckets = pgsm_store_batch_buckets(&n);
-
-	bw->bucket_starts = palloc(sizeof(Datum) * Max(n, 1));
+	bw->all_buckets = pgsm_store_batch_buckets(&bw->nall, &bw->all_entries);
+	bw->bucket_starts = palloc(sizeof(Datum) * Max(bw->nall, 1));
 	bw->nbuckets = 0;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < bw->nall; i++)
 	{
-		TimestampTz start = pgsm_bucket_start(buckets[i]);
+		TimestampTz start = pgsm_bucket_start(bw->all_buckets[i]);
 		bool		seen = false;
 
 		for (int k = 0; k < nensured && !seen; k++)
@@ -422,7 +423,6 @@ batch_buckets(BatchWrite *bw)
 		if (!seen)
 			bw->bucket_starts[bw->nbuckets++] = TimestampTzGetDatum(start);
 	}
-	pfree(buckets);
 }
 
 /*
@@ -469,6 +469,14 @@ export_batch(bool early)
 
 	if (bw.already_written)
 		return 0;
+
+	/* in the words of the plan this fork was built from */
+	for (int i = 0; i < bw.nall; i++)
+		ereport(DEBUG1,
+				(errmsg_internal("pg_stat_monitor: exported %d entries from bucket " INT64_FORMAT,
+								 bw.all_entries[i],
+								 pgsm_bucket_number(bw.all_buckets[i],
+													pgsm_bucket_length(bw.all_buckets[i])))));
 
 	INSTR_TIME_SET_CURRENT(t1);
 	INSTR_TIME_SUBTRACT(t1, start);
@@ -521,8 +529,7 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 	if ((boundary || !ext_found) && !find_extension())
 	{
 		/* nowhere to export to: behave as the collector alone */
-		pgsm_store_discard_buckets_before(finished_bucket -
-										  pgsm_max_buckets + 2);
+		pgsm_store_discard_buckets_before(pgsm_window_first(GetCurrentTimestamp()));
 		nensured = 0;			/* the tables may come back empty */
 		return;
 	}

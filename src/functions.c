@@ -158,7 +158,7 @@ pgsm_entry_row(const PgsmEntry *e, const char *texts, bool showtext, bool masked
 			TEXT_OR_NULL(kind); \
 	} while (0)
 
-	values[i++] = Int64GetDatum(k->bucket);
+	values[i++] = Int64GetDatum(pgsm_bucket_number(k->bucket, e->bucket_len));
 	values[i++] = TimestampTzGetDatum(pgsm_bucket_start(k->bucket));
 	values[i++] = ObjectIdGetDatum(k->userid);
 	name = GetUserNameFromId(k->userid, true);
@@ -238,7 +238,7 @@ pgsm_entry_row(const PgsmEntry *e, const char *texts, bool showtext, bool masked
 	values[i++] = Int64GetDatum(c->wal_records);
 	values[i++] = Int64GetDatum(c->wal_fpi);
 	values[i++] = uint64_numeric(c->wal_bytes);
-	values[i++] = BoolGetDatum(pgsm_bucket_start(k->bucket + 1) <= now);
+	values[i++] = BoolGetDatum(pgsm_bucket_end(k->bucket, e->bucket_len) <= now);
 	values[i++] = Int64GetDatum(c->plans);
 	values[i++] = Float8GetDatum(c->total_plan_time);
 	values[i++] = Float8GetDatum(c->min_plan_time);
@@ -278,7 +278,7 @@ pg_stat_monitor_internal(PG_FUNCTION_ARGS)
 
 	pgsm_store_check_ready();
 	now = GetCurrentTimestamp();
-	oldest = pgsm_current_bucket(now) - pgsm_max_buckets + 1;
+	oldest = pgsm_window_first(now);
 	InitMaterializedSRF(fcinfo, 0);
 	if (rsinfo->setDesc->natts != PGSM_COLS)
 		elog(ERROR, "pg_stat_monitor_internal() has %d columns, expected %d",

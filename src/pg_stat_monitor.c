@@ -110,10 +110,10 @@ define_settings(void)
 
 	DefineCustomIntVariable("pg_stat_monitor.pgsm_bucket_time",
 							"Length of a bucket.",
-							NULL,
+							"A new length takes effect at the end of the bucket in progress.",
 							&pgsm_bucket_time,
 							60, 1, INT_MAX,
-							PGC_POSTMASTER, GUC_UNIT_S,
+							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	DefineCustomRealVariable("pg_stat_monitor.pgsm_histogram_min",

@@ -72,7 +72,8 @@ extern int	pgsm_retention;
  */
 typedef struct PgsmKey
 {
-	int64		bucket;			/* bucket number: start time / bucket_time */
+	int64		bucket;			/* start of its bucket, in seconds since the
+								 * Unix epoch (store.c, bucket_of) */
 	int64		queryid;		/* core query id */
 	int64		planid;			/* hash of the plan text, or 0 */
 	int64		top_queryid;	/* query id of the top-level statement */
@@ -156,6 +157,7 @@ typedef struct PgsmEntry
 	PgsmKey		key;
 	slock_t		mutex;			/* protects counters and hist */
 	uint8		cmd_type;		/* CmdType of the statement */
+	int32		bucket_len;		/* length of its bucket, in seconds */
 	int64		pgsm_query_id;	/* hash of the normalized text */
 	TimestampTz first_seen;		/* when the entry was made */
 	uint32		text_offset;	/* start of this entry's texts */
@@ -213,7 +215,13 @@ extern PgsmRecordResult pgsm_store_record(const PgsmKey *key,
 										  PgsmBuildTexts build_texts,
 										  void *arg);
 extern int64 pgsm_current_bucket(TimestampTz now);
+extern int64 pgsm_previous_bucket(int64 bucket);
+extern int	pgsm_bucket_length(int64 bucket);
 extern TimestampTz pgsm_bucket_start(int64 bucket);
+extern TimestampTz pgsm_bucket_end(int64 bucket, int len);
+extern int64 pgsm_bucket_number(int64 bucket, int len);
+extern int64 pgsm_window_first(TimestampTz now);
+extern void pgsm_schedule_update(TimestampTz now, int bucket_time);
 extern int	pgsm_histogram_cell(double msec);
 extern double pgsm_histogram_bound(int cell);
 
@@ -236,7 +244,7 @@ extern void pgsm_store_discard_buckets_before(int64 bucket);
 
 /* Export batches (store.c, used by the worker) */
 extern uint64 pgsm_store_freeze(void);
-extern int64 *pgsm_store_batch_buckets(int *n);
+extern int64 *pgsm_store_batch_buckets(int *n, int **entries);
 extern void pgsm_store_release_batch(uint64 batch_id);
 extern bool pgsm_store_flush_wanted(void);
 extern void pgsm_store_request_flush(void);

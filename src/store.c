@@ -62,7 +62,7 @@
 #include "pgsm.h"
 
 #define PGSM_DUMP_FILE		"pg_stat/pg_stat_monitor.stat"
-#define PGSM_DUMP_MAGIC		0x50475332	/* "PGS2" */
+#define PGSM_DUMP_MAGIC		0x50475333	/* "PGS3" */
 
 /* Share of the capacity at which the worker is asked to flush early */
 #define PGSM_HIGH_WATER		0.25
@@ -72,6 +72,17 @@
  * entries and texts.
  */
 #define PGSM_EXPECTED_TEXT	320
+
+/* The lengths of buckets over time; see bucket_of() */
+typedef struct PgsmSchedule
+{
+	pg_atomic_uint32 changes;
+	int32		prev_len;		/* length before "since" */
+	int32		len;			/* length from "since" on */
+	int64		since;
+	int32		next_len;		/* 0, or the length from "next_at" on */
+	int64		next_at;
+} PgsmSchedule;
 
 typedef struct PgsmShared
 {
@@ -98,6 +109,8 @@ typedef struct PgsmShared
 	pg_atomic_uint64 calls_dropped;
 	pg_atomic_uint64 entries_dropped;
 
+	PgsmSchedule schedule;		/* see bucket_of() */
+
 	/* Under mutex */
 	slock_t		mutex;
 	Latch	   *worker_latch;
@@ -110,6 +123,7 @@ int			pgsm_hist_cells;
 Size		PgsmEntrySize;
 
 static PgsmShared *pgsm = NULL;
+static PgsmSchedule *schedule = NULL;
 static int32 *pgsm_index;
 static char *pgsm_entries;
 static char *pgsm_texts;
@@ -190,25 +204,200 @@ pgsm_histogram_bound(int cell)
 }
 
 /*
- * Bucket numbers count pgsm_bucket_time-second steps since the Unix epoch,
- * so every backend agrees on them without shared state.
+ * Buckets.  A bucket is known by its start, in seconds since the Unix
+ * epoch.  Buckets are aligned to multiples of their length, except that
+ * none starts before the moment the length last changed: the first bucket
+ * of a new length starts where the last one of the old length ended.
+ *
+ * The length is pg_stat_monitor.pgsm_bucket_time, and may change at a
+ * reload.  Backends see a reload each at its own time, so they do not read
+ * the setting: they read the schedule below, which only the worker writes.
+ * When the worker sees a new length, it asks for it from the end of the
+ * bucket in progress; until then, and for statements that started before,
+ * the old length holds.
+ *
+ * The schedule is read on every statement, so without a lock: the change
+ * count is odd while the worker writes, and a reader that sees it odd or
+ * changed reads again.
  */
+static void
+schedule_read(PgsmSchedule *out)
+{
+	for (;;)
+	{
+		uint32		before = pg_atomic_read_u32(&schedule->changes);
+
+		pg_read_barrier();
+		out->prev_len = schedule->prev_len;
+		out->len = schedule->len;
+		out->since = schedule->since;
+		out->next_len = schedule->next_len;
+		out->next_at = schedule->next_at;
+		pg_read_barrier();
+		if ((before & 1) == 0 &&
+			pg_atomic_read_u32(&schedule->changes) == before)
+			return;
+		SPIN_DELAY();
+	}
+}
+
+/* Only the worker (and the postmaster, at start) writes the schedule. */
+static void
+schedule_write(const PgsmSchedule *in)
+{
+	pg_atomic_fetch_add_u32(&schedule->changes, 1);
+	pg_write_barrier();
+	schedule->prev_len = in->prev_len;
+	schedule->len = in->len;
+	schedule->since = in->since;
+	schedule->next_len = in->next_len;
+	schedule->next_at = in->next_at;
+	pg_write_barrier();
+	pg_atomic_fetch_add_u32(&schedule->changes, 1);
+}
+
+/* The bucket that holds second "t": its start, and its length in *len. */
+static int64
+bucket_of(int64 t, int32 *len)
+{
+	PgsmSchedule s;
+	int64		since;
+	int64		start;
+
+	schedule_read(&s);
+	if (s.next_len > 0 && t >= s.next_at)
+	{
+		*len = s.next_len;
+		since = s.next_at;
+	}
+	else if (t >= s.since)
+	{
+		*len = s.len;
+		since = s.since;
+	}
+	else
+	{
+		*len = s.prev_len;
+		since = PG_INT64_MIN;
+	}
+	start = t - t % *len;
+	return Max(start, since);
+}
+
+static inline int64
+unix_seconds(TimestampTz ts)
+{
+	return ts / USECS_PER_SEC +
+		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
+/* The start of the bucket that holds a moment. */
 int64
 pgsm_current_bucket(TimestampTz now)
 {
-	int64		secs = now / USECS_PER_SEC +
-		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	int32		len;
 
-	return secs / pgsm_bucket_time;
+	return bucket_of(unix_seconds(now), &len);
+}
+
+/* The bucket just before the given one. */
+int64
+pgsm_previous_bucket(int64 bucket)
+{
+	int32		len;
+
+	return bucket_of(bucket - 1, &len);
+}
+
+/* The length of the bucket that starts at the given second. */
+int
+pgsm_bucket_length(int64 bucket)
+{
+	int32		len;
+
+	(void) bucket_of(bucket, &len);
+	return len;
 }
 
 TimestampTz
 pgsm_bucket_start(int64 bucket)
 {
-	int64		secs = bucket * pgsm_bucket_time;
-
-	return (secs - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY) *
+	return (bucket - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY) *
 		USECS_PER_SEC;
+}
+
+/* The end of a bucket of the given length: where the next one starts. */
+TimestampTz
+pgsm_bucket_end(int64 bucket, int len)
+{
+	return pgsm_bucket_start((bucket / len + 1) * len);
+}
+
+/* A bucket's number, as pg_stat_monitor shows it: its start / its length. */
+int64
+pgsm_bucket_number(int64 bucket, int len)
+{
+	return bucket / len;
+}
+
+/*
+ * The oldest bucket of the window pg_stat_monitor shows: the bucket that
+ * holds "now" and the pgsm_max_buckets - 1 before it.
+ */
+int64
+pgsm_window_first(TimestampTz now)
+{
+	int64		bucket = pgsm_current_bucket(now);
+
+	for (int i = 1; i < pgsm_max_buckets; i++)
+		bucket = pgsm_previous_bucket(bucket);
+	return bucket;
+}
+
+/*
+ * The worker saw pgsm_bucket_time, maybe new after a reload: a new length
+ * takes effect at the end of the bucket in progress.  A change that has
+ * taken effect is folded into the schedule, so that it keeps only the
+ * lengths that statements still running can need.
+ */
+void
+pgsm_schedule_update(TimestampTz now, int bucket_time)
+{
+	PgsmSchedule s;
+	int64		t = unix_seconds(now);
+	bool		changed = false;
+
+	schedule_read(&s);
+	if (s.next_len > 0 && t >= s.next_at)
+	{
+		s.prev_len = s.len;
+		s.len = s.next_len;
+		s.since = s.next_at;
+		s.next_len = 0;
+		changed = true;
+	}
+
+	if (s.next_len == 0 && bucket_time != s.len)
+	{
+		int32		len;
+		int64		start = bucket_of(t, &len);
+
+		s.next_len = bucket_time;
+		s.next_at = (start / len + 1) * len;
+		changed = true;
+		ereport(LOG,
+				(errmsg("pg_stat_monitor buckets last %d s from %s on",
+						bucket_time,
+						timestamptz_to_str(pgsm_bucket_start(s.next_at)))));
+	}
+	else if (s.next_len > 0 && bucket_time != s.next_len)
+	{
+		/* asked again before the last change took effect */
+		s.next_len = bucket_time == s.len ? 0 : bucket_time;
+		changed = true;
+	}
+	if (changed)
+		schedule_write(&s);
 }
 
 /*
@@ -303,8 +492,14 @@ pgsm_shmem_startup(void)
 		pg_atomic_init_u64(&pgsm->calls_dropped, 0);
 		pg_atomic_init_u64(&pgsm->entries_dropped, 0);
 		pgsm->reset_time = GetCurrentTimestamp();
+		pg_atomic_init_u32(&pgsm->schedule.changes, 0);
+		pgsm->schedule.prev_len = pgsm_bucket_time;
+		pgsm->schedule.len = pgsm_bucket_time;
+		pgsm->schedule.since = 0;
+		pgsm->schedule.next_len = 0;
 		pgsm_divide(pgsm);
 	}
+	schedule = &pgsm->schedule;
 	LWLockRegisterTranche(pgsm->tranche_id, PGSM_NAME);
 
 	pgsm_index = (int32 *) (base + MAXALIGN(sizeof(PgsmShared)));
@@ -523,6 +718,7 @@ entry_create(const PgsmKey *key, uint32 hash, const PgsmTexts *texts,
 	e->key = *key;
 	SpinLockInit(&e->mutex);
 	e->cmd_type = cmd_type;
+	e->bucket_len = pgsm_bucket_length(key->bucket);
 	e->pgsm_query_id = pgsm_query_id;
 	e->first_seen = GetCurrentTimestamp();
 	e->text_offset = (uint32) pgsm->text_used;
@@ -761,28 +957,41 @@ pgsm_store_freeze(void)
 
 /*
  * The distinct buckets of the frozen batch, palloc'd, in the order they
- * first appear; *n is set to how many.  Entries come mostly in bucket
- * order, so only a change of bucket costs a look through what was found.
+ * first appear, and in *entries how many entries each has; *n is set to how
+ * many buckets.  Entries come mostly in bucket order, so only a change of
+ * bucket costs a look through what was found.
  */
 int64 *
-pgsm_store_batch_buckets(int *n)
+pgsm_store_batch_buckets(int *n, int **entries)
 {
 	int64	   *buckets;
+	int		   *counts;
+	int			last = -1;
 
 	LWLockAcquire(&pgsm->lock, LW_SHARED);
 	buckets = palloc(sizeof(int64) * Max(pgsm->nfrozen, 1));
+	counts = palloc0(sizeof(int) * Max(pgsm->nfrozen, 1));
 	*n = 0;
 	for (int i = 0; i < pgsm->nfrozen; i++)
 	{
 		int64		b = EntryAt(i)->key.bucket;
-		bool		seen = *n > 0 && buckets[*n - 1] == b;
 
-		for (int k = 0; k < *n && !seen; k++)
-			seen = buckets[k] == b;
-		if (!seen)
-			buckets[(*n)++] = b;
+		if (last < 0 || buckets[last] != b)
+		{
+			last = -1;
+			for (int k = 0; k < *n && last < 0; k++)
+				if (buckets[k] == b)
+					last = k;
+			if (last < 0)
+			{
+				last = (*n)++;
+				buckets[last] = b;
+			}
+		}
+		counts[last]++;
 	}
 	LWLockRelease(&pgsm->lock);
+	*entries = counts;
 	return buckets;
 }
 
@@ -866,17 +1075,15 @@ pgsm_store_info(PgsmStoreInfo *info)
 /*
  * File saved at shutdown: a header, then the entries and the text area as
  * they are in memory.  Entries are only meaningful to a library with the
- * same entry layout, which the header records.  Bucket numbers count
- * buckets of the length in force when they were saved, which the header
- * records too, so that a start with another length files each entry under
- * the time it was collected.
+ * same entry layout, which the header records.  Each entry carries its
+ * bucket's start and length, so a start with another pgsm_bucket_time
+ * files it under the time it was collected.
  */
 typedef struct PgsmDumpHeader
 {
 	uint32		magic;
 	uint32		entry_size;
 	int32		hist_cells;
-	int32		bucket_time;	/* seconds, when saved */
 	int32		nentries;
 	int32		nfrozen;
 	uint64		batch_id;
@@ -900,7 +1107,6 @@ pgsm_store_dump(int code, Datum arg)
 	hdr.magic = PGSM_DUMP_MAGIC;
 	hdr.entry_size = (uint32) PgsmEntrySize;
 	hdr.hist_cells = pgsm_hist_cells;
-	hdr.bucket_time = pgsm_bucket_time;
 	hdr.nentries = pgsm->nentries;
 	hdr.nfrozen = pgsm->nfrozen;
 	hdr.batch_id = pgsm->batch_id;
@@ -975,7 +1181,6 @@ pgsm_store_load(void)
 	if (fread(&hdr, sizeof(hdr), 1, file) != 1 ||
 		hdr.magic != PGSM_DUMP_MAGIC || hdr.nentries < 0 ||
 		hdr.nfrozen < 0 || hdr.nfrozen > hdr.nentries ||
-		hdr.bucket_time <= 0 ||
 		hdr.entry_size < offsetof(PgsmEntry, hist) ||
 		hdr.entry_size > 64 * 1024)
 		goto bad;
@@ -1025,15 +1230,7 @@ pgsm_store_load(void)
 		pgsm->batch_id = pgsm->nfrozen > 0 ? hdr.batch_id : 0;
 		pgsm->last_batch_id = hdr.batch_id;
 		for (int i = 0; i < keep; i++)
-		{
-			PgsmEntry  *e = EntryAt(i);
-
-			SpinLockInit(&e->mutex);
-			/* the bucket of today's length that holds the saved start */
-			if (hdr.bucket_time != pgsm_bucket_time)
-				e->key.bucket = e->key.bucket * hdr.bucket_time /
-					pgsm_bucket_time;
-		}
+			SpinLockInit(&EntryAt(i)->mutex);
 		index_rebuild();
 	}
 

@@ -79,7 +79,8 @@ static long
 ms_to_next_bucket(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz next = pgsm_bucket_start(pgsm_current_bucket(now) + 1);
+	int64		bucket = pgsm_current_bucket(now);
+	TimestampTz next = pgsm_bucket_end(bucket, pgsm_bucket_length(bucket));
 
 	return Max(10, (long) ((next - now) / 1000) + 1);
 }
@@ -98,6 +99,7 @@ worker_wait(long max_ms)
 	{
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
+		pgsm_schedule_update(GetCurrentTimestamp(), pgsm_bucket_time);
 	}
 }
 
@@ -216,14 +218,31 @@ wait_for_database(void)
 			pgsm_store_worker_stats(NULL, &ws);
 			waited = true;
 		}
-		pgsm_store_discard_buckets_before(pgsm_current_bucket(GetCurrentTimestamp()) -
-										  pgsm_max_buckets + 1);
+		pgsm_store_discard_buckets_before(pgsm_window_first(GetCurrentTimestamp()));
 		worker_wait(10 * 1000);
 	}
 	if (waited)
 		ereport(LOG,
 				(errmsg("pg_stat_monitor worker found database \"%s\"",
 						pgsm_database)));
+}
+
+/* Say in the log when pgsm_enable_table_export turns export off or on. */
+static void
+report_export_setting(void)
+{
+	static int	reported = -1;
+
+	if (reported == (int) pgsm_enable_table_export)
+		return;
+	if (!pgsm_enable_table_export)
+		ereport(LOG,
+				(errmsg("pg_stat_monitor worker does not export: \"pg_stat_monitor.pgsm_enable_table_export\" is off"),
+				 errdetail("The store keeps the last pg_stat_monitor.pgsm_max_buckets buckets.")));
+	else if (reported == 0)
+		ereport(LOG,
+				(errmsg("pg_stat_monitor worker exports again: \"pg_stat_monitor.pgsm_enable_table_export\" is on")));
+	reported = (int) pgsm_enable_table_export;
 }
 
 void
@@ -256,8 +275,14 @@ pgsm_worker_main(Datum arg)
 
 	for (;;)
 	{
-		int64		bucket = pgsm_current_bucket(GetCurrentTimestamp());
-		bool		boundary = bucket != last_bucket;
+		TimestampTz now = GetCurrentTimestamp();
+		int64		bucket;
+		bool		boundary;
+
+		pgsm_schedule_update(now, pgsm_bucket_time);
+		report_export_setting();
+		bucket = pgsm_current_bucket(now);
+		boundary = bucket != last_bucket;
 
 		/*
 		 * The first cycle counts as a boundary, so that what a restart
@@ -266,9 +291,9 @@ pgsm_worker_main(Datum arg)
 		if (boundary || pgsm_store_flush_wanted())
 		{
 			if (pgsm_enable_table_export && !RecoveryInProgress())
-				pgsm_export_cycle(boundary, bucket - 1);
+				pgsm_export_cycle(boundary, pgsm_previous_bucket(bucket));
 			else
-				pgsm_store_discard_buckets_before(bucket - pgsm_max_buckets + 1);
+				pgsm_store_discard_buckets_before(pgsm_window_first(now));
 		}
 		last_bucket = bucket;
 		worker_wait(LONG_MAX);
@@ -340,4 +365,6 @@ pgsm_refresh_main(Datum arg)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
+	ereport(DEBUG1,
+			(errmsg_internal("pg_stat_monitor: refreshed materialized view")));
 }

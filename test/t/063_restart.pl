@@ -64,12 +64,12 @@ ok(pgsm_wait_exported($node, 'SELECT $1 AS length_marker'),
 	'statistics saved under another bucket length are exported');
 is( $node->safe_psql('postgres', qq(
 	SELECT sum(d.calls) || ' ' || bool_and(d.bucket_start_time
-	           BETWEEN date_trunc('minute', '$before'::timestamptz) AND '$after')
-	           || ' ' || bool_and(d.bucket * 60 = extract(epoch FROM d.bucket_start_time))
+	           BETWEEN date_trunc('second', '$before'::timestamptz) AND '$after')
+	           || ' ' || bool_and(d.bucket = extract(epoch FROM d.bucket_start_time))
 	FROM pg_stat_monitor_data d
 	JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
 	WHERE t.text = 'SELECT \$1 AS length_marker')),
-	'4 true true', 'they are filed under the minute they were collected in');
+	'4 true true', 'they keep the 1 s buckets they were collected in');
 
 $node->stop;
 done_testing();
