@@ -9,7 +9,10 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgsmTest;
 
-my $node = pgsm_node('export', bucket_time => 2);
+# (a long window: what export off keeps stays in the store however slow the
+# machine is)
+my $node = pgsm_node('export', bucket_time => 2,
+	conf => "pg_stat_monitor.pgsm_max_buckets = 1000\n");
 
 # rows arrive in history and in the materialized view
 $node->safe_psql('postgres', 'CREATE TABLE t (a int)');
@@ -63,16 +66,19 @@ is( $node->safe_psql('postgres', q(
 	                      HAVING count(*) > 1) d)),
 	'0', 'no entry is written twice in a batch');
 
-# export off by reload: the store keeps statistics, and nothing is written
+# export off by reload: once the worker has seen it, nothing is written
+# and the store keeps what it collects, bucket after bucket
+my $offset = -s $node->logfile;
 $node->safe_psql('postgres',
 	'ALTER SYSTEM SET pg_stat_monitor.pgsm_enable_table_export = off');
 $node->reload;
-$node->poll_query_until('postgres',
-	"SELECT current_setting('pg_stat_monitor.pgsm_enable_table_export') = 'off'");
-sleep 1;    # let a cycle of the worker see the new value
+ok($node->wait_for_log(qr/worker does not export: "pg_stat_monitor.pgsm_enable_table_export" is off/,
+		$offset),
+	'the worker says it stops exporting');
 my $exports = $node->safe_psql('postgres', 'SELECT exports FROM pg_stat_monitor_info');
 $node->safe_psql('postgres', 'SELECT 4242 AS off_marker');
-sleep 5;
+my $later = $node->safe_psql('postgres', "SELECT now() + interval '4 s'");
+$node->poll_query_until('postgres', "SELECT now() > '$later'");
 is($node->safe_psql('postgres', 'SELECT exports FROM pg_stat_monitor_info'),
 	$exports, 'no export while export is off');
 is( $node->safe_psql('postgres',
@@ -80,9 +86,12 @@ is( $node->safe_psql('postgres',
 	'1', 'the store keeps what it collects while export is off');
 
 # and on again: what was kept is exported
+$offset = -s $node->logfile;
 $node->safe_psql('postgres',
 	'ALTER SYSTEM RESET pg_stat_monitor.pgsm_enable_table_export');
 $node->reload;
+ok($node->wait_for_log(qr/worker exports again/, $offset),
+	'the worker says it exports again');
 ok(pgsm_wait_exported($node, 'SELECT $1 AS off_marker'),
 	'export resumes after reload');
 is(pgsm_history_calls($node, 'SELECT $1 AS off_marker'), '1',
