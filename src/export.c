@@ -393,7 +393,7 @@ write:
 					 "  WHERE id IS NOT NULL"
 					 "  ON CONFLICT (text_id) DO UPDATE SET last_used = pg_catalog.now()"
 					 "  WHERE t.last_used OPERATOR(pg_catalog.<)"
-					 "   pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour'),"
+					 "   (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')),"
 					 " batch AS ("
 					 "  INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
 					 "  SELECT $1, pg_catalog.count(*) FROM b)"
