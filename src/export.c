@@ -20,6 +20,11 @@
  *	   worker of its own, see worker.c) and takes a snapshot of the logical
  *	   decoding statistics, when the installed version has them.
  *
+ * The worker's search_path is pg_catalog alone (worker.c); even so, every
+ * name in the SQL below is qualified, and every argument of the extension's
+ * functions has its type, so that no function or operator someone created
+ * elsewhere can be chosen instead.
+ *
  * A batch that fails to be written stays frozen in the store and is
  * retried; a batch found in pg_stat_monitor_exports was written already
  * (the worker died between commit and release) and is just released.
@@ -295,7 +300,9 @@ step_maintain(void *arg)
 {
 	char		sql[256];
 
-	snprintf(sql, sizeof(sql), "SELECT %s.pgsm_maintain_partitions()",
+	/* every argument given with its type: no overload can match better */
+	snprintf(sql, sizeof(sql),
+			 "SELECT %s.pgsm_maintain_partitions(pg_catalog.now())",
 			 ext_schema);
 	spi_exec(sql, 0, NULL, NULL, SPI_OK_SELECT);
 }
@@ -361,9 +368,9 @@ step_write_batch(void *arg)
 		goto write;
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
-					 "SELECT %s.pgsm_ensure_partition('%s.pg_stat_monitor_data'::regclass, t)"
-					 " FROM unnest($1) t",
-					 s, s);
+					 "SELECT %s.pgsm_ensure_partition(%s::pg_catalog.regclass, t)"
+					 " FROM pg_catalog.unnest($1) t",
+					 s, quote_literal_cstr(psprintf("%s.pg_stat_monitor_data", s)));
 	types[0] = TIMESTAMPTZARRAYOID;
 	values[0] = PointerGetDatum(construct_array(bw->bucket_starts,
 												bw->nbuckets, TIMESTAMPTZOID,
@@ -387,14 +394,15 @@ write:
 					 "   UNION ALL SELECT top_query_text_id, top_query FROM b"
 					 "   UNION ALL SELECT plan_text_id, query_plan FROM b) x(id, txt)"
 					 "  WHERE id IS NOT NULL"
-					 "  ON CONFLICT (text_id) DO UPDATE SET last_used = now()"
-					 "  WHERE t.last_used < now() - interval '1 hour'),"
+					 "  ON CONFLICT (text_id) DO UPDATE SET last_used = pg_catalog.now()"
+					 "  WHERE t.last_used OPERATOR(pg_catalog.<)"
+					 "   (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')),"
 					 " batch AS ("
 					 "  INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
-					 "  SELECT $1, count(*) FROM b)"
+					 "  SELECT $1, pg_catalog.count(*) FROM b)"
 					 " INSERT INTO %s.pg_stat_monitor_data ("
 					 HISTORY_COLUMNS ", resp_calls, batch_id)"
-					 " SELECT " HISTORY_COLUMNS ", resp_calls::int8[], $1"
+					 " SELECT " HISTORY_COLUMNS ", resp_calls::pg_catalog.int8[], $1"
 					 " FROM b",
 					 s, s, s, s);
 	types[0] = INT8OID;

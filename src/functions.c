@@ -5,8 +5,14 @@
  *
  * These read the store through a copy (pgsm_store_snapshot), so that user
  * and database names, arrays and the like are built with no lock held.
- * Every function fails with OBJECT_NOT_IN_PREREQUISITE_STATE when the
- * library was not preloaded.
+ * Every function that reads the store fails with
+ * OBJECT_NOT_IN_PREREQUISITE_STATE when the library was not preloaded.
+ *
+ * Helpers the views call once per row (get_cmd_type, and pgsm_add_arrays
+ * through the aggregate pgsm_sum) are written in C rather than SQL: a SQL
+ * function would need its own search_path to be safe when a superuser's
+ * refresh runs it, and a function with a SET clause cannot be inlined and
+ * pays for saving and restoring the setting at every call.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,9 +23,11 @@
 
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "commands/dbcommands.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/nodes.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -33,6 +41,8 @@ PG_FUNCTION_INFO_V1(pg_stat_monitor_reset);
 PG_FUNCTION_INFO_V1(pg_stat_monitor_version);
 PG_FUNCTION_INFO_V1(get_histogram_timings);
 PG_FUNCTION_INFO_V1(pg_stat_monitor_info);
+PG_FUNCTION_INFO_V1(pgsm_add_arrays);
+PG_FUNCTION_INFO_V1(get_cmd_type);
 
 /* Columns of pg_stat_monitor_info() */
 #define PGSM_INFO_COLS		18
@@ -409,4 +419,67 @@ pg_stat_monitor_info(PG_FUNCTION_ARGS)
 	Assert(i == PGSM_INFO_COLS);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * Name of a command type, or NULL for a number PostgreSQL 15 does not use.
+ * The views call it once per row.
+ */
+Datum
+get_cmd_type(PG_FUNCTION_ARGS)
+{
+	int32		cmd_type = PG_GETARG_INT32(0);
+
+	if (cmd_type < CMD_UNKNOWN || cmd_type > CMD_NOTHING)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(cmd_type_name(cmd_type)));
+}
+
+/*
+ * Two histograms added cell by cell: the transition function of the
+ * aggregate pgsm_sum(int8[]), which adds up the parts of a bucket exported
+ * in several batches.  A NULL cell counts as zero.  Histograms of different
+ * lengths come from different pgsm_histogram_* settings and cannot be added.
+ */
+Datum
+pgsm_add_arrays(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(1);
+	Datum	   *av;
+	Datum	   *bv;
+	bool	   *an;
+	bool	   *bn;
+	int			na;
+	int			nb;
+
+	if (ARR_NDIM(a) > 1 || ARR_NDIM(b) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("histograms must be one-dimensional arrays")));
+
+	deconstruct_array(a, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &av, &an, &na);
+	deconstruct_array(b, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &bv, &bn, &nb);
+	if (na != nb)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("cannot add histograms of %d and %d cells", na, nb),
+				 errdetail("Rows exported under different pg_stat_monitor.pgsm_histogram_* settings have histograms of different lengths.")));
+
+	for (int i = 0; i < na; i++)
+	{
+		int64		x = an[i] ? 0 : DatumGetInt64(av[i]);
+		int64		y = bn[i] ? 0 : DatumGetInt64(bv[i]);
+		int64		sum;
+
+		if (pg_add_s64_overflow(x, y, &sum))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("bigint out of range")));
+		av[i] = Int64GetDatum(sum);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(av, na, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }

@@ -25,7 +25,7 @@
 struct Latch;
 
 #define PGSM_NAME				"pg_stat_monitor"
-#define PGSM_VERSION			"2.3"
+#define PGSM_VERSION			"2.4"
 
 /* Values of pg_stat_monitor.pgsm_track */
 typedef enum PgsmTrack

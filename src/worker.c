@@ -245,6 +245,27 @@ report_export_setting(void)
 	reported = (int) pgsm_enable_table_export;
 }
 
+/*
+ * Settings that decide what the worker's SQL means and as whom it runs.
+ * Both workers are superusers, and a database owner (not a superuser) may
+ * attach settings to the database (ALTER DATABASE ... SET) that every
+ * session, a worker's included, starts with.  These override them: names
+ * are looked up in pg_catalog only (never in "$user" or public, where
+ * others may create objects), the worker stays the superuser it connected
+ * as, and its writes are not made read-only.
+ */
+static void
+pin_settings(void)
+{
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
+					PGC_S_OVERRIDE);
+	SetConfigOption("role", "none", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET,
+					PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
+}
+
 void
 pgsm_worker_main(Datum arg)
 {
@@ -272,6 +293,7 @@ pgsm_worker_main(Datum arg)
 	 * and a batch written twice is caught by pg_stat_monitor_exports.
 	 */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	pin_settings();
 
 	for (;;)
 	{
@@ -349,6 +371,7 @@ pgsm_refresh_main(Datum arg)
 	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
 	/* adding up a window of buckets is one large aggregation */
 	SetConfigOption("work_mem", "64MB", PGC_SUSET, PGC_S_OVERRIDE);
+	pin_settings();
 
 	snprintf(sql, sizeof(sql),
 			 "REFRESH MATERIALIZED VIEW CONCURRENTLY %s.pg_stat_monitor",

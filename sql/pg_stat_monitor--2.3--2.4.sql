@@ -1,0 +1,682 @@
+/* pg_stat_monitor--2.3--2.4.sql: safe under any search_path */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION pg_stat_monitor UPDATE TO '2.4'" to load this file. \quit
+
+-- Every name below is looked up in pg_catalog only, so that objects others
+-- may create in the extension's schema, in public or in a schema named like
+-- the installing role cannot take the place of built-in functions and
+-- operators in the views, which are bound to what they name here.
+-- SET LOCAL: CREATE EXTENSION (and ALTER EXTENSION UPDATE) then restores
+-- the session's search_path when the script ends; a plain SET would outlive
+-- it.
+SET LOCAL search_path = pg_catalog, pg_temp;
+
+/*
+ * The workers run these functions and refresh these views as a superuser.
+ * Until 2.3 the SQL functions looked names up in the caller's search_path,
+ * so that a function or operator someone created in public (or in a schema
+ * named like the worker's role) could run as superuser; now every SQL
+ * function has its own search_path and names pg_catalog's objects, the
+ * helpers called once per row are in C, and every view is bound again,
+ * under the pinned search_path above, to pg_catalog's functions and
+ * operators.  The materialized view is re-created empty: the next refresh
+ * fills it.
+ */
+DROP MATERIALIZED VIEW @extschema@.pg_stat_monitor;
+
+CREATE OR REPLACE FUNCTION @extschema@.range()
+RETURNS text[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.string_to_array(@extschema@.get_histogram_timings(), ',')
+$$;
+
+-- Command types as PostgreSQL 15 numbers them (CmdType).  In C: the views
+-- call it once per row.
+CREATE OR REPLACE FUNCTION @extschema@.get_cmd_type(cmd_type int)
+RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'get_cmd_type';
+
+-- Error levels as PostgreSQL 15 numbers them (utils/elog.h)
+CREATE OR REPLACE FUNCTION @extschema@.decode_error_level(elevel int)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE elevel
+    WHEN 0 THEN ''
+    WHEN 10 THEN 'DEBUG5'
+    WHEN 11 THEN 'DEBUG4'
+    WHEN 12 THEN 'DEBUG3'
+    WHEN 13 THEN 'DEBUG2'
+    WHEN 14 THEN 'DEBUG1'
+    WHEN 15 THEN 'LOG'
+    WHEN 16 THEN 'LOG_SERVER_ONLY'
+    WHEN 17 THEN 'INFO'
+    WHEN 18 THEN 'NOTICE'
+    WHEN 19 THEN 'WARNING'
+    WHEN 20 THEN 'WARNING_CLIENT_ONLY'
+    WHEN 21 THEN 'ERROR'
+    WHEN 22 THEN 'FATAL'
+    WHEN 23 THEN 'PANIC'
+END
+$$;
+
+-- A time setting, in seconds (current_setting shows it with a unit)
+CREATE OR REPLACE FUNCTION @extschema@.pgsm_setting_seconds(name text)
+RETURNS int8
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT extract(epoch FROM pg_catalog.current_setting(name)::pg_catalog.interval)::pg_catalog.int8
+$$;
+
+-- The partitions of a partitioned table, with their bounds
+CREATE OR REPLACE FUNCTION @extschema@.pgsm_partitions(tbl regclass,
+                                            OUT partition regclass,
+                                            OUT lower_bound timestamptz,
+                                            OUT upper_bound timestamptz)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.oid::pg_catalog.regclass, m[1]::pg_catalog.timestamptz,
+           m[2]::pg_catalog.timestamptz
+    FROM pg_catalog.pg_inherits i
+    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid,
+    LATERAL pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
+                                    $re$FROM \('([^']*)'\) TO \('([^']*)'\)$re$) m
+    WHERE i.inhparent OPERATOR(pg_catalog.=) tbl::pg_catalog.oid
+$$;
+
+/*
+ * Create, if missing, the partition of tbl that holds the time "at".
+ * Partitions span pg_stat_monitor.pgsm_partition_span, aligned to the
+ * epoch; after a change of span, a new partition is cut to fit between its
+ * neighbours.
+ *
+ * A partition is named after its start.  Whoever may create objects in the
+ * extension's schema could take that name first (or a partition detached by
+ * hand keeps it while covering nothing): then a WARNING names the object and
+ * its owner, and the partition gets the name with a random suffix, which
+ * cannot be guessed in advance.  Partitions are found by their bounds, not
+ * their names, so nothing else minds.
+ */
+CREATE OR REPLACE FUNCTION @extschema@.pgsm_ensure_partition(tbl regclass, at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    span int8 := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_partition_span');
+    lo timestamptz := pg_catalog.to_timestamp(
+        (pg_catalog.floor(extract(epoch FROM at) OPERATOR(pg_catalog./) span)
+         OPERATOR(pg_catalog.*) span)::float8);
+    hi timestamptz := lo OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => span::float8);
+    nsp oid;
+    nspname name;
+    rel name;
+    part text;
+    taken text;
+    taken_by name;
+BEGIN
+    IF EXISTS (SELECT FROM @extschema@.pgsm_partitions(tbl) p
+               WHERE at >= p.lower_bound AND at < p.upper_bound) THEN
+        RETURN;
+    END IF;
+    SELECT greatest(lo, pg_catalog.max(p.upper_bound)) INTO lo
+    FROM @extschema@.pgsm_partitions(tbl) p WHERE p.upper_bound <= at;
+    SELECT least(hi, pg_catalog.min(p.lower_bound)) INTO hi
+    FROM @extschema@.pgsm_partitions(tbl) p WHERE p.lower_bound > at;
+
+    SELECT c.relnamespace, n.nspname, c.relname INTO nsp, nspname, rel
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid OPERATOR(pg_catalog.=) tbl::pg_catalog.oid;
+
+    part := rel || '_p' || pg_catalog.to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS');
+    LOOP
+        -- a table's name is also the name of its row type
+        SELECT pg_catalog.pg_describe_object(o.classid, o.objid, 0),
+               pg_catalog.pg_get_userbyid(o.owner)
+        INTO taken, taken_by
+        FROM (SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid, c.relowner
+              FROM pg_catalog.pg_class c
+              WHERE c.relnamespace = nsp AND c.relname = part
+              UNION ALL
+              SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid, t.oid, t.typowner
+              FROM pg_catalog.pg_type t
+              WHERE t.typnamespace = nsp AND t.typname = part) o(classid, objid, owner)
+        LIMIT 1;
+        EXIT WHEN NOT FOUND;
+        RAISE WARNING USING
+            ERRCODE = 'duplicate_table',
+            MESSAGE = pg_catalog.format('name %I for a partition of %s is taken by %s, owned by role %I',
+                                        part, tbl, taken, taken_by),
+            DETAIL = pg_catalog.format('%s is not a partition of %s.', taken, tbl),
+            HINT = 'The partition gets another name.  Drop or rename that object if it has no business in the extension''s schema.';
+        part := pg_catalog.left(rel || '_p' || pg_catalog.to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD"T"HH24MISS'), 54)
+                || '_' || pg_catalog.left(pg_catalog.md5(pg_catalog.random()::text
+                                                         || pg_catalog.clock_timestamp()::text), 8);
+    END LOOP;
+
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
+                              nspname, part, tbl, lo, hi);
+END
+$$;
+
+-- Keep the history tables' partitions: one ahead of "at", and none that
+-- ended more than pg_stat_monitor.pgsm_retention before it.  Applies to
+-- every partitioned table of the extension.  Texts and export records
+-- that no kept row can need go too.
+CREATE OR REPLACE FUNCTION @extschema@.pgsm_maintain_partitions(at timestamptz DEFAULT pg_catalog.now())
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    span interval := pg_catalog.make_interval(
+        secs => @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_partition_span')::float8);
+    cutoff timestamptz := at OPERATOR(pg_catalog.-) pg_catalog.make_interval(
+        secs => @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_retention')::float8);
+    tbl regclass;
+    part record;
+BEGIN
+    FOR tbl IN
+        SELECT c.oid::pg_catalog.regclass
+        FROM pg_catalog.pg_depend d
+        JOIN pg_catalog.pg_class c ON c.oid = d.objid
+        WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid
+          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid
+          AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension e
+                            WHERE e.extname = 'pg_stat_monitor')
+          AND d.deptype = 'e'
+          AND c.relkind = 'p'
+    LOOP
+        PERFORM @extschema@.pgsm_ensure_partition(tbl, at);
+        PERFORM @extschema@.pgsm_ensure_partition(tbl, at OPERATOR(pg_catalog.+) span);
+        FOR part IN
+            SELECT p.partition FROM @extschema@.pgsm_partitions(tbl) p
+            WHERE p.upper_bound <= cutoff
+        LOOP
+            EXECUTE pg_catalog.format('DROP TABLE %s', part.partition);
+        END LOOP;
+    END LOOP;
+
+    -- a text in use is touched at least hourly
+    DELETE FROM @extschema@.pg_stat_monitor_texts
+    WHERE last_used < cutoff OPERATOR(pg_catalog.-) span OPERATOR(pg_catalog.-) interval '1 hour';
+    DELETE FROM @extschema@.pg_stat_monitor_exports
+    WHERE exported_at < cutoff OPERATOR(pg_catalog.-) span;
+END
+$$;
+
+-- Elementwise sum of histograms, for adding up rows of one bucket.  In C:
+-- the aggregate calls it once per row.
+CREATE OR REPLACE FUNCTION @extschema@.pgsm_add_arrays(a int8[], b int8[])
+RETURNS int8[]
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'pgsm_add_arrays';
+
+-- Start of the oldest bucket pg_stat_monitor shows: the last
+-- pg_stat_monitor.pgsm_max_buckets buckets, the current one included.
+CREATE OR REPLACE FUNCTION @extschema@.pgsm_window_start()
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.to_timestamp(((pg_catalog.floor(extract(epoch FROM pg_catalog.now())
+                                                       OPERATOR(pg_catalog./) s.bt)
+                                      OPERATOR(pg_catalog.-) s.nb OPERATOR(pg_catalog.+) 1)
+                                     OPERATOR(pg_catalog.*) s.bt)::float8)
+    FROM (SELECT @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time')::numeric AS bt,
+                 pg_catalog.current_setting('pg_stat_monitor.pgsm_max_buckets')::numeric AS nb) s
+$$;
+
+/*
+ * Take one snapshot, for the bucket that starts at bucket_start (the worker
+ * passes the start of the bucket that has just ended).
+ *
+ * Cheap, and quiet on a server with no slots or subscriptions.  Does nothing
+ * on a standby, for a bucket already recorded (a retry), or for a bucket
+ * older than the newest one recorded: deltas are taken between consecutive
+ * snapshots, which must therefore be in the order they were taken.
+ */
+CREATE OR REPLACE FUNCTION @extschema@.pgsm_snapshot_decoding(bucket_start timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF bucket_start IS NULL OR pg_catalog.pg_is_in_recovery() THEN
+        RETURN;
+    END IF;
+
+    PERFORM @extschema@.pgsm_ensure_partition(t, bucket_start)
+    FROM pg_catalog.unnest(ARRAY['@extschema@.pg_stat_monitor_decoding_snapshots',
+                      '@extschema@.pg_stat_monitor_slot_history',
+                      '@extschema@.pg_stat_monitor_subscription_history']::pg_catalog.regclass[]) AS t;
+
+    -- one snapshot at a time; readers are not blocked
+    LOCK TABLE ONLY @extschema@.pg_stat_monitor_decoding_snapshots
+        IN SHARE ROW EXCLUSIVE MODE;
+
+    IF EXISTS (SELECT 1 FROM @extschema@.pg_stat_monitor_decoding_snapshots
+               WHERE bucket_start_time >= bucket_start) THEN
+        RETURN;
+    END IF;
+
+    INSERT INTO @extschema@.pg_stat_monitor_decoding_snapshots
+        (bucket_start_time, taken_at, logical_decoding_work_mem,
+         postmaster_start_time, wal_stats_reset, archiver_stats_reset)
+    SELECT bucket_start, pg_catalog.clock_timestamp(),
+           pg_catalog.pg_size_bytes(current_setting('logical_decoding_work_mem')),
+           pg_catalog.pg_postmaster_start_time(), w.stats_reset, a.stats_reset
+    FROM pg_catalog.pg_stat_wal w, pg_stat_archiver a
+    ON CONFLICT DO NOTHING;
+
+    INSERT INTO @extschema@.pg_stat_monitor_slot_history
+        (bucket_start_time, slot_name, plugin, database, temporary, two_phase,
+         spill_txns, spill_count, spill_bytes, stream_txns, stream_count,
+         stream_bytes, total_txns, total_bytes, stats_reset)
+    SELECT bucket_start, s.slot_name, r.plugin, r.database, r.temporary,
+           r.two_phase, s.spill_txns, s.spill_count, s.spill_bytes,
+           s.stream_txns, s.stream_count, s.stream_bytes, s.total_txns,
+           s.total_bytes, s.stats_reset
+    FROM pg_catalog.pg_stat_replication_slots s
+         LEFT JOIN pg_catalog.pg_replication_slots r ON r.slot_name = s.slot_name
+    ON CONFLICT DO NOTHING;
+
+    INSERT INTO @extschema@.pg_stat_monitor_subscription_history
+        (bucket_start_time, subid, subname, enabled, streaming, sub_slot_name,
+         apply_error_count, sync_error_count, stats_reset)
+    SELECT bucket_start, s.subid, s.subname, p.subenabled, p.substream::text,
+           p.subslotname, s.apply_error_count, s.sync_error_count,
+           s.stats_reset
+    FROM pg_catalog.pg_stat_subscription_stats s
+         LEFT JOIN pg_catalog.pg_subscription p ON p.oid = s.subid
+    ON CONFLICT DO NOTHING;
+END
+$$;
+
+COMMENT ON FUNCTION @extschema@.pgsm_snapshot_decoding(timestamptz) IS
+    'Copies pg_stat_replication_slots and pg_stat_subscription_stats into the history tables; called by the worker at each bucket boundary';
+
+/*
+ * Per slot, over the buckets that start in [since, until): how much was
+ * decoded, what share of it spilled to disk or was streamed before commit,
+ * and, where a share reaches min_share_pct, a hint in plain words.
+ *
+ * Spilling is counted when it happens and decoding at commit, so a window
+ * that cuts a large transaction in two can see more spilled than decoded;
+ * the shares are capped at 100.
+ */
+CREATE OR REPLACE FUNCTION @extschema@.pg_stat_monitor_decoding_advice(
+    since timestamptz DEFAULT pg_catalog.now() - interval '1 hour',
+    until timestamptz DEFAULT pg_catalog.now(),
+    min_share_pct numeric DEFAULT 10,
+    OUT slot_name name,
+    OUT buckets int8,
+    OUT seconds numeric,
+    OUT total_txns numeric,
+    OUT total_bytes numeric,
+    OUT spill_txns numeric,
+    OUT spill_count numeric,
+    OUT spill_bytes numeric,
+    OUT stream_txns numeric,
+    OUT stream_count numeric,
+    OUT stream_bytes numeric,
+    OUT spilled_pct numeric,
+    OUT streamed_pct numeric,
+    OUT logical_decoding_work_mem text,
+    OUT hint text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT a.slot_name, a.buckets, a.seconds,
+       a.total_txns, a.total_bytes, a.spill_txns, a.spill_count, a.spill_bytes,
+       a.stream_txns, a.stream_count, a.stream_bytes,
+       sh.spilled_pct, sh.streamed_pct,
+       pg_catalog.pg_size_pretty(a.work_mem),
+       CASE
+           WHEN sh.spilled_pct >= min_share_pct AND a.stream_txns = 0 THEN
+               pg_catalog.format('%s%% of the bytes decoded for this slot were spilled to disk (%s in %s transaction%s). '
+                      'Raise logical_decoding_work_mem (%s) above the size of the largest transactions, '
+                      'or, if a subscription reads this slot, set streaming = on for it.',
+                      sh.spilled_pct, pg_catalog.pg_size_pretty(a.spill_bytes), a.spill_txns,
+                      CASE WHEN a.spill_txns = 1 THEN '' ELSE 's' END,
+                      pg_catalog.pg_size_pretty(a.work_mem))
+           WHEN sh.spilled_pct >= min_share_pct THEN
+               pg_catalog.format('%s%% of the bytes decoded for this slot were spilled to disk (%s in %s transaction%s), '
+                      'although the slot streams large transactions. '
+                      'Raise logical_decoding_work_mem (%s) above the size of the largest transactions.',
+                      sh.spilled_pct, pg_catalog.pg_size_pretty(a.spill_bytes), a.spill_txns,
+                      CASE WHEN a.spill_txns = 1 THEN '' ELSE 's' END,
+                      pg_catalog.pg_size_pretty(a.work_mem))
+           WHEN sh.streamed_pct >= min_share_pct THEN
+               pg_catalog.format('%s%% of the bytes decoded for this slot were streamed before commit (%s in %s transaction%s). '
+                      'That is what streaming = on is for; if the subscriber applies them slowly and the publisher '
+                      'has memory to spare, raise logical_decoding_work_mem (%s).',
+                      sh.streamed_pct, pg_catalog.pg_size_pretty(a.stream_bytes), a.stream_txns,
+                      CASE WHEN a.stream_txns = 1 THEN '' ELSE 's' END,
+                      pg_catalog.pg_size_pretty(a.work_mem))
+       END
+FROM (SELECT d.slot_name,
+             pg_catalog.count(d.total_bytes) AS buckets,
+             coalesce(pg_catalog.sum(d.seconds) FILTER (WHERE d.total_bytes IS NOT NULL), 0) AS seconds,
+             coalesce(pg_catalog.sum(d.total_txns), 0) AS total_txns,
+             coalesce(pg_catalog.sum(d.total_bytes), 0) AS total_bytes,
+             coalesce(pg_catalog.sum(d.spill_txns), 0) AS spill_txns,
+             coalesce(pg_catalog.sum(d.spill_count), 0) AS spill_count,
+             coalesce(pg_catalog.sum(d.spill_bytes), 0) AS spill_bytes,
+             coalesce(pg_catalog.sum(d.stream_txns), 0) AS stream_txns,
+             coalesce(pg_catalog.sum(d.stream_count), 0) AS stream_count,
+             coalesce(pg_catalog.sum(d.stream_bytes), 0) AS stream_bytes,
+             (pg_catalog.array_agg(d.logical_decoding_work_mem
+                        ORDER BY d.bucket_start_time DESC))[1] AS work_mem
+      FROM @extschema@.pg_stat_monitor_slot_deltas d
+      WHERE d.bucket_start_time >= since AND d.bucket_start_time < until
+      GROUP BY d.slot_name) a
+     CROSS JOIN LATERAL (
+         SELECT CASE WHEN a.spill_bytes = 0 THEN 0
+                     ELSE coalesce(least(100, pg_catalog.round(100 * a.spill_bytes / nullif(a.total_bytes, 0), 1)), 100)
+                END AS spilled_pct,
+                CASE WHEN a.stream_bytes = 0 THEN 0
+                     ELSE coalesce(least(100, pg_catalog.round(100 * a.stream_bytes / nullif(a.total_bytes, 0), 1)), 100)
+                END AS streamed_pct) sh
+ORDER BY a.slot_name
+$$;
+
+COMMENT ON FUNCTION @extschema@.pg_stat_monitor_decoding_advice(timestamptz, timestamptz, numeric) IS
+    'Per slot, the share of decoded bytes that spilled or streamed in a window, with a hint where it is high';
+
+CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_info AS
+    SELECT * FROM @extschema@.pg_stat_monitor_info();
+
+-- All of history, with pg_stat_monitor's columns.  A bucket exported in
+-- several parts (early flushes) is added back together here: counts and
+-- times are summed, minima and maxima kept, means and standard deviations
+-- recomputed from the parts' sums of squares, histograms summed cell by
+-- cell.  Grouping by the columns of an entry's key, bucket_start_time
+-- first, lets a condition on bucket_start_time reach the partitions.
+CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_history AS
+SELECT
+    d.bucket,
+    d.bucket_start_time,
+    d.userid,
+    max(d.username) AS username,
+    d.dbid,
+    max(d.datname) AS datname,
+    d.client_ip,
+    max(d.pgsm_query_id) AS pgsm_query_id,
+    d.queryid,
+    d.toplevel,
+    d.top_queryid,
+    (SELECT t.text FROM @extschema@.pg_stat_monitor_texts t
+     WHERE t.text_id = min(d.query_text_id)) AS query,
+    max(d.comments) AS comments,
+    d.planid,
+    (SELECT t.text FROM @extschema@.pg_stat_monitor_texts t
+     WHERE t.text_id = min(d.plan_text_id)) AS query_plan,
+    (SELECT t.text FROM @extschema@.pg_stat_monitor_texts t
+     WHERE t.text_id = min(d.top_query_text_id)) AS top_query,
+    d.application_name,
+    max(d.relations) AS relations,
+    max(d.cmd_type) AS cmd_type,
+    @extschema@.get_cmd_type(max(d.cmd_type)) AS cmd_type_text,
+    d.elevel,
+    d.sqlcode,
+    max(d.message) AS message,
+    sum(d.calls)::int8 AS calls,
+    sum(d.total_exec_time) AS total_exec_time,
+    coalesce(min(d.min_exec_time) FILTER (WHERE d.calls > 0), 0) AS min_exec_time,
+    coalesce(max(d.max_exec_time) FILTER (WHERE d.calls > 0), 0) AS max_exec_time,
+    coalesce(sum(d.total_exec_time) / nullif(sum(d.calls), 0), 0) AS mean_exec_time,
+    coalesce(sqrt(greatest(0,
+        (sum(d.sum_var_exec_time)
+         + sum(d.total_exec_time ^ 2 / d.calls) FILTER (WHERE d.calls > 0)
+         - sum(d.total_exec_time) ^ 2 / nullif(sum(d.calls), 0))
+        / nullif(sum(d.calls), 0))), 0) AS stddev_exec_time,
+    sum(d.rows)::int8 AS rows,
+    sum(d.shared_blks_hit)::int8 AS shared_blks_hit,
+    sum(d.shared_blks_read)::int8 AS shared_blks_read,
+    sum(d.shared_blks_dirtied)::int8 AS shared_blks_dirtied,
+    sum(d.shared_blks_written)::int8 AS shared_blks_written,
+    sum(d.local_blks_hit)::int8 AS local_blks_hit,
+    sum(d.local_blks_read)::int8 AS local_blks_read,
+    sum(d.local_blks_dirtied)::int8 AS local_blks_dirtied,
+    sum(d.local_blks_written)::int8 AS local_blks_written,
+    sum(d.temp_blks_read)::int8 AS temp_blks_read,
+    sum(d.temp_blks_written)::int8 AS temp_blks_written,
+    sum(d.blk_read_time) AS blk_read_time,
+    sum(d.blk_write_time) AS blk_write_time,
+    sum(d.temp_blk_read_time) AS temp_blk_read_time,
+    sum(d.temp_blk_write_time) AS temp_blk_write_time,
+    @extschema@.pgsm_sum(d.resp_calls)::text[] AS resp_calls,
+    sum(d.cpu_user_time) AS cpu_user_time,
+    sum(d.cpu_sys_time) AS cpu_sys_time,
+    sum(d.wal_records)::int8 AS wal_records,
+    sum(d.wal_fpi)::int8 AS wal_fpi,
+    sum(d.wal_bytes) AS wal_bytes,
+    d.bucket_start_time
+        + current_setting('pg_stat_monitor.pgsm_bucket_time')::interval
+        <= now() AS bucket_done,
+    sum(d.plans)::int8 AS plans,
+    sum(d.total_plan_time) AS total_plan_time,
+    coalesce(min(d.min_plan_time) FILTER (WHERE d.plans > 0), 0) AS min_plan_time,
+    coalesce(max(d.max_plan_time) FILTER (WHERE d.plans > 0), 0) AS max_plan_time,
+    coalesce(sum(d.total_plan_time) / nullif(sum(d.plans), 0), 0) AS mean_plan_time,
+    coalesce(sqrt(greatest(0,
+        (sum(d.sum_var_plan_time)
+         + sum(d.total_plan_time ^ 2 / d.plans) FILTER (WHERE d.plans > 0)
+         - sum(d.total_plan_time) ^ 2 / nullif(sum(d.plans), 0))
+        / nullif(sum(d.plans), 0))), 0) AS stddev_plan_time,
+    sum(d.jit_functions)::int8 AS jit_functions,
+    sum(d.jit_generation_time) AS jit_generation_time,
+    sum(d.jit_inlining_count)::int8 AS jit_inlining_count,
+    sum(d.jit_inlining_time) AS jit_inlining_time,
+    sum(d.jit_optimization_count)::int8 AS jit_optimization_count,
+    sum(d.jit_optimization_time) AS jit_optimization_time,
+    sum(d.jit_emission_count)::int8 AS jit_emission_count,
+    sum(d.jit_emission_time) AS jit_emission_time
+FROM @extschema@.pg_stat_monitor_data d
+GROUP BY d.bucket_start_time, d.bucket, d.userid, d.dbid, d.client_ip,
+         d.queryid, d.toplevel, d.top_queryid, d.planid, d.application_name,
+         d.elevel, d.sqlcode;
+
+-- What shared memory holds now: the bucket in progress, and anything not
+-- exported yet.  Readable by all; other users' texts are masked.
+CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_live AS
+    SELECT * FROM @extschema@.pg_stat_monitor_internal(true)
+    ORDER BY bucket_start_time;
+
+CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_slot_deltas AS
+SELECT c.bucket_start_time,
+       c.slot_name,
+       p.taken_at AS interval_start,
+       s.taken_at AS interval_end,
+       extract(epoch FROM s.taken_at - p.taken_at) AS seconds,
+       r.new_series,
+       d.spill_txns, d.spill_count, d.spill_bytes,
+       d.stream_txns, d.stream_count, d.stream_bytes,
+       d.total_txns, d.total_bytes,
+       round(d.spill_bytes / nullif(extract(epoch FROM s.taken_at - p.taken_at), 0), 2)
+           AS spill_bytes_per_sec,
+       round(d.stream_bytes / nullif(extract(epoch FROM s.taken_at - p.taken_at), 0), 2)
+           AS stream_bytes_per_sec,
+       round(d.total_bytes / nullif(extract(epoch FROM s.taken_at - p.taken_at), 0), 2)
+           AS total_bytes_per_sec,
+       round(d.spill_txns / nullif(extract(epoch FROM s.taken_at - p.taken_at), 0), 4)
+           AS spill_txns_per_sec,
+       round(d.stream_txns / nullif(extract(epoch FROM s.taken_at - p.taken_at), 0), 4)
+           AS stream_txns_per_sec,
+       round(d.total_txns / nullif(extract(epoch FROM s.taken_at - p.taken_at), 0), 4)
+           AS total_txns_per_sec,
+       s.logical_decoding_work_mem
+FROM @extschema@.pg_stat_monitor_slot_history c
+     JOIN @extschema@.pg_stat_monitor_decoding_snapshots s
+         ON s.bucket_start_time = c.bucket_start_time
+     LEFT JOIN LATERAL (
+         SELECT e.bucket_start_time, e.taken_at
+         FROM @extschema@.pg_stat_monitor_decoding_snapshots e
+         WHERE e.bucket_start_time < s.bucket_start_time
+         ORDER BY e.bucket_start_time DESC
+         LIMIT 1) p ON true
+     LEFT JOIN @extschema@.pg_stat_monitor_slot_history o
+         ON o.bucket_start_time = p.bucket_start_time
+        AND o.slot_name = c.slot_name
+     CROSS JOIN LATERAL (
+         SELECT CASE
+             WHEN p.bucket_start_time IS NULL THEN 'no earlier snapshot'
+             WHEN o.slot_name IS NULL THEN 'slot created'
+             WHEN s.wal_stats_reset = s.archiver_stats_reset
+                  AND s.wal_stats_reset > p.taken_at THEN 'statistics lost'
+             WHEN (c.plugin, c.database, c.temporary, c.two_phase)
+                  IS DISTINCT FROM (o.plugin, o.database, o.temporary, o.two_phase)
+                  OR (c.stats_reset IS NULL AND o.stats_reset IS NOT NULL)
+                 THEN 'slot re-created'
+             WHEN c.stats_reset IS DISTINCT FROM o.stats_reset THEN 'statistics reset'
+             WHEN c.spill_txns < o.spill_txns OR c.spill_count < o.spill_count
+                  OR c.spill_bytes < o.spill_bytes OR c.stream_txns < o.stream_txns
+                  OR c.stream_count < o.stream_count OR c.stream_bytes < o.stream_bytes
+                  OR c.total_txns < o.total_txns OR c.total_bytes < o.total_bytes
+                 THEN 'counters went down'
+         END AS new_series) r
+     CROSS JOIN LATERAL (
+         SELECT CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.spill_txns - o.spill_txns
+                     ELSE c.spill_txns END AS spill_txns,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.spill_count - o.spill_count
+                     ELSE c.spill_count END AS spill_count,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.spill_bytes - o.spill_bytes
+                     ELSE c.spill_bytes END AS spill_bytes,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.stream_txns - o.stream_txns
+                     ELSE c.stream_txns END AS stream_txns,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.stream_count - o.stream_count
+                     ELSE c.stream_count END AS stream_count,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.stream_bytes - o.stream_bytes
+                     ELSE c.stream_bytes END AS stream_bytes,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.total_txns - o.total_txns
+                     ELSE c.total_txns END AS total_txns,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.total_bytes - o.total_bytes
+                     ELSE c.total_bytes END AS total_bytes) d;
+
+CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_subscription_deltas AS
+SELECT c.bucket_start_time,
+       c.subid,
+       c.subname,
+       c.streaming,
+       c.sub_slot_name,
+       p.taken_at AS interval_start,
+       s.taken_at AS interval_end,
+       extract(epoch FROM s.taken_at - p.taken_at) AS seconds,
+       r.new_series,
+       d.apply_error_count,
+       d.sync_error_count,
+       round(d.apply_error_count / nullif(extract(epoch FROM s.taken_at - p.taken_at), 0), 4)
+           AS apply_errors_per_sec,
+       round(d.sync_error_count / nullif(extract(epoch FROM s.taken_at - p.taken_at), 0), 4)
+           AS sync_errors_per_sec
+FROM @extschema@.pg_stat_monitor_subscription_history c
+     JOIN @extschema@.pg_stat_monitor_decoding_snapshots s
+         ON s.bucket_start_time = c.bucket_start_time
+     LEFT JOIN LATERAL (
+         SELECT e.bucket_start_time, e.taken_at
+         FROM @extschema@.pg_stat_monitor_decoding_snapshots e
+         WHERE e.bucket_start_time < s.bucket_start_time
+         ORDER BY e.bucket_start_time DESC
+         LIMIT 1) p ON true
+     LEFT JOIN @extschema@.pg_stat_monitor_subscription_history o
+         ON o.bucket_start_time = p.bucket_start_time
+        AND o.subid = c.subid
+     CROSS JOIN LATERAL (
+         SELECT CASE
+             WHEN p.bucket_start_time IS NULL THEN 'no earlier snapshot'
+             WHEN o.subid IS NULL THEN 'subscription created'
+             WHEN s.wal_stats_reset = s.archiver_stats_reset
+                  AND s.wal_stats_reset > p.taken_at THEN 'statistics lost'
+             WHEN c.stats_reset IS DISTINCT FROM o.stats_reset THEN 'statistics reset'
+             WHEN c.apply_error_count < o.apply_error_count
+                  OR c.sync_error_count < o.sync_error_count
+                 THEN 'counters went down'
+         END AS new_series) r
+     CROSS JOIN LATERAL (
+         SELECT CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.apply_error_count - o.apply_error_count
+                     ELSE c.apply_error_count END AS apply_error_count,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.sync_error_count - o.sync_error_count
+                     ELSE c.sync_error_count END AS sync_error_count) d;
+
+CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_decoding_advice AS
+    SELECT * FROM @extschema@.pg_stat_monitor_decoding_advice();
+
+-- pg_stat_monitor: a materialized view of the last pgsm_max_buckets
+-- buckets of history, refreshed by the worker after each bucket.  Reading
+-- only those buckets' partitions, its refresh does not grow with history.
+CREATE MATERIALIZED VIEW @extschema@.pg_stat_monitor AS
+    SELECT * FROM @extschema@.pg_stat_monitor_history
+    WHERE bucket_start_time >= @extschema@.pgsm_window_start();
+
+-- the key of an entry: what REFRESH ... CONCURRENTLY matches rows on
+CREATE UNIQUE INDEX pg_stat_monitor_entry_key ON @extschema@.pg_stat_monitor (
+    bucket, userid, dbid, client_ip, queryid, toplevel, top_queryid, planid,
+    application_name, elevel, sqlcode);
+
+REVOKE ALL ON @extschema@.pg_stat_monitor FROM PUBLIC;
+GRANT SELECT ON @extschema@.pg_stat_monitor TO pg_read_all_stats;
+
+-- The histograms the current user may see, wherever they are (in shared
+-- memory, in history, or both for a bucket exported early): their own
+-- statements' only, unless they are a superuser or have the privileges of
+-- pg_read_all_stats.  histogram() reads it; the history tables themselves
+-- stay closed to PUBLIC.  A security barrier keeps functions of the user's
+-- own from seeing rows before the filter.
+CREATE VIEW @extschema@.pgsm_histograms WITH (security_barrier) AS
+    SELECT h.bucket_start_time, h.bucket, h.queryid, h.userid, h.resp_calls
+    FROM (SELECT l.bucket_start_time, l.bucket, l.queryid, l.userid,
+                 l.resp_calls::int8[] AS resp_calls
+          FROM @extschema@.pg_stat_monitor_internal(true) l
+          UNION ALL
+          SELECT d.bucket_start_time, d.bucket, d.queryid, d.userid, d.resp_calls
+          FROM @extschema@.pg_stat_monitor_data d) h
+    WHERE h.userid = (SELECT r.oid FROM pg_catalog.pg_roles r
+                      WHERE r.rolname = CURRENT_USER)
+       OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
+
+GRANT SELECT ON @extschema@.pgsm_histograms TO PUBLIC;
+
+-- The response-time histogram of one query in one bucket, with a bar
+-- chart, over what the caller may see (pgsm_histograms)
+CREATE OR REPLACE FUNCTION @extschema@.histogram(_bucket int8, _quryid int8,
+                                      OUT range text, OUT freq int, OUT bar text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT h.range, h.freq,
+           pg_catalog.repeat('■', (h.freq::float8 OPERATOR(pg_catalog./)
+                                   nullif(pg_catalog.max(h.freq) OVER (), 0)
+                                   OPERATOR(pg_catalog.*) 30)::int)
+    FROM (SELECT x.range, pg_catalog.sum(x.freq)::int AS freq, x.pos
+          FROM (SELECT v.resp_calls FROM @extschema@.pgsm_histograms v
+                WHERE v.bucket_start_time = pg_catalog.to_timestamp((_bucket OPERATOR(pg_catalog.*)
+                        @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time'))::float8)
+                  AND v.bucket = _bucket AND v.queryid = _quryid) m,
+               ROWS FROM (pg_catalog.unnest(@extschema@.range()),
+                          pg_catalog.unnest(m.resp_calls))
+                   WITH ORDINALITY AS x(range, freq, pos)
+          GROUP BY x.pos, x.range) h
+    ORDER BY h.pos
+$$;
