@@ -17,6 +17,13 @@
 #error "pg_stat_monitor requires PostgreSQL 15 or later"
 #endif
 
+/* The query jumble moved from utils/ to nodes/ in PostgreSQL 16. */
+#if PG_VERSION_NUM >= 160000
+#include "nodes/queryjumble.h"
+#else
+#include "utils/queryjumble.h"
+#endif
+
 /*
  * PostgreSQL 17 split the block I/O timings into shared and local ones and
  * renamed the fields; 15 has one pair, which is what the view shows.

@@ -51,7 +51,6 @@
 #include "utils/elog.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/queryjumble.h"
 #include "utils/timestamp.h"
 
 #include "pgsm.h"

@@ -17,7 +17,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
-#include "utils/queryjumble.h"
 
 #include "pgsm.h"
 
