@@ -7,17 +7,38 @@
 #   bash scripts/test.sh            everything
 #   bash scripts/test.sh regress    regression tests only
 #   bash scripts/test.sh tap [t/..] TAP tests only (optionally some of them)
+#
+# PG=17 or PG=18 in the environment runs them against that PostgreSQL
+# instead of the machine's own 15, inside a Debian chroot that has it
+# (scripts/chroot.sh makes it the first time, as root).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-all}
 shift || true
+pg=${PG:-15}
 
 sudo=
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 
-"$top/scripts/deps.sh"
-export PATH=/usr/lib/postgresql/15/bin:$PATH
+if [ "$pg" != 15 ] && [ -z "${PGSM_IN_CHROOT:-}" ]; then
+    root=$($sudo bash "$top/scripts/chroot.sh" "$pg")
+    src=$($sudo mktemp -d "$root/tmp/pgsm-src.XXXXXX")
+    trap '$sudo rm -rf "$src"' EXIT
+    $sudo "$top/scripts/copy-tree.sh" "$top" "$src"
+    echo "=== PostgreSQL $pg, in $root"
+    status=0
+    $sudo chroot "$root" env PG="$pg" PGSM_IN_CHROOT=1 \
+        bash "${src#"$root"}/scripts/test.sh" "$what" "$@" || status=$?
+    if [ -d "$src/test/results" ]; then
+        rm -rf "$top/test/results"
+        cp -r "$src/test/results" "$top/test/results"
+    fi
+    exit $status
+fi
+
+[ -n "${PGSM_IN_CHROOT:-}" ] || "$top/scripts/deps.sh"
+export PATH=/usr/lib/postgresql/$pg/bin:$PATH
 
 # Build and test in a private copy: PostgreSQL will not run as root, so the
 # copy belongs to an ordinary user, and the checkout itself is left alone.

@@ -322,7 +322,9 @@ collect_relids(List *rtable, Oid *relids, int max)
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 		bool		seen = false;
 
-		if (rte->rtekind != RTE_RELATION)
+		/* since PostgreSQL 16 a view's entry is a subquery that keeps its OID */
+		if (rte->rtekind != RTE_RELATION &&
+			!(rte->rtekind == RTE_SUBQUERY && OidIsValid(rte->relid)))
 			continue;
 		for (int i = 0; i < n && !seen; i++)
 			seen = relids[i] == rte->relid;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Makes, once, a Debian chroot with PostgreSQL of the given major version
+# and what building and testing pg_stat_monitor need, and mounts what a
+# server needs in it.  Prints the chroot's directory.  Run as root.
+#
+#   bash scripts/chroot.sh 17     Debian 13 (trixie), PostgreSQL 17
+#   bash scripts/chroot.sh 18     Debian unstable (sid), PostgreSQL 18
+#
+# The chroots are kept in /var/cache/pgsm-chroots and reused by later runs.
+set -euo pipefail
+
+major=${1:?usage: chroot.sh MAJOR}
+case $major in
+    17) suite=trixie ;;
+    18) suite=sid ;;
+    *) echo "chroot.sh: no Debian release known for PostgreSQL $major" >&2; exit 2 ;;
+esac
+
+cache=/var/cache/pgsm-chroots
+root=$cache/$suite
+mirror=${PGSM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+packages="postgresql-$major postgresql-server-dev-$major postgresql-contrib-$major
+    make gcc libc6-dev libkrb5-dev libipc-run-perl perl util-linux procps"
+
+if [ ! -f "$root/.pgsm-ready" ]; then
+    command -v debootstrap >/dev/null || {
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
+    }
+    mkdir -p "$cache"
+    rm -rf "$root.tmp"
+    echo "chroot.sh: making a $suite chroot for PostgreSQL $major (a few minutes, once)" >&2
+    debootstrap --variant=minbase "$suite" "$root.tmp" "$mirror" >&2
+    # no "main" cluster: the tests make their own
+    mkdir -p "$root.tmp/etc/postgresql-common/createcluster.d"
+    echo "create_main_cluster = false" >"$root.tmp/etc/postgresql-common/createcluster.d/pgsm.conf"
+    # sid's Release file may be older than its validity allows
+    chroot "$root.tmp" apt-get -o Acquire::Check-Valid-Until=false update -q >&2
+    chroot "$root.tmp" env DEBIAN_FRONTEND=noninteractive apt-get \
+        -o Acquire::Check-Valid-Until=false install -y -q --no-install-recommends \
+        $packages >&2
+    touch "$root.tmp/.pgsm-ready"
+    mv "$root.tmp" "$root"
+fi
+
+mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+mkdir -p "$root/dev/shm"
+mountpoint -q "$root/dev/shm" || mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
+echo "$root"
