@@ -34,11 +34,19 @@ if [ ! -f "$root/.pgsm-ready" ]; then
     # no "main" cluster: the tests make their own
     mkdir -p "$root.tmp/etc/postgresql-common/createcluster.d"
     echo "create_main_cluster = false" >"$root.tmp/etc/postgresql-common/createcluster.d/pgsm.conf"
-    # sid's Release file may be older than its validity allows
-    chroot "$root.tmp" apt-get -o Acquire::Check-Valid-Until=false update -q >&2
-    chroot "$root.tmp" env DEBIAN_FRONTEND=noninteractive apt-get \
-        -o Acquire::Check-Valid-Until=false install -y -q --no-install-recommends \
-        $packages >&2
+    # packages' scripts need /proc; sid's Release file may be older than
+    # its validity allows
+    mount -t proc proc "$root.tmp/proc"
+    status=0
+    chroot "$root.tmp" apt-get -o Acquire::Check-Valid-Until=false update -q >&2 &&
+        chroot "$root.tmp" env DEBIAN_FRONTEND=noninteractive apt-get \
+            -o Acquire::Check-Valid-Until=false install -y -q --no-install-recommends \
+            $packages >&2 || status=$?
+    umount "$root.tmp/proc"
+    if [ $status -ne 0 ]; then
+        echo "chroot.sh: could not install PostgreSQL $major in $root.tmp" >&2
+        exit $status
+    fi
     touch "$root.tmp/.pgsm-ready"
     mv "$root.tmp" "$root"
 fi

@@ -24,6 +24,12 @@
 #include "utils/queryjumble.h"
 #endif
 
+/* PostgreSQL 18 moved ExplainState and the output framing out of explain.h. */
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#include "commands/explain_state.h"
+#endif
+
 /*
  * PostgreSQL 17 split the block I/O timings into shared and local ones and
  * renamed the fields; 15 has one pair, which is what the view shows.
