@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "parser/parser.h"
 
 #include "pgsm.h"
 
@@ -217,19 +218,26 @@ next_token(Lexer *lx)
 		return TOK_COMMENT;
 	}
 
+	/*
+	 * A plain '...' (and N'...') has backslash escapes when
+	 * standard_conforming_strings is off, as in E'...'; B'...' and X'...'
+	 * never have.
+	 */
 	if (c == '\'')
 	{
-		skip_quoted(lx, '\'', false);
+		skip_quoted(lx, '\'', !standard_conforming_strings);
 		return TOK_CONST;
 	}
 
-	/* E'...', B'...', X'...', N'...' */
 	if (c1 == '\'' && strchr("eEbBxXnN", c) != NULL)
 	{
 		lx->pos++;
-		skip_quoted(lx, '\'', c == 'e' || c == 'E');
+		skip_quoted(lx, '\'',
+					c == 'e' || c == 'E' ||
+					((c == 'n' || c == 'N') && !standard_conforming_strings));
 		return TOK_CONST;
 	}
+
 
 	/* U&'...' is a string, U&"..." an identifier */
 	if ((c == 'u' || c == 'U') && c1 == '&' && p + 2 < lx->len &&
