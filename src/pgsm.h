@@ -58,8 +58,9 @@ extern char *pgsm_database;
 extern int	pgsm_partition_span;
 extern int	pgsm_retention;
 
-/* Longest error message kept, in bytes */
+/* Longest error message kept, and how much of one is read, in bytes */
 #define PGSM_MESSAGE_MAX_LEN	256
+#define PGSM_MESSAGE_SCAN_LEN	1024
 /* Longest comment or relation list kept, in bytes */
 #define PGSM_COMMENTS_MAX_LEN	256
 #define PGSM_RELATIONS_MAX_LEN	512
@@ -267,8 +268,8 @@ extern void pgsm_entry_row(const PgsmEntry *e, const char *texts,
 						   Datum *values, bool *nulls);
 
 /* Text scanning (text.c) */
-extern char *pgsm_scan_query(const char *query, int len, bool normalize,
-							 StringInfo comments);
+extern char *pgsm_scan_query(const char *query, int len, int max_len,
+							 bool normalize, StringInfo comments);
 
 /* Hooks (hooks.c) */
 extern bool pgsm_in_worker;

@@ -13,13 +13,17 @@
  * emit_log_hook.
  *
  * It is called only when a new entry is made, never for a statement whose
- * entry exists, and with no lock held.
+ * entry exists, and with no lock held.  Its output is bounded by the
+ * caller's limit, so that a huge statement costs no more memory than the
+ * text kept; its input is whatever the caller hands it, and the error hook
+ * hands it no more than that limit either.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "parser/parser.h"
 
 #include "pgsm.h"
@@ -238,7 +242,6 @@ next_token(Lexer *lx)
 		return TOK_CONST;
 	}
 
-
 	/* U&'...' is a string, U&"..." an identifier */
 	if ((c == 'u' || c == 'U') && c1 == '&' && p + 2 < lx->len &&
 		(s[p + 2] == '\'' || s[p + 2] == '"'))
@@ -276,15 +279,39 @@ next_token(Lexer *lx)
 	return TOK_OTHER;
 }
 
+/* Append at most what "buf" has room for below "max" bytes. */
+static void
+append_bounded(StringInfo buf, const char *s, int len, int max)
+{
+	if (len > max - buf->len)
+		len = max - buf->len;
+	if (len > 0)
+		appendBinaryStringInfo(buf, s, len);
+}
+
+/* Cut a buffer filled up to "max" bytes at a character boundary. */
+static void
+clip_buffer(StringInfo buf, int max)
+{
+	if (buf->len >= max)
+	{
+		buf->len = pg_mbcliplen(buf->data, buf->len, max);
+		buf->data[buf->len] = '\0';
+	}
+}
+
 /*
- * Scan one statement.  Returns a palloc'd copy of the text, with each
+ * Scan one statement of "len" bytes.  Returns a palloc'd copy of the text
+ * of at most "max_len" bytes, cut at a character boundary, with each
  * literal replaced by a parameter symbol when "normalize" is set; symbols
  * are numbered after the highest parameter the statement already uses, as
- * pg_stat_statements does.  When "comments" is not NULL, the C-style
- * comments of the statement are appended to it, separated by ", ".
+ * pg_stat_statements does.  Scanning stops when the copy is full, so memory
+ * is bounded by "max_len" whatever the statement's length.  When "comments"
+ * is not NULL, the C-style comments of the statement are appended to it,
+ * separated by ", ", up to PGSM_COMMENTS_MAX_LEN bytes.
  */
 char *
-pgsm_scan_query(const char *query, int len, bool normalize,
+pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 				StringInfo comments)
 {
 	StringInfoData out;
@@ -292,33 +319,28 @@ pgsm_scan_query(const char *query, int len, bool normalize,
 	int			next_param = 1;
 	bool		unary_ok = true;	/* may a minus sign start a number? */
 
-	if (normalize)
+	/* first pass: the highest $n already used */
+	lx.s = query;
+	lx.len = len;
+	lx.pos = 0;
+	while (normalize && lx.pos < lx.len)
 	{
-		/* first pass: the highest $n already used */
-		lx.s = query;
-		lx.len = len;
-		lx.pos = 0;
-		while (lx.pos < lx.len)
+		int			start = lx.pos;
+
+		if (next_token(&lx) == TOK_PARAM)
 		{
-			int			start = lx.pos;
+			int			n = 0;
 
-			if (next_token(&lx) == TOK_PARAM)
-			{
-				int			n = 0;
-
-				for (int i = start + 1; i < lx.pos && n < 100000; i++)
-					n = n * 10 + (query[i] - '0');
-				if (n >= next_param)
-					next_param = n + 1;
-			}
+			for (int i = start + 1; i < lx.pos && n < 100000; i++)
+				n = n * 10 + (query[i] - '0');
+			if (n >= next_param)
+				next_param = n + 1;
 		}
 	}
 
 	initStringInfo(&out);
-	lx.s = query;
-	lx.len = len;
 	lx.pos = 0;
-	while (lx.pos < lx.len)
+	while (lx.pos < lx.len && out.len < max_len)
 	{
 		int			start = lx.pos;
 		TokenKind	kind;
@@ -345,16 +367,24 @@ pgsm_scan_query(const char *query, int len, bool normalize,
 				strchr("(,=<>+-*/%^|&~!@#?[:", query[start]) != NULL;
 
 		if (kind == TOK_CONST && normalize)
+		{
 			appendStringInfo(&out, "$%d", next_param++);
-		else
-			appendBinaryStringInfo(&out, query + start, lx.pos - start);
+			continue;
+		}
 
-		if (kind == TOK_COMMENT && comments != NULL && query[start] == '/')
+		append_bounded(&out, query + start, lx.pos - start, max_len);
+
+		if (kind == TOK_COMMENT && comments != NULL && query[start] == '/' &&
+			comments->len < PGSM_COMMENTS_MAX_LEN)
 		{
 			if (comments->len > 0)
 				appendStringInfoString(comments, ", ");
-			appendBinaryStringInfo(comments, query + start, lx.pos - start);
+			append_bounded(comments, query + start, lx.pos - start,
+						   PGSM_COMMENTS_MAX_LEN);
+			clip_buffer(comments, PGSM_COMMENTS_MAX_LEN);
 		}
 	}
+	clip_buffer(&out, max_len);
 	return out.data;
 }
+
