@@ -390,13 +390,15 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 	int			len;
 	char	   *query;
 	StringInfoData comments;
+	bool		secret;
 
 	initStringInfo(&comments);
 	stmt = statement_text(src->source, src->location, src->len, src->bounded,
 						  &len);
 	query = pgsm_scan_query(stmt, len, pgsm_query_max_len,
 							pgsm_normalized_query,
-							pgsm_extract_comments ? &comments : NULL);
+							pgsm_extract_comments ? &comments : NULL,
+							&secret);
 	len = strlen(query);
 	if (pgsm_enable_pgsm_query_id)
 		*pgsm_query_id = (int64) hash_bytes_extended((const unsigned char *) query,
@@ -416,7 +418,7 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 		else
 			top = statement_text(debug_query_string, -1, 0, false, &toplen);
 		topq = pgsm_scan_query(top, toplen, pgsm_query_max_len,
-							   pgsm_normalized_query, NULL);
+							   pgsm_normalized_query, NULL, NULL);
 		texts->str[PGSM_TEXT_TOP_QUERY] = topq;
 		texts->len[PGSM_TEXT_TOP_QUERY] = strlen(topq);
 	}
@@ -428,14 +430,26 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 										  pgsm_query_max_len);
 	}
 
-	/* a message may quote a huge value: only its start is read */
+	/*
+	 * A message may quote a huge value: only its start is read.  A token of
+	 * the statement it quotes is masked as the statement's text masks it.
+	 */
 	if (src->message != NULL)
 	{
 		const char *msg = src->message;
 		int			msglen = strnlen(msg, PGSM_MESSAGE_SCAN_LEN);
+		bool		complete;
+		char	   *near;
 
 		if (msglen == PGSM_MESSAGE_SCAN_LEN)
 			msglen = pg_mbcliplen(msg, msglen, PGSM_MESSAGE_SCAN_LEN);
+		complete = msg[msglen] == '\0';
+		near = pgsm_mask_near_token(msg, msglen, complete, secret);
+		if (near != NULL)
+		{
+			msg = near;
+			msglen = strlen(msg);
+		}
 		texts->str[PGSM_TEXT_MESSAGE] = msg;
 		texts->len[PGSM_TEXT_MESSAGE] = clip(msg, msglen,
 											 PGSM_MESSAGE_MAX_LEN);
@@ -1121,7 +1135,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 			const char *stmt = statement_text(src.source, src.location,
 											  src.len, true, &len);
 			char	   *norm = pgsm_scan_query(stmt, len, pgsm_query_max_len,
-											   true, NULL);
+											   true, NULL, NULL);
 
 			queryid = hash_bytes_extended((const unsigned char *) norm,
 										  strlen(norm), 0);

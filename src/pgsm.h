@@ -269,7 +269,10 @@ extern void pgsm_entry_row(const PgsmEntry *e, const char *texts,
 
 /* Text scanning (text.c) */
 extern char *pgsm_scan_query(const char *query, int len, int max_len,
-							 bool normalize, StringInfo comments);
+							 bool normalize, StringInfo comments,
+							 bool *secret);
+extern char *pgsm_mask_near_token(const char *msg, int len, bool complete,
+								  bool secret);
 
 /* Hooks (hooks.c) */
 extern bool pgsm_in_worker;

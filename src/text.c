@@ -18,6 +18,11 @@
  * text kept; its input is whatever the caller hands it, and the error hook
  * hands it no more than that limit either.
  *
+ * Some values are masked whatever pg_stat_monitor.pgsm_normalized_query
+ * says: the value after the keyword PASSWORD, and any literal that contains
+ * the word "password"; and a token of the statement that the message of a
+ * syntax error quotes, when the text masks it (pgsm_mask_near_token).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -279,6 +284,79 @@ next_token(Lexer *lx)
 	return TOK_OTHER;
 }
 
+/* Is the token the keyword "word" (given in lower case), in any case? */
+static inline bool
+is_keyword(const char *tok, int len, const char *word)
+{
+	return len == strlen(word) && pg_strncasecmp(tok, word, len) == 0;
+}
+
+/* Does a literal contain the word "password", in any case? */
+static bool
+mentions_password(const char *tok, int len)
+{
+	for (int i = 0; i + 8 <= len; i++)
+		if ((tok[i] == 'p' || tok[i] == 'P') &&
+			pg_strncasecmp(tok + i, "password", 8) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * What the scanner knows of the statement it is in, to find passwords: its
+ * first two words (CREATE USER, ALTER ROLE, ...), and whether the last
+ * token was the keyword PASSWORD.
+ */
+typedef struct StmtState
+{
+	int			words;			/* words since the statement began */
+	bool		create_or_alter;
+	bool		role_stmt;		/* CREATE or ALTER, then ROLE, USER, GROUP */
+	bool		after_password;
+} StmtState;
+
+/*
+ * Is this token a secret, to be masked whatever the normalization?  The
+ * value after PASSWORD is one: a literal or quoted identifier anywhere
+ * (OPTIONS (password '...') too), and in a role statement any word but
+ * NULL, since "PASSWORD secret" there is a typo the parser rejects, and
+ * the rejected text reaches the error hook as typed.  A literal that
+ * contains the word "password" (a DO body, a connection string) is one too.
+ * Blanks and comments are not passed here.
+ */
+static bool
+note_token(StmtState *st, TokenKind kind, const char *tok, int len,
+		   bool normalize)
+{
+	bool		quoted_ident = kind == TOK_OTHER &&
+		(tok[0] == '"' || (len > 2 && tok[1] == '&'));
+	bool		word = kind == TOK_OTHER && !quoted_ident &&
+		is_ident_start((unsigned char) tok[0]);
+	bool		secret = false;
+
+	if (st->after_password)
+		secret = kind == TOK_CONST || quoted_ident ||
+			(word && st->role_stmt && !is_keyword(tok, len, "null"));
+	else if (kind == TOK_CONST && !normalize)
+		secret = mentions_password(tok, len);
+
+	if (kind == TOK_OTHER && len == 1 && tok[0] == ';')
+		memset(st, 0, sizeof(StmtState));
+	else if (word && ++st->words <= 2)
+	{
+		if (st->words == 1)
+			st->create_or_alter = is_keyword(tok, len, "create") ||
+				is_keyword(tok, len, "alter");
+		else
+			st->role_stmt = st->create_or_alter &&
+				(is_keyword(tok, len, "role") ||
+				 is_keyword(tok, len, "user") ||
+				 is_keyword(tok, len, "group"));
+	}
+	st->after_password = word && is_keyword(tok, len, "password");
+	return secret;
+}
+
 /* Append at most what "buf" has room for below "max" bytes. */
 static void
 append_bounded(StringInfo buf, const char *s, int len, int max)
@@ -303,19 +381,22 @@ clip_buffer(StringInfo buf, int max)
 /*
  * Scan one statement of "len" bytes.  Returns a palloc'd copy of the text
  * of at most "max_len" bytes, cut at a character boundary, with each
- * literal replaced by a parameter symbol when "normalize" is set; symbols
- * are numbered after the highest parameter the statement already uses, as
+ * literal replaced by a parameter symbol when "normalize" is set, and
+ * secrets (note_token) replaced whatever "normalize" says; symbols are
+ * numbered after the highest parameter the statement already uses, as
  * pg_stat_statements does.  Scanning stops when the copy is full, so memory
  * is bounded by "max_len" whatever the statement's length.  When "comments"
  * is not NULL, the C-style comments of the statement are appended to it,
- * separated by ", ", up to PGSM_COMMENTS_MAX_LEN bytes.
+ * separated by ", ", up to PGSM_COMMENTS_MAX_LEN bytes.  When "secret"
+ * is not NULL, it is set to whether a secret was masked.
  */
 char *
 pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
-				StringInfo comments)
+				StringInfo comments, bool *secret)
 {
 	StringInfoData out;
 	Lexer		lx;
+	StmtState	st;
 	int			next_param = 1;
 	bool		unary_ok = true;	/* may a minus sign start a number? */
 
@@ -323,7 +404,7 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 	lx.s = query;
 	lx.len = len;
 	lx.pos = 0;
-	while (normalize && lx.pos < lx.len)
+	while (lx.pos < lx.len)
 	{
 		int			start = lx.pos;
 
@@ -338,6 +419,9 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 		}
 	}
 
+	memset(&st, 0, sizeof(st));
+	if (secret)
+		*secret = false;
 	initStringInfo(&out);
 	lx.pos = 0;
 	while (lx.pos < lx.len && out.len < max_len)
@@ -363,13 +447,20 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 			kind = next_token(&lx);
 
 		if (kind != TOK_SPACE && kind != TOK_COMMENT)
+		{
+			bool		masked = note_token(&st, kind, query + start,
+											lx.pos - start, normalize);
+
 			unary_ok = kind == TOK_OTHER && lx.pos == start + 1 &&
 				strchr("(,=<>+-*/%^|&~!@#?[:", query[start]) != NULL;
 
-		if (kind == TOK_CONST && normalize)
-		{
-			appendStringInfo(&out, "$%d", next_param++);
-			continue;
+			if (masked && secret)
+				*secret = true;
+			if ((kind == TOK_CONST && normalize) || masked)
+			{
+				appendStringInfo(&out, "$%d", next_param++);
+				continue;
+			}
 		}
 
 		append_bounded(&out, query + start, lx.pos - start, max_len);
@@ -388,3 +479,58 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 	return out.data;
 }
 
+/*
+ * A message that quotes a token of its statement, as syntax errors do
+ * ('at or near "token"'), with the token masked when it is a literal or a
+ * quoted identifier, or when "secret" says the statement holds a password:
+ * the message must not show what the statement's text masks.  "len" bytes
+ * are read, and "complete" says whether that is all of the message.
+ * Returns NULL when there is nothing to mask.
+ */
+char *
+pgsm_mask_near_token(const char *msg, int len, bool complete, bool secret)
+{
+	static const char near[] = "at or near \"";
+	int			nearlen = sizeof(near) - 1;
+	int			start = -1;
+	int			end = -1;
+	StringInfoData out;
+
+	for (int i = 0; i + nearlen <= len && start < 0; i++)
+		if (msg[i] == 'a' && memcmp(msg + i, near, nearlen) == 0)
+			start = i + nearlen;
+	if (start < 0)
+		return NULL;
+
+	/* the token runs to the last quote: it may hold quotes itself */
+	if (complete)
+		for (int i = start; i < len; i++)
+			if (msg[i] == '"')
+				end = i;
+	if (end < 0)
+		end = len;
+
+	if (!secret && end > start)
+	{
+		Lexer		lx;
+		TokenKind	kind;
+
+		lx.s = msg + start;
+		lx.len = end - start;
+		lx.pos = 0;
+		kind = next_token(&lx);
+		if (kind != TOK_CONST && msg[start] != '"' &&
+			!(end - start > 2 && msg[start + 1] == '&' &&
+			  msg[start + 2] == '"'))
+			return NULL;
+	}
+
+	initStringInfo(&out);
+	appendBinaryStringInfo(&out, msg, start);
+	appendStringInfoString(&out, "***");
+	if (end < len)
+		appendBinaryStringInfo(&out, msg + end, len - end);
+	else
+		appendStringInfoChar(&out, '"');
+	return out.data;
+}
