@@ -161,6 +161,7 @@ typedef struct TextSource
 	const char *plan;			/* plan text, or NULL */
 	int			plan_len;
 	const char *message;		/* error message, or NULL */
+	int			sqlerrcode;		/* of the message */
 	List	   *rtable;			/* relations, or NIL ... */
 	const Oid  *relids;			/* ... or their OIDs, nrelids of them */
 	int			nrelids;
@@ -432,12 +433,14 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 
 	/*
 	 * A message may quote a huge value: only its start is read.  A token of
-	 * the statement it quotes is masked as the statement's text masks it.
+	 * the statement it quotes is masked as the statement's text masks it,
+	 * and so are the values quoted by data and constraint errors.
 	 */
 	if (src->message != NULL)
 	{
 		const char *msg = src->message;
 		int			msglen = strnlen(msg, PGSM_MESSAGE_SCAN_LEN);
+		int			category = ERRCODE_TO_CATEGORY(src->sqlerrcode);
 		bool		complete;
 		char	   *near;
 
@@ -448,6 +451,13 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 		if (near != NULL)
 		{
 			msg = near;
+			msglen = strlen(msg);
+		}
+		if (pgsm_mask_error_values &&
+			(category == ERRCODE_DATA_EXCEPTION ||
+			 category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION))
+		{
+			msg = pgsm_mask_message(msg, msglen, complete);
 			msglen = strlen(msg);
 		}
 		texts->str[PGSM_TEXT_MESSAGE] = msg;
@@ -1123,6 +1133,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 			}
 		}
 		src.message = edata->message ? edata->message : "";
+		src.sqlerrcode = edata->sqlerrcode;
 		src.cmd_type = CMD_UNKNOWN;
 
 		/*

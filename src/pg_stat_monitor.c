@@ -50,6 +50,7 @@ bool		pgsm_enable_table_export = true;
 char	   *pgsm_database = "postgres";
 int			pgsm_partition_span = 24 * 60 * 60;
 int			pgsm_retention = 7 * 24 * 60 * 60;
+bool		pgsm_mask_error_values = true;
 
 static const struct config_enum_entry track_options[] =
 {
@@ -217,6 +218,14 @@ define_settings(void)
 							 &pgsm_track_planning,
 							 false,
 							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_mask_error_values",
+							 "Whether values quoted by the messages of data and constraint errors are masked.",
+							 "Masks the double-quoted values, key values and bytes of the messages of SQLSTATE classes 22 and 23.",
+							 &pgsm_mask_error_values,
+							 true,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_enable_table_export",

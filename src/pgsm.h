@@ -57,6 +57,7 @@ extern bool pgsm_enable_table_export;
 extern char *pgsm_database;
 extern int	pgsm_partition_span;
 extern int	pgsm_retention;
+extern bool pgsm_mask_error_values;
 
 /* Longest error message kept, and how much of one is read, in bytes */
 #define PGSM_MESSAGE_MAX_LEN	256
@@ -271,6 +272,7 @@ extern void pgsm_entry_row(const PgsmEntry *e, const char *texts,
 extern char *pgsm_scan_query(const char *query, int len, int max_len,
 							 bool normalize, StringInfo comments,
 							 bool *secret);
+extern char *pgsm_mask_message(const char *msg, int len, bool complete);
 extern char *pgsm_mask_near_token(const char *msg, int len, bool complete,
 								  bool secret);
 

@@ -22,6 +22,8 @@
  * says: the value after the keyword PASSWORD, and any literal that contains
  * the word "password"; and a token of the statement that the message of a
  * syntax error quotes, when the text masks it (pgsm_mask_near_token).
+ * Messages of data and constraint errors have the values they quote masked
+ * (pgsm_mask_message).
  *
  *-------------------------------------------------------------------------
  */
@@ -476,6 +478,112 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 		}
 	}
 	clip_buffer(&out, max_len);
+	return out.data;
+}
+
+/*
+ * Words after which a double-quoted part of a message names an object, as
+ * in 'violates check constraint "c"', rather than quoting a value.
+ */
+static const char *const object_words[] = {
+	"column", "constraint", "domain", "encoding", "index", "relation",
+	"schema", "sequence", "table", "type"
+};
+
+/* Does the quote at msg[pos] follow one of object_words and a blank? */
+static bool
+quotes_object(const char *msg, int pos)
+{
+	int			end = pos - 1;
+	int			start;
+
+	if (end < 1 || msg[end] != ' ')
+		return false;
+	start = end;
+	while (start > 0 && ((msg[start - 1] >= 'a' && msg[start - 1] <= 'z') ||
+						 (msg[start - 1] >= 'A' && msg[start - 1] <= 'Z')))
+		start--;
+	for (int i = 0; i < lengthof(object_words); i++)
+		if (is_keyword(msg + start, end - start, object_words[i]))
+			return true;
+	return false;
+}
+
+static inline bool
+is_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * The message of a data or constraint error (SQLSTATE class 22 or 23) with
+ * the values it quotes masked; "len" bytes of it are read, and "complete"
+ * says whether that is all of it.  Masked: a double-quoted value, from its
+ * quote to the last double quote of the message (a value may hold quotes
+ * itself); a key value "=(...)", to the last closing parenthesis; a byte
+ * written 0x.. (of an invalid character).  Kept: a double-quoted name after
+ * one of object_words, numbers, and the rest of the words.  When the
+ * message is longer than what is read, a value runs to the end of it.
+ */
+char *
+pgsm_mask_message(const char *msg, int len, bool complete)
+{
+	StringInfoData out;
+	int			last_quote = -1;
+	int			last_paren = -1;
+	int			i = 0;
+
+	for (int j = 0; j < len; j++)
+	{
+		if (msg[j] == '"')
+			last_quote = j;
+		else if (msg[j] == ')')
+			last_paren = j;
+	}
+	if (!complete)
+		last_quote = last_paren = len;
+
+	initStringInfo(&out);
+	while (i < len)
+	{
+		char		c = msg[i];
+
+		if (c == '"' && quotes_object(msg, i))
+		{
+			int			end = i + 1;
+
+			while (end < len && msg[end] != '"')
+				end++;
+			end = Min(end + 1, len);
+			appendBinaryStringInfo(&out, msg + i, end - i);
+			i = end;
+		}
+		else if (c == '"')
+		{
+			appendStringInfoString(&out, "\"***\"");
+			i = last_quote > i ? last_quote + 1 : len;
+		}
+		else if (c == '=' && i + 1 < len && msg[i + 1] == '(')
+		{
+			appendStringInfoString(&out, "=(***)");
+			i = last_paren > i ? last_paren + 1 : len;
+		}
+		else if (c == '0' && i + 2 < len && (msg[i + 1] == 'x' ||
+											 msg[i + 1] == 'X') &&
+				 is_hex(msg[i + 2]) &&
+				 (i == 0 || !is_ident_char((unsigned char) msg[i - 1])))
+		{
+			appendStringInfoString(&out, "0x**");
+			i += 2;
+			while (i < len && is_hex(msg[i]))
+				i++;
+		}
+		else
+		{
+			appendStringInfoChar(&out, c);
+			i++;
+		}
+	}
 	return out.data;
 }
 
