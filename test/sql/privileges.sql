@@ -1,6 +1,6 @@
 -- Users who are neither superusers nor members of pg_read_all_stats see
--- '<insufficient privilege>' instead of other users' texts, and may not
--- reset the statistics.
+-- '<insufficient privilege>' instead of other users' texts and relations,
+-- and may not reset the statistics.
 CREATE EXTENSION pg_stat_monitor;
 CREATE ROLE regress_pgsm_alice;
 CREATE ROLE regress_pgsm_bob;
