@@ -153,7 +153,7 @@ define_settings(void)
 							 NULL,
 							 &pgsm_track_utility,
 							 true,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_track_application_names",
@@ -177,7 +177,7 @@ define_settings(void)
 							 "On by default, because query texts are written to tables.",
 							 &pgsm_normalized_query,
 							 true,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_enable_overflow",
@@ -193,7 +193,7 @@ define_settings(void)
 							 "Costly: the plan is printed for every execution.",
 							 &pgsm_enable_query_plan,
 							 false,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_extract_comments",
@@ -209,7 +209,7 @@ define_settings(void)
 							 NULL,
 							 &pgsm_track,
 							 PGSM_TRACK_TOP, track_options,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_track_planning",
@@ -217,7 +217,7 @@ define_settings(void)
 							 NULL,
 							 &pgsm_track_planning,
 							 false,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_mask_error_values",
