@@ -49,18 +49,17 @@ like($err, qr/syntax error at or near "WHERE"/, 'syntax error after a huge liter
 $err = run_plain("SELECT '" . ('value' x ($size / 5)) . "'::int");
 like($err, qr/invalid input syntax for type integer/, 'data error quoting a huge value');
 
-$node->safe_psql('postgres', 'RESET ROLE');
 my $rows = $node->safe_psql('postgres', q{
 	SELECT left(query, 12), count(DISTINCT queryid), sum(calls),
 	       max(length(query)) <= 2048, max(length(message)) <= 256,
 	       bool_and(query NOT LIKE '%secret%' AND message NOT LIKE '%value%')
 	FROM pg_stat_monitor_live
 	WHERE elevel = 21
-	GROUP BY 1 ORDER BY 1 COLLATE "C"});
+	GROUP BY 1 ORDER BY left(query, 12) COLLATE "C"});
 is($rows, join("\n",
 		'SELEC $1,$2,|1|2|t|t|t',
-		'SELECT $1 FR|1|1|t|t|t',
-		'SELECT $1::i|1|1|t|t|t'),
+		'SELECT $1|1|1|t|t|t',
+		'SELECT $1 FR|1|1|t|t|t'),
 	'one bounded row per statement, the same query id for the same text, nothing partly shown');
 
 $node->stop;
