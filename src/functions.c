@@ -206,8 +206,10 @@ pgsm_entry_row(const PgsmEntry *e, const char *texts, bool showtext, bool masked
 	MASKED_TEXT(PGSM_TEXT_TOP_QUERY);
 	TEXT_OR_NULL(PGSM_TEXT_APPNAME);
 	if (e->text_len[PGSM_TEXT_RELATIONS] > 0)
-		values[i++] = split_list(t[PGSM_TEXT_RELATIONS],
-								 e->text_len[PGSM_TEXT_RELATIONS]);
+		values[i++] = masked ?
+			split_list(insufficient_privilege, strlen(insufficient_privilege)) :
+			split_list(t[PGSM_TEXT_RELATIONS],
+					   e->text_len[PGSM_TEXT_RELATIONS]);
 	else
 		nulls[i++] = true;
 	values[i++] = Int32GetDatum(e->cmd_type);

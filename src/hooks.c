@@ -155,10 +155,12 @@ typedef struct TextSource
 	const char *source;			/* the query string */
 	int			location;		/* this statement in it, or -1 */
 	int			len;
+	bool		bounded;		/* read no more than pgsm_query_max_len */
 	bool		nested;			/* also keep the top-level statement */
 	const char *plan;			/* plan text, or NULL */
 	int			plan_len;
 	const char *message;		/* error message, or NULL */
+	int			sqlerrcode;		/* of the message */
 	List	   *rtable;			/* relations, or NIL ... */
 	const Oid  *relids;			/* ... or their OIDs, nrelids of them */
 	int			nrelids;
@@ -262,20 +264,31 @@ make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level)
 
 /*
  * The statement's own text: its part of the string, without the blanks and
- * semicolons around it.
+ * semicolons around it.  "location" and "len" are the parser's (location
+ * -1: the whole string; len 0: to its end), trusted as the core trusts
+ * them.  With "bounded", no more than pgsm_query_max_len bytes from the
+ * statement's start are read, cut at a character boundary: the error hook
+ * must not scan, let alone copy, a huge string.
  */
 static const char *
-statement_text(const char *source, int location, int len, int *out_len)
+statement_text(const char *source, int location, int len, bool bounded,
+			   int *out_len)
 {
-	int			srclen = strlen(source);
+	int			srclen;
 
-	if (location >= 0 && location <= srclen)
-	{
+	if (location > 0)
 		source += location;
-		srclen -= location;
-		if (len > 0 && len <= srclen)
-			srclen = len;
+	if (bounded && (len <= 0 || len > pgsm_query_max_len))
+	{
+		srclen = strnlen(source, pgsm_query_max_len);
+		if (srclen == pgsm_query_max_len)
+			srclen = pg_mbcliplen(source, srclen, pgsm_query_max_len);
 	}
+	else if (len > 0)
+		srclen = strnlen(source, len);
+	else
+		srclen = strlen(source);
+
 	while (srclen > 0 && scanner_isspace(*source))
 	{
 		source++;
@@ -379,17 +392,21 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 	int			len;
 	char	   *query;
 	StringInfoData comments;
+	bool		secret;
 
 	initStringInfo(&comments);
-	stmt = statement_text(src->source, src->location, src->len, &len);
-	query = pgsm_scan_query(stmt, len, pgsm_normalized_query,
-							pgsm_extract_comments ? &comments : NULL);
+	stmt = statement_text(src->source, src->location, src->len, src->bounded,
+						  &len);
+	query = pgsm_scan_query(stmt, len, pgsm_query_max_len,
+							pgsm_normalized_query,
+							pgsm_extract_comments ? &comments : NULL,
+							&secret);
 	len = strlen(query);
 	if (pgsm_enable_pgsm_query_id)
 		*pgsm_query_id = (int64) hash_bytes_extended((const unsigned char *) query,
 													 len, 0);
 	texts->str[PGSM_TEXT_QUERY] = query;
-	texts->len[PGSM_TEXT_QUERY] = clip(query, len, pgsm_query_max_len);
+	texts->len[PGSM_TEXT_QUERY] = len;
 
 	if (src->nested && debug_query_string != NULL)
 	{
@@ -399,13 +416,13 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 
 		if (noted_stmt_current())
 			top = statement_text(debug_query_string, noted_stmt.location,
-								 noted_stmt.len, &toplen);
+								 noted_stmt.len, false, &toplen);
 		else
-			top = statement_text(debug_query_string, -1, 0, &toplen);
-		topq = pgsm_scan_query(top, toplen, pgsm_normalized_query, NULL);
+			top = statement_text(debug_query_string, -1, 0, false, &toplen);
+		topq = pgsm_scan_query(top, toplen, pgsm_query_max_len,
+							   pgsm_normalized_query, NULL, NULL);
 		texts->str[PGSM_TEXT_TOP_QUERY] = topq;
-		texts->len[PGSM_TEXT_TOP_QUERY] = clip(topq, strlen(topq),
-											   pgsm_query_max_len);
+		texts->len[PGSM_TEXT_TOP_QUERY] = strlen(topq);
 	}
 
 	if (src->plan != NULL)
@@ -415,11 +432,37 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 										  pgsm_query_max_len);
 	}
 
+	/*
+	 * A message may quote a huge value: only its start is read.  A token of
+	 * the statement it quotes is masked as the statement's text masks it,
+	 * and so are the values quoted by data and constraint errors.
+	 */
 	if (src->message != NULL)
 	{
-		texts->str[PGSM_TEXT_MESSAGE] = src->message;
-		texts->len[PGSM_TEXT_MESSAGE] = clip(src->message,
-											 strlen(src->message),
+		const char *msg = src->message;
+		int			msglen = strnlen(msg, PGSM_MESSAGE_SCAN_LEN);
+		int			category = ERRCODE_TO_CATEGORY(src->sqlerrcode);
+		bool		complete;
+		char	   *near;
+
+		if (msglen == PGSM_MESSAGE_SCAN_LEN)
+			msglen = pg_mbcliplen(msg, msglen, PGSM_MESSAGE_SCAN_LEN);
+		complete = msg[msglen] == '\0';
+		near = pgsm_mask_near_token(msg, msglen, complete, secret);
+		if (near != NULL)
+		{
+			msg = near;
+			msglen = strlen(msg);
+		}
+		if (pgsm_mask_error_values &&
+			(category == ERRCODE_DATA_EXCEPTION ||
+			 category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION))
+		{
+			msg = pgsm_mask_message(msg, msglen, complete);
+			msglen = strlen(msg);
+		}
+		texts->str[PGSM_TEXT_MESSAGE] = msg;
+		texts->len[PGSM_TEXT_MESSAGE] = clip(msg, msglen,
 											 PGSM_MESSAGE_MAX_LEN);
 	}
 
@@ -541,7 +584,8 @@ pending_add(const PgsmKey *key, const PgsmCounters *delta,
 	if (npending_plannings == PGSM_PENDING_PLANNINGS)
 		pending_flush(PGSM_PENDING_PLANNINGS - 1);
 
-	stmt = statement_text(query_string, location, len, &stmt_len);
+	/* the planning's own entry keeps no more of the text than this */
+	stmt = statement_text(query_string, location, len, true, &stmt_len);
 	text = MemoryContextAlloc(TopMemoryContext, stmt_len + 1);
 	memcpy(text, stmt, stmt_len);
 	text[stmt_len] = '\0';
@@ -1058,11 +1102,14 @@ pgsm_emit_log_hook(ErrorData *edata)
 
 		src.source = debug_query_string;
 		src.location = -1;
+		src.bounded = true;
 		if (noted_stmt_current())
 		{
 			int			after = noted_stmt.location + noted_stmt.len;
+			int			limit = after + pgsm_query_max_len;
 
-			while (noted_stmt.len > 0 && debug_query_string[after] != '\0' &&
+			while (noted_stmt.len > 0 && after < limit &&
+				   debug_query_string[after] != '\0' &&
 				   (scanner_isspace(debug_query_string[after]) ||
 					debug_query_string[after] == ';'))
 				after++;
@@ -1087,15 +1134,20 @@ pgsm_emit_log_hook(ErrorData *edata)
 			}
 		}
 		src.message = edata->message ? edata->message : "";
+		src.sqlerrcode = edata->sqlerrcode;
 		src.cmd_type = CMD_UNKNOWN;
 
-		/* failed before parse analysis: identify it by its text */
+		/*
+		 * Failed before parse analysis: identify it by its normalized text,
+		 * the part of it that is kept.
+		 */
 		if (queryid == UINT64CONST(0))
 		{
 			int			len;
 			const char *stmt = statement_text(src.source, src.location,
-											  src.len, &len);
-			char	   *norm = pgsm_scan_query(stmt, len, true, NULL);
+											  src.len, true, &len);
+			char	   *norm = pgsm_scan_query(stmt, len, pgsm_query_max_len,
+											   true, NULL, NULL);
 
 			queryid = hash_bytes_extended((const unsigned char *) norm,
 										  strlen(norm), 0);

@@ -49,6 +49,7 @@ bool		pgsm_enable_table_export = true;
 char	   *pgsm_database = "postgres";
 int			pgsm_partition_span = 24 * 60 * 60;
 int			pgsm_retention = 7 * 24 * 60 * 60;
+bool		pgsm_mask_error_values = true;
 
 static const struct config_enum_entry track_options[] =
 {
@@ -153,7 +154,7 @@ define_settings(void)
 							 NULL,
 							 &pgsm_track_utility,
 							 true,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_track_application_names",
@@ -177,7 +178,7 @@ define_settings(void)
 							 "On by default, because query texts are written to tables.",
 							 &pgsm_normalized_query,
 							 true,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_enable_overflow",
@@ -193,7 +194,7 @@ define_settings(void)
 							 "Costly: the plan is printed for every execution.",
 							 &pgsm_enable_query_plan,
 							 false,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_extract_comments",
@@ -209,7 +210,7 @@ define_settings(void)
 							 NULL,
 							 &pgsm_track,
 							 PGSM_TRACK_TOP, track_options,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_track_planning",
@@ -217,7 +218,15 @@ define_settings(void)
 							 NULL,
 							 &pgsm_track_planning,
 							 false,
-							 PGC_USERSET, 0,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_stat_monitor.pgsm_mask_error_values",
+							 "Whether values quoted by the messages of data and constraint errors are masked.",
+							 "Masks the double-quoted values, key values and bytes of the messages of SQLSTATE classes 22 and 23.",
+							 &pgsm_mask_error_values,
+							 true,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_enable_table_export",

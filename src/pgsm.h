@@ -57,9 +57,11 @@ extern bool pgsm_enable_table_export;
 extern char *pgsm_database;
 extern int	pgsm_partition_span;
 extern int	pgsm_retention;
+extern bool pgsm_mask_error_values;
 
-/* Longest error message kept, in bytes */
+/* Longest error message kept, and how much of one is read, in bytes */
 #define PGSM_MESSAGE_MAX_LEN	256
+#define PGSM_MESSAGE_SCAN_LEN	1024
 /* Longest comment or relation list kept, in bytes */
 #define PGSM_COMMENTS_MAX_LEN	256
 #define PGSM_RELATIONS_MAX_LEN	512
@@ -276,8 +278,12 @@ extern void pgsm_entry_row(const PgsmEntry *e, const char *texts,
 						   Datum *values, bool *nulls);
 
 /* Text scanning (text.c) */
-extern char *pgsm_scan_query(const char *query, int len, bool normalize,
-							 StringInfo comments);
+extern char *pgsm_scan_query(const char *query, int len, int max_len,
+							 bool normalize, StringInfo comments,
+							 bool *secret);
+extern char *pgsm_mask_message(const char *msg, int len, bool complete);
+extern char *pgsm_mask_near_token(const char *msg, int len, bool complete,
+								  bool secret);
 
 /* Hooks (hooks.c) */
 extern bool pgsm_in_worker;

@@ -13,13 +13,25 @@
  * emit_log_hook.
  *
  * It is called only when a new entry is made, never for a statement whose
- * entry exists, and with no lock held.
+ * entry exists, and with no lock held.  Its output is bounded by the
+ * caller's limit, so that a huge statement costs no more memory than the
+ * text kept; its input is whatever the caller hands it, and the error hook
+ * hands it no more than that limit either.
+ *
+ * Some values are masked whatever pg_stat_monitor.pgsm_normalized_query
+ * says: the value after the keyword PASSWORD, and any literal that contains
+ * the word "password"; and a token of the statement that the message of a
+ * syntax error quotes, when the text masks it (pgsm_mask_near_token).
+ * Messages of data and constraint errors have the values they quote masked
+ * (pgsm_mask_message).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "parser/parser.h"
 
 #include "pgsm.h"
 
@@ -217,17 +229,23 @@ next_token(Lexer *lx)
 		return TOK_COMMENT;
 	}
 
+	/*
+	 * A plain '...' (and N'...') has backslash escapes when
+	 * standard_conforming_strings is off, as in E'...'; B'...' and X'...'
+	 * never have.
+	 */
 	if (c == '\'')
 	{
-		skip_quoted(lx, '\'', false);
+		skip_quoted(lx, '\'', !standard_conforming_strings);
 		return TOK_CONST;
 	}
 
-	/* E'...', B'...', X'...', N'...' */
 	if (c1 == '\'' && strchr("eEbBxXnN", c) != NULL)
 	{
 		lx->pos++;
-		skip_quoted(lx, '\'', c == 'e' || c == 'E');
+		skip_quoted(lx, '\'',
+					c == 'e' || c == 'E' ||
+					((c == 'n' || c == 'N') && !standard_conforming_strings));
 		return TOK_CONST;
 	}
 
@@ -268,49 +286,147 @@ next_token(Lexer *lx)
 	return TOK_OTHER;
 }
 
+/* Is the token the keyword "word" (given in lower case), in any case? */
+static inline bool
+is_keyword(const char *tok, int len, const char *word)
+{
+	return len == strlen(word) && pg_strncasecmp(tok, word, len) == 0;
+}
+
+/* Does a literal contain the word "password", in any case? */
+static bool
+mentions_password(const char *tok, int len)
+{
+	for (int i = 0; i + 8 <= len; i++)
+		if ((tok[i] == 'p' || tok[i] == 'P') &&
+			pg_strncasecmp(tok + i, "password", 8) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Scan one statement.  Returns a palloc'd copy of the text, with each
- * literal replaced by a parameter symbol when "normalize" is set; symbols
- * are numbered after the highest parameter the statement already uses, as
- * pg_stat_statements does.  When "comments" is not NULL, the C-style
- * comments of the statement are appended to it, separated by ", ".
+ * What the scanner knows of the statement it is in, to find passwords: its
+ * first two words (CREATE USER, ALTER ROLE, ...), and whether the last
+ * token was the keyword PASSWORD.
+ */
+typedef struct StmtState
+{
+	int			words;			/* words since the statement began */
+	bool		create_or_alter;
+	bool		role_stmt;		/* CREATE or ALTER, then ROLE, USER, GROUP */
+	bool		after_password;
+} StmtState;
+
+/*
+ * Is this token a secret, to be masked whatever the normalization?  The
+ * value after PASSWORD is one: a literal or quoted identifier anywhere
+ * (OPTIONS (password '...') too), and in a role statement any word but
+ * NULL, since "PASSWORD secret" there is a typo the parser rejects, and
+ * the rejected text reaches the error hook as typed.  A literal that
+ * contains the word "password" (a DO body, a connection string) is one too.
+ * Blanks and comments are not passed here.
+ */
+static bool
+note_token(StmtState *st, TokenKind kind, const char *tok, int len,
+		   bool normalize)
+{
+	bool		quoted_ident = kind == TOK_OTHER &&
+		(tok[0] == '"' || (len > 2 && tok[1] == '&'));
+	bool		word = kind == TOK_OTHER && !quoted_ident &&
+		is_ident_start((unsigned char) tok[0]);
+	bool		secret = false;
+
+	if (st->after_password)
+		secret = kind == TOK_CONST || quoted_ident ||
+			(word && st->role_stmt && !is_keyword(tok, len, "null"));
+	else if (kind == TOK_CONST && !normalize)
+		secret = mentions_password(tok, len);
+
+	if (kind == TOK_OTHER && len == 1 && tok[0] == ';')
+		memset(st, 0, sizeof(StmtState));
+	else if (word && ++st->words <= 2)
+	{
+		if (st->words == 1)
+			st->create_or_alter = is_keyword(tok, len, "create") ||
+				is_keyword(tok, len, "alter");
+		else
+			st->role_stmt = st->create_or_alter &&
+				(is_keyword(tok, len, "role") ||
+				 is_keyword(tok, len, "user") ||
+				 is_keyword(tok, len, "group"));
+	}
+	st->after_password = word && is_keyword(tok, len, "password");
+	return secret;
+}
+
+/* Append at most what "buf" has room for below "max" bytes. */
+static void
+append_bounded(StringInfo buf, const char *s, int len, int max)
+{
+	if (len > max - buf->len)
+		len = max - buf->len;
+	if (len > 0)
+		appendBinaryStringInfo(buf, s, len);
+}
+
+/* Cut a buffer filled up to "max" bytes at a character boundary. */
+static void
+clip_buffer(StringInfo buf, int max)
+{
+	if (buf->len >= max)
+	{
+		buf->len = pg_mbcliplen(buf->data, buf->len, max);
+		buf->data[buf->len] = '\0';
+	}
+}
+
+/*
+ * Scan one statement of "len" bytes.  Returns a palloc'd copy of the text
+ * of at most "max_len" bytes, cut at a character boundary, with each
+ * literal replaced by a parameter symbol when "normalize" is set, and
+ * secrets (note_token) replaced whatever "normalize" says; symbols are
+ * numbered after the highest parameter the statement already uses, as
+ * pg_stat_statements does.  Scanning stops when the copy is full, so memory
+ * is bounded by "max_len" whatever the statement's length.  When "comments"
+ * is not NULL, the C-style comments of the statement are appended to it,
+ * separated by ", ", up to PGSM_COMMENTS_MAX_LEN bytes.  When "secret"
+ * is not NULL, it is set to whether a secret was masked.
  */
 char *
-pgsm_scan_query(const char *query, int len, bool normalize,
-				StringInfo comments)
+pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
+				StringInfo comments, bool *secret)
 {
 	StringInfoData out;
 	Lexer		lx;
+	StmtState	st;
 	int			next_param = 1;
 	bool		unary_ok = true;	/* may a minus sign start a number? */
 
-	if (normalize)
-	{
-		/* first pass: the highest $n already used */
-		lx.s = query;
-		lx.len = len;
-		lx.pos = 0;
-		while (lx.pos < lx.len)
-		{
-			int			start = lx.pos;
-
-			if (next_token(&lx) == TOK_PARAM)
-			{
-				int			n = 0;
-
-				for (int i = start + 1; i < lx.pos && n < 100000; i++)
-					n = n * 10 + (query[i] - '0');
-				if (n >= next_param)
-					next_param = n + 1;
-			}
-		}
-	}
-
-	initStringInfo(&out);
+	/* first pass: the highest $n already used */
 	lx.s = query;
 	lx.len = len;
 	lx.pos = 0;
 	while (lx.pos < lx.len)
+	{
+		int			start = lx.pos;
+
+		if (next_token(&lx) == TOK_PARAM)
+		{
+			int			n = 0;
+
+			for (int i = start + 1; i < lx.pos && n < 100000; i++)
+				n = n * 10 + (query[i] - '0');
+			if (n >= next_param)
+				next_param = n + 1;
+		}
+	}
+
+	memset(&st, 0, sizeof(st));
+	if (secret)
+		*secret = false;
+	initStringInfo(&out);
+	lx.pos = 0;
+	while (lx.pos < lx.len && out.len < max_len)
 	{
 		int			start = lx.pos;
 		TokenKind	kind;
@@ -333,20 +449,196 @@ pgsm_scan_query(const char *query, int len, bool normalize,
 			kind = next_token(&lx);
 
 		if (kind != TOK_SPACE && kind != TOK_COMMENT)
+		{
+			bool		masked = note_token(&st, kind, query + start,
+											lx.pos - start, normalize);
+
 			unary_ok = kind == TOK_OTHER && lx.pos == start + 1 &&
 				strchr("(,=<>+-*/%^|&~!@#?[:", query[start]) != NULL;
 
-		if (kind == TOK_CONST && normalize)
-			appendStringInfo(&out, "$%d", next_param++);
-		else
-			appendBinaryStringInfo(&out, query + start, lx.pos - start);
+			if (masked && secret)
+				*secret = true;
+			if ((kind == TOK_CONST && normalize) || masked)
+			{
+				appendStringInfo(&out, "$%d", next_param++);
+				continue;
+			}
+		}
 
-		if (kind == TOK_COMMENT && comments != NULL && query[start] == '/')
+		append_bounded(&out, query + start, lx.pos - start, max_len);
+
+		if (kind == TOK_COMMENT && comments != NULL && query[start] == '/' &&
+			comments->len < PGSM_COMMENTS_MAX_LEN)
 		{
 			if (comments->len > 0)
 				appendStringInfoString(comments, ", ");
-			appendBinaryStringInfo(comments, query + start, lx.pos - start);
+			append_bounded(comments, query + start, lx.pos - start,
+						   PGSM_COMMENTS_MAX_LEN);
+			clip_buffer(comments, PGSM_COMMENTS_MAX_LEN);
 		}
 	}
+	clip_buffer(&out, max_len);
+	return out.data;
+}
+
+/*
+ * Words after which a double-quoted part of a message names an object, as
+ * in 'violates check constraint "c"', rather than quoting a value.
+ */
+static const char *const object_words[] = {
+	"column", "constraint", "domain", "encoding", "index", "relation",
+	"schema", "sequence", "table", "type"
+};
+
+/* Does the quote at msg[pos] follow one of object_words and a blank? */
+static bool
+quotes_object(const char *msg, int pos)
+{
+	int			end = pos - 1;
+	int			start;
+
+	if (end < 1 || msg[end] != ' ')
+		return false;
+	start = end;
+	while (start > 0 && ((msg[start - 1] >= 'a' && msg[start - 1] <= 'z') ||
+						 (msg[start - 1] >= 'A' && msg[start - 1] <= 'Z')))
+		start--;
+	for (int i = 0; i < lengthof(object_words); i++)
+		if (is_keyword(msg + start, end - start, object_words[i]))
+			return true;
+	return false;
+}
+
+static inline bool
+is_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * The message of a data or constraint error (SQLSTATE class 22 or 23) with
+ * the values it quotes masked; "len" bytes of it are read, and "complete"
+ * says whether that is all of it.  Masked: a double-quoted value, from its
+ * quote to the last double quote of the message (a value may hold quotes
+ * itself); a key value "=(...)", to the last closing parenthesis; a byte
+ * written 0x.. (of an invalid character).  Kept: a double-quoted name after
+ * one of object_words, numbers, and the rest of the words.  When the
+ * message is longer than what is read, a value runs to the end of it.
+ */
+char *
+pgsm_mask_message(const char *msg, int len, bool complete)
+{
+	StringInfoData out;
+	int			last_quote = -1;
+	int			last_paren = -1;
+	int			i = 0;
+
+	for (int j = 0; j < len; j++)
+	{
+		if (msg[j] == '"')
+			last_quote = j;
+		else if (msg[j] == ')')
+			last_paren = j;
+	}
+	if (!complete)
+		last_quote = last_paren = len;
+
+	initStringInfo(&out);
+	while (i < len)
+	{
+		char		c = msg[i];
+
+		if (c == '"' && quotes_object(msg, i))
+		{
+			int			end = i + 1;
+
+			while (end < len && msg[end] != '"')
+				end++;
+			end = Min(end + 1, len);
+			appendBinaryStringInfo(&out, msg + i, end - i);
+			i = end;
+		}
+		else if (c == '"')
+		{
+			appendStringInfoString(&out, "\"***\"");
+			i = last_quote > i ? last_quote + 1 : len;
+		}
+		else if (c == '=' && i + 1 < len && msg[i + 1] == '(')
+		{
+			appendStringInfoString(&out, "=(***)");
+			i = last_paren > i ? last_paren + 1 : len;
+		}
+		else if (c == '0' && i + 2 < len && (msg[i + 1] == 'x' ||
+											 msg[i + 1] == 'X') &&
+				 is_hex(msg[i + 2]) &&
+				 (i == 0 || !is_ident_char((unsigned char) msg[i - 1])))
+		{
+			appendStringInfoString(&out, "0x**");
+			i += 2;
+			while (i < len && is_hex(msg[i]))
+				i++;
+		}
+		else
+		{
+			appendStringInfoChar(&out, c);
+			i++;
+		}
+	}
+	return out.data;
+}
+
+/*
+ * A message that quotes a token of its statement, as syntax errors do
+ * ('at or near "token"'), with the token masked when it is a literal or a
+ * quoted identifier, or when "secret" says the statement holds a password:
+ * the message must not show what the statement's text masks.  "len" bytes
+ * are read, and "complete" says whether that is all of the message.
+ * Returns NULL when there is nothing to mask.
+ */
+char *
+pgsm_mask_near_token(const char *msg, int len, bool complete, bool secret)
+{
+	static const char near[] = "at or near \"";
+	int			nearlen = sizeof(near) - 1;
+	int			start = -1;
+	int			end = -1;
+	StringInfoData out;
+
+	for (int i = 0; i + nearlen <= len && start < 0; i++)
+		if (msg[i] == 'a' && memcmp(msg + i, near, nearlen) == 0)
+			start = i + nearlen;
+	if (start < 0)
+		return NULL;
+
+	/* the token runs to the last quote: it may hold quotes itself */
+	if (complete)
+		for (int i = start; i < len; i++)
+			if (msg[i] == '"')
+				end = i;
+	if (end < 0)
+		end = len;
+
+	if (!secret && end > start)
+	{
+		Lexer		lx;
+		TokenKind	kind;
+
+		lx.s = msg + start;
+		lx.len = end - start;
+		lx.pos = 0;
+		kind = next_token(&lx);
+		if (kind != TOK_CONST && msg[start] != '"' &&
+			!(end - start > 2 && msg[start + 1] == '&' &&
+			  msg[start + 2] == '"'))
+			return NULL;
+	}
+
+	initStringInfo(&out);
+	appendBinaryStringInfo(&out, msg, start);
+	appendStringInfoString(&out, "***");
+	if (end < len)
+		appendBinaryStringInfo(&out, msg + end, len - end);
+	else
+		appendStringInfoChar(&out, '"');
 	return out.data;
 }

@@ -1,6 +1,6 @@
 -- Users who are neither superusers nor members of pg_read_all_stats see
--- '<insufficient privilege>' instead of other users' texts, and may not
--- reset the statistics.
+-- '<insufficient privilege>' instead of other users' texts and relations,
+-- and may not reset the statistics nor change what is recorded.
 CREATE EXTENSION pg_stat_monitor;
 CREATE ROLE regress_pgsm_alice;
 CREATE ROLE regress_pgsm_bob;
@@ -44,6 +44,24 @@ FROM unnest(ARRAY['regress_pgsm_alice', 'regress_pgsm_carol']) r;
 SELECT count(*) AS public_grants
 FROM pg_proc p, aclexplode(p.proacl) a
 WHERE p.proname = 'pg_stat_monitor_reset' AND a.grantee = 0;
+
+-- what decides whether a statement is recorded, or whether the values it
+-- holds are kept, is for superusers to set
+SET ROLE regress_pgsm_alice;
+SET pg_stat_monitor.pgsm_track = none;
+SET pg_stat_monitor.pgsm_track_utility = off;
+SET pg_stat_monitor.pgsm_track_planning = off;
+SET pg_stat_monitor.pgsm_normalized_query = off;
+SET pg_stat_monitor.pgsm_enable_query_plan = on;
+SET pg_stat_monitor.pgsm_mask_error_values = off;
+-- what only splits rows or fills extra columns is for anyone
+SET pg_stat_monitor.pgsm_extract_comments = on;
+SET pg_stat_monitor.pgsm_track_application_names = off;
+SET pg_stat_monitor.pgsm_enable_pgsm_query_id = off;
+RESET ROLE;
+RESET pg_stat_monitor.pgsm_extract_comments;
+RESET pg_stat_monitor.pgsm_track_application_names;
+RESET pg_stat_monitor.pgsm_enable_pgsm_query_id;
 
 DROP TABLE priv;
 DROP ROLE regress_pgsm_alice, regress_pgsm_bob, regress_pgsm_carol;
