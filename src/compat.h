@@ -17,12 +17,51 @@
 #error "pg_stat_monitor requires PostgreSQL 15 or later"
 #endif
 
+#include "common/hashfn.h"
+#include "nodes/plannodes.h"
+
 /* The query jumble moved from utils/ to nodes/ in PostgreSQL 16. */
 #if PG_VERSION_NUM >= 160000
 #include "nodes/queryjumble.h"
 #else
 #include "utils/queryjumble.h"
 #endif
+
+/*
+ * The query id of a utility statement whose id a hook before ours cleared
+ * (pg_stat_statements does).  Up to PostgreSQL 15 the core's id of a
+ * utility statement is a hash of its text; from 16 on, it is a jumble of
+ * its parse tree, taken here from a Query as parse analysis makes it.
+ */
+#if PG_VERSION_NUM >= 160000
+static inline uint64
+pgsm_utility_jumble(PlannedStmt *pstmt, const char *sql, int len)
+{
+	Query	   *query = makeNode(Query);
+
+	query->commandType = CMD_UTILITY;
+	query->utilityStmt = pstmt->utilityStmt;
+	query->stmt_location = pstmt->stmt_location;
+	query->stmt_len = pstmt->stmt_len;
+	JumbleQuery(query);
+	return query->queryId;
+}
+#else
+static inline uint64
+pgsm_utility_jumble(PlannedStmt *pstmt, const char *sql, int len)
+{
+	uint64		id = hash_bytes_extended((const unsigned char *) sql, len, 0);
+
+	/* as the core does: 0 means "none", and 1 is taken */
+	return id != UINT64CONST(0) ? id : UINT64CONST(2);
+}
+#endif
+
+/*
+ * DEALLOCATE is recorded as a statement of its own from PostgreSQL 17 on,
+ * as pg_stat_statements does there; before, it is left out.
+ */
+#define PGSM_TRACK_DEALLOCATE	(PG_VERSION_NUM >= 170000)
 
 /* PostgreSQL 18 moved ExplainState and the output framing out of explain.h. */
 #if PG_VERSION_NUM >= 180000

@@ -502,8 +502,8 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 /*
  * The query id of a utility statement.  A hook that ran before this one
  * may have cleared it: pg_stat_statements does, when it is loaded after
- * pg_stat_monitor.  The core's id of a utility statement is a hash of its
- * text, so it can be worked out again.  Subcommands have none of their
+ * pg_stat_monitor.  The core's id can be worked out again (compat.h says
+ * how on each version).  Subcommands have none of their
  * own: they belong to the command that issued them.  (Not inlined: its
  * caller uses PG_TRY.)
  */
@@ -514,16 +514,13 @@ utility_query_id(PlannedStmt *pstmt, const char *query_string,
 	int			location = pstmt->stmt_location;
 	int			len = pstmt->stmt_len;
 	const char *sql;
-	uint64		id;
 
 	if (pstmt->queryId != UINT64CONST(0) || query_string == NULL ||
 		context == PROCESS_UTILITY_SUBCOMMAND || !IsQueryIdEnabled())
 		return pstmt->queryId;
 
 	sql = CleanQuerytext(query_string, &location, &len);
-	id = hash_bytes_extended((const unsigned char *) sql, len, 0);
-	/* as the core does: 0 means "none", and 1 is taken */
-	return id != UINT64CONST(0) ? id : UINT64CONST(2);
+	return pgsm_utility_jumble(pstmt, sql, len);
 }
 
 /* Forget pending planning i, freeing its copies. */
@@ -987,7 +984,8 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	track = pgsm_track_utility && queryId != UINT64CONST(0) &&
 		!is_execute && !IsA(parsetree, PrepareStmt) &&
-		!IsA(parsetree, DeallocateStmt) && pgsm_enabled(level);
+		(PGSM_TRACK_DEALLOCATE || !IsA(parsetree, DeallocateStmt)) &&
+		pgsm_enabled(level);
 
 	if (track)
 	{
