@@ -3,6 +3,7 @@
 # and what building and testing pg_stat_monitor need, and mounts what a
 # server needs in it.  Prints the chroot's directory.  Run as root.
 #
+#   bash scripts/chroot.sh 15     Debian 12 (bookworm), PostgreSQL 15
 #   bash scripts/chroot.sh 17     Debian 13 (trixie), PostgreSQL 17
 #   bash scripts/chroot.sh 18     Debian unstable (sid), PostgreSQL 18
 #
@@ -11,6 +12,7 @@ set -euo pipefail
 
 major=${1:?usage: chroot.sh MAJOR}
 case $major in
+    15) suite=bookworm ;;
     17) suite=trixie ;;
     18) suite=sid ;;
     *) echo "chroot.sh: no Debian release known for PostgreSQL $major" >&2; exit 2 ;;

@@ -10,7 +10,8 @@
 #
 # PG=17 or PG=18 in the environment runs them against that PostgreSQL
 # instead of the machine's own 15, inside a Debian chroot that has it
-# (scripts/chroot.sh makes it the first time, as root).
+# (scripts/chroot.sh makes it the first time, as root).  PGSM_CHROOT=1 runs
+# 15 in a chroot too, leaving the machine's own installation alone.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +22,7 @@ pg=${PG:-15}
 sudo=
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 
-if [ "$pg" != 15 ] && [ -z "${PGSM_IN_CHROOT:-}" ]; then
+if { [ "$pg" != 15 ] || [ -n "${PGSM_CHROOT:-}" ]; } && [ -z "${PGSM_IN_CHROOT:-}" ]; then
     root=$($sudo bash "$top/scripts/chroot.sh" "$pg")
     src=$($sudo mktemp -d "$root/tmp/pgsm-src.XXXXXX")
     trap '$sudo rm -rf "$src"' EXIT
