@@ -443,7 +443,7 @@ BEGIN
         EXIT WHEN NOT FOUND;
         RAISE WARNING USING
             ERRCODE = 'duplicate_table',
-            MESSAGE = pg_catalog.format('name %I for a partition of %s is taken by %s, owned by role %I',
+            MESSAGE = pg_catalog.format('name "%s" for a partition of %s is taken by %s, owned by role "%s"',
                                         part, tbl, taken, taken_by),
             DETAIL = pg_catalog.format('%s is not a partition of %s.', taken, tbl),
             HINT = 'The partition gets another name.  Drop or rename that object if it has no business in the extension''s schema.';

@@ -252,13 +252,20 @@ report_export_setting(void)
  * session, a worker's included, starts with.  These override them: names
  * are looked up in pg_catalog only (never in "$user" or public, where
  * others may create objects), the worker stays the superuser it connected
- * as, and its writes are not made read-only.
+ * as (session_authorization and role), and its writes are not made
+ * read-only.
  */
 static void
 pin_settings(void)
 {
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET,
 					PGC_S_OVERRIDE);
+	/* looking the role's name up needs a transaction */
+	StartTransactionCommand();
+	SetConfigOption("session_authorization",
+					GetUserNameFromId(GetAuthenticatedUserId(), false),
+					PGC_SUSET, PGC_S_OVERRIDE);
+	CommitTransactionCommand();
 	SetConfigOption("role", "none", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET,
 					PGC_S_OVERRIDE);
