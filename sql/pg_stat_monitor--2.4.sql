@@ -810,7 +810,15 @@ BEGIN
     INSERT INTO @extschema@.pg_stat_monitor_subscription_history
         (bucket_start_time, subid, subname, enabled, streaming, sub_slot_name,
          apply_error_count, sync_error_count, stats_reset)
-    SELECT bucket_start, s.subid, s.subname, p.subenabled, p.substream::text,
+    -- the option as CREATE SUBSCRIPTION spells it: substream is a boolean
+    -- up to PostgreSQL 15 and a letter from 16 on
+    SELECT bucket_start, s.subid, s.subname, p.subenabled,
+           CASE p.substream::text
+               WHEN 'false' THEN 'off' WHEN 'f' THEN 'off'
+               WHEN 'true' THEN 'on' WHEN 't' THEN 'on'
+               WHEN 'p' THEN 'parallel'
+               ELSE p.substream::text
+           END,
            p.subslotname, s.apply_error_count, s.sync_error_count,
            s.stats_reset
     FROM pg_catalog.pg_stat_subscription_stats s

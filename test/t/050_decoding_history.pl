@@ -269,7 +269,7 @@ is( $sub->safe_psql('postgres', qq(
 	FROM pg_stat_monitor_subscription_deltas
 	WHERE bucket_start_time > '$sub_first' AND bucket_start_time <= '$sub_last'
 	GROUP BY subname, streaming ORDER BY subname)),
-	"sub_off|false|$errors|0|t\nsub_on|true|0|0|t",
+	"sub_off|off|$errors|0|t\nsub_on|on|0|0|t",
 	'subscriber: apply errors per bucket add up to the server\'s count');
 
 # --- no noise --------------------------------------------------------------
