@@ -101,14 +101,15 @@ FROM cnt_sums WHERE query LIKE 'INSERT INTO cnt%';
 
 -- who, where and when: each row's bucket overlaps the time the
 -- statements ran
+SELECT setting AS bucket_time FROM pg_settings WHERE name = 'pg_stat_monitor.pgsm_bucket_time' \gset
 SELECT bool_and(username = current_user) AS user_ok,
        bool_and(userid = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS userid_ok,
        bool_and(datname = current_database()) AS db_ok,
        bool_and(dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS dbid_ok,
        bool_and(client_ip IS NULL) AS unix_socket,
-       bool_and(bucket_start_time = to_timestamp(bucket * 60)) AS bucket_is_absolute,
+       bool_and(bucket_start_time = to_timestamp(bucket * :bucket_time)) AS bucket_is_absolute,
        bool_and(bucket_start_time <= :'t1'
-                AND :'t0' < bucket_start_time + interval '60 s') AS its_bucket,
+                AND :'t0' < bucket_start_time + make_interval(secs => :bucket_time)) AS its_bucket,
        bool_and(top_queryid IS NULL AND planid IS NULL AND sqlcode IS NULL
                 AND message IS NULL AND top_query IS NULL) AS nulls_ok
 FROM pg_stat_monitor_live WHERE query = 'SELECT count(*) FROM cnt WHERE a > $1';
