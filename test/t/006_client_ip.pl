@@ -42,9 +42,10 @@ $node->safe_psql('postgres', 'SELECT max(a) FROM ip_t',
 
 my $rows = $node->safe_psql(
 	'postgres', q{
-SELECT DISTINCT query, coalesce(host(client_ip), 'NULL'), family(client_ip)
+SELECT query, coalesce(host(client_ip), 'NULL'), family(client_ip)
 FROM pg_stat_monitor_live
 WHERE query LIKE '%ip_t%' AND query NOT LIKE '%pg_stat_monitor%'
+GROUP BY query, client_ip
 ORDER BY query COLLATE "C", host(client_ip) COLLATE "C"});
 is( $rows,
 	join("\n",

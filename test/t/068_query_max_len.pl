@@ -15,23 +15,24 @@ my $node = pgsm_node('query_max_len', bucket_time => 60,
 	  . "pg_stat_monitor.pgsm_enable_table_export = off\n");
 
 is($node->safe_psql('postgres', 'SHOW pg_stat_monitor.pgsm_query_max_len'),
-	'100', 'the setting is in force');
+	'100B', 'the setting is in force');
 $node->safe_psql('postgres', 'SELECT pg_stat_monitor_reset()');
-# "SELECT $1 AS a /* " is 18 bytes, "SELECT $1 AS bb /* " 19: in the second,
-# bytes 100 and 101 are one character
-$node->safe_psql('postgres', 'SELECT 1 AS a /* ' . ('y' x 200) . ' */');
-$node->safe_psql('postgres', 'SELECT 1 AS bb /* ' . ("\xc3\xa9" x 100) . ' */');
-$node->safe_psql('postgres', 'SELECT 1 AS short_one');
+# Three statements of different shapes (the query id ignores comments and
+# aliases).  "SELECT $1 /* " is 13 bytes; "SELECT $1, $2 /* " is 17, so that
+# bytes 100 and 101 are one character.
+$node->safe_psql('postgres', 'SELECT 1 /* ' . ('y' x 200) . ' */');
+$node->safe_psql('postgres', 'SELECT 1, 2 /* ' . ("\xc3\xa9" x 100) . ' */');
+$node->safe_psql('postgres', 'SELECT 1, 2, 3');
 
 is( $node->safe_psql('postgres', q(
 	SELECT string_agg(format('%s %s %s', left(query, 15), octet_length(query),
 	                         right(query, 1)), E'\n' ORDER BY query COLLATE "C")
 	FROM (SELECT DISTINCT query FROM pg_stat_monitor_live
-	      WHERE query LIKE 'SELECT $1 AS%') q)),
+	      WHERE query LIKE 'SELECT $1%') q)),
 	join("\n",
-		'SELECT $1 AS a  100 y',
-		"SELECT \$1 AS bb 99 \xc3\xa9",
-		'SELECT $1 AS sh 22 e'),
+		'SELECT $1 /* yy 100 y',
+		"SELECT \$1, \$2 / 99 \xc3\xa9",
+		'SELECT $1, $2,  17 3'),
 	'cut at 100 bytes, at a character boundary; a short text whole');
 
 $node->stop;
