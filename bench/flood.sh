@@ -57,16 +57,7 @@ part_flood() {
 	local out="$OUT/5-flood.md" raw="$OUT/raw/flood"
 	mkdir -p "$raw"
 	say "part 5: flood of $FLOOD_N distinct statements"
-	if ! exporter_available; then
-		{
-			echo "## 5. Distinct-statement flood"
-			echo
-			echo "Not available: the exporter is not in this checkout yet."
-			echo
-		} >"$out"
-		target "nothing lost in a flood of 50,000 distinct statements" "not available" "not measured" "no exporter in this checkout"
-		return 0
-	fi
+	exporter_available || cannot_measure "the exporter is not in this checkout"
 
 	mkdir -p "$WORK/flood"
 	distinct_statements "$FLOOD_N" bench_flood >"$WORK/flood/stmts.sql"
@@ -95,7 +86,7 @@ part_flood() {
 		echo "$FLOOD_N statements with distinct query ids (\`SELECT cA, cB, cC FROM bench_flood\`, the columns differing), run by one psql session as fast as it goes, on a server with the store at its default size (\`pgsm_max = 1MB\`: room for $entries_max entries)."
 		echo "Recorded = calls in the history (\`pg_stat_monitor_data\`) plus calls still in the store (\`pg_stat_monitor_live\`), after the worker was asked to export what was left."
 		echo "The same flood with export off shows what the store alone keeps."
-		echo "The worker is asked to export early when the store is half full; \"longest between two exports\" is the longest time between the starts of two consecutive exports' transactions (\`pg_stat_monitor_exports.exported_at\`) during the flood and the final flush."
+		echo "The worker is asked to export early when the store is a quarter full (\`PGSM_HIGH_WATER\` in src/store.c); \"longest between two exports\" is the longest time between the starts of two consecutive exports' transactions (\`pg_stat_monitor_exports.exported_at\`) during the flood and the final flush."
 		echo
 		echo "| export | executed | recorded | distinct statements in history | in the store | lost | flood time (s) | statements/s | exports during the flood | of which early | largest export (rows) | longest between two exports (ms) | calls dropped | entries dropped | export failures |"
 		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"

@@ -111,6 +111,9 @@ part_instr() {
 		done
 	done
 	wait || true
+	local bad
+	bad=$(grep -l '^failed$' "$raw"/*.total 2>/dev/null | head -n 3 | xargs -r -n1 basename | tr '\n' ' ')
+	[ -z "$bad" ] || cannot_measure "callgrind runs failed: $bad(their stderr is in $raw)"
 
 	# per statement: (total(10N) - total(N)) / 9N
 	per() {

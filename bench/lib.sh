@@ -122,6 +122,16 @@ median() {
 		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+# cannot_measure WHY: a part that cannot measure what it is for stops the
+# whole run with a message naming the part, rather than writing "not
+# available" into the report.  Call it from the part's own shell, not from
+# a background job.
+cannot_measure() {
+	say "part $PART cannot measure: $*"
+	echo "bench/run.sh: part $PART cannot measure: $*" >&2
+	exit 1
+}
+
 # target NAME MEASURED VERDICT NOTE: one row of the summary of targets.
 target() {
 	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$OUT/targets-$PART.tsv"

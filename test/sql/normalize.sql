@@ -31,9 +31,12 @@ RESET pg_stat_monitor.pgsm_normalized_query;
 
 SELECT query FROM pg_stat_monitor_live
 WHERE query NOT LIKE '%pg_stat_monitor%' AND query NOT LIKE '%normalized_query%'
+GROUP BY query
 ORDER BY query COLLATE "C";
 
-SELECT count(*) AS before FROM pg_stat_monitor_live \gset
+CREATE TEMP TABLE recorded_before AS
+SELECT queryid, query, sum(calls) AS calls FROM pg_stat_monitor_live
+WHERE query NOT LIKE '%pg_stat_monitor%' GROUP BY queryid, query;
 
 -- Malformed texts, sent as they are (\gexec sends each value as a query;
 -- they are not echoed, nor their errors' long lines)
@@ -49,21 +52,29 @@ SELECT 'SELECT count(*) FROM (VALUES ' ||
        string_agg('(' || i || ')', ',') || ') v' FROM generate_series(1, 120000) i \gexec
 SELECT 'SELEC ' || repeat('x', 1048576) \gexec
 SELECT format('SELECT length(%L)', repeat('y', 1048576)) \gexec
+-- an error message of more than 256 bytes
+SELECT format('SELECT %L::int', repeat('z', 300)) \gexec
 \set ECHO all
 \set VERBOSITY default
 
-SELECT left(query, 60) AS query, length(query) <= 2048 AS clipped, calls, elevel,
-       sqlcode, left(message, 60) AS message, length(message) <= 256 AS short
+SELECT left(query, 60) AS query, octet_length(query) AS query_bytes,
+       sum(calls) AS calls, elevel, sqlcode, left(message, 60) AS message,
+       octet_length(message) AS message_bytes
 FROM pg_stat_monitor_live
 WHERE query NOT LIKE '%pg_stat_monitor%' AND (elevel <> 0 OR length(query) > 1000
       OR query LIKE 'SELECT length%')
+GROUP BY query, elevel, sqlcode, message
 ORDER BY left(query, 60) COLLATE "C", sqlcode;
 
--- nothing recorded before was lost
-SELECT count(*) >= :before AS kept FROM pg_stat_monitor_live
-WHERE query NOT LIKE '%pg_stat_monitor%';
+-- nothing recorded before was lost: every statement is still there, with
+-- at least its calls
+SELECT count(*) AS recorded_before,
+       count(*) FILTER (WHERE (SELECT sum(calls) FROM pg_stat_monitor_live m
+                               WHERE m.queryid = b.queryid AND m.query = b.query)
+                              >= b.calls) AS kept
+FROM recorded_before b;
 SELECT count(*) AS first_statement_kept FROM pg_stat_monitor_live
 WHERE query LIKE 'SELECT $1, $2, $3, $4, $5%';
 
-DROP TABLE nt;
+DROP TABLE nt, recorded_before;
 DROP EXTENSION pg_stat_monitor;

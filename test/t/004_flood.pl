@@ -78,7 +78,7 @@ $node->safe_psql('postgres', 'SELECT pg_stat_monitor_reset()');
 $node->safe_psql('postgres', 'SELECT count(*) FROM t') for 1 .. 3;
 is( $node->safe_psql(
 		'postgres',
-		q{SELECT calls FROM pg_stat_monitor_live WHERE query = 'SELECT count(*) FROM t'}
+		q{SELECT sum(calls) FROM pg_stat_monitor_live WHERE query = 'SELECT count(*) FROM t'}
 	),
 	'3',
 	'after a reset the store records again');

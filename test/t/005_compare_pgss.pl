@@ -164,7 +164,7 @@ SELECT pg_stat_statements_reset(), pg_stat_monitor_reset();
 	# errors are recorded by pg_stat_monitor alone
 	is( $node->safe_psql(
 			'postgres',
-			q{SELECT string_agg(sqlcode, ',' ORDER BY sqlcode)
+			q{SELECT string_agg(DISTINCT sqlcode, ',' ORDER BY sqlcode)
 			  FROM pg_stat_monitor_live WHERE elevel = 21}),
 		'22012,22P02,42P01',
 		"$what: the three errors are recorded");
@@ -176,7 +176,8 @@ SELECT pg_stat_statements_reset(), pg_stat_monitor_reset();
 	is( $node->safe_psql(
 			'postgres',
 			q{SELECT string_agg(query || ' ' || calls, ', ' ORDER BY query)
-			  FROM pg_stat_monitor_live WHERE query IN ('BEGIN', 'END')}),
+			  FROM (SELECT query, sum(calls) AS calls FROM pg_stat_monitor_live
+			        WHERE query IN ('BEGIN', 'END') GROUP BY query) q}),
 		'BEGIN 50, END 50',
 		"$what: prepared utility statements count at each execution");
 

@@ -5,7 +5,8 @@
 # privileges, and an upgrade from 2.2 against a fresh install.
 #
 # The worker's export is off here, so it takes no snapshot: the test takes
-# them itself, which makes each bucket hold exactly what the test did.
+# them itself, which makes each bucket hold exactly what the test did.  It
+# is turned on for the standby's part, at the end.
 use strict;
 use warnings;
 
@@ -141,14 +142,21 @@ is(delta($bk), "slot re-created|$srv",
 	're-created with other options and more activity: new series');
 
 # re-created alike, with more activity than before: it cannot be told from
-# the old slot, but the delta stays below what really happened
+# the old slot, so the series goes on and the delta is the new slot's
+# counters less the old one's, between zero and what the new slot did
+my @old = split /\|/, $srv;
 recreate('true');
 spill(3);
 $srv = server();
 $bk = snap();
-my @d = split /\|/, delta($bk);
 my @s = split /\|/, $srv;
-ok( !grep({ $d[ $_ + 1 ] < 0 || $d[ $_ + 1 ] > $s[$_] } 0 .. $#s),
+ok(!grep({ $s[$_] < $old[$_] } 0 .. $#s),
+	'the new slot did more than the old one, counter by counter');
+is(delta($bk), join('|', '-', map { $s[$_] - $old[$_] } 0 .. $#s),
+	're-created alike: the series goes on, the delta is the difference');
+my @d = split /\|/, delta($bk);
+is(scalar(@d), 1 + scalar(@s), 're-created alike: the bucket has its row');
+ok(!grep({ $d[ $_ + 1 ] < 0 || $d[ $_ + 1 ] > $s[$_] } 0 .. $#s),
 	're-created alike: deltas between zero and what the slot did');
 
 # --- reset -----------------------------------------------------------------
@@ -212,30 +220,69 @@ like($err, qr/permission denied/, 'only superusers take snapshots');
 
 # --- a standby -------------------------------------------------------------
 
+# The primary's worker now takes a snapshot at every bucket; the standby's
+# worker runs with export on too, and keeps three buckets in its store.
 $node->backup('bk');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($node, 'bk', has_streaming => 1);
-$standby->append_conf('postgresql.conf',
-	'pg_stat_monitor.pgsm_enable_table_export = on');
+$standby->append_conf('postgresql.conf', q(
+pg_stat_monitor.pgsm_enable_table_export = on
+pg_stat_monitor.pgsm_max_buckets = 3
+));
 $standby->start;
+$node->append_conf('postgresql.conf',
+	'pg_stat_monitor.pgsm_enable_table_export = on');
+$node->reload;
 $node->wait_for_catchup($standby);
-my $count = $node->safe_psql('postgres',
-	'SELECT count(*) FROM pg_stat_monitor_decoding_snapshots');
 ($ret, $out, $err) = $standby->psql('postgres',
 	'SELECT pgsm_snapshot_decoding(now())');
 is($ret, 0, 'a standby: pgsm_snapshot_decoding returns quietly');
 is($err, '', 'a standby: not a word');
-my $t = $standby->safe_psql('postgres', 'SELECT now()');
-$standby->poll_query_until('postgres',
-	"SELECT clock_timestamp() > '$t'::timestamptz + interval '2.5 s'");
-is( $standby->safe_psql('postgres', q(
-	SELECT count(*) FROM pg_stat_monitor_decoding_snapshots)),
-	$count, 'a standby takes no snapshot');
+
+# The standby's worker runs its cycles: a statement recorded there is
+# rotated out of its store three buckets later, which only the worker does.
+my $mark = $standby->safe_psql('postgres', 'SELECT clock_timestamp()');
+my @out = split /\n/, $standby->safe_psql('postgres', q(
+	SELECT 1 AS standby_marker;
+	SELECT sum(calls) FROM pg_stat_monitor_live WHERE query = 'SELECT $1 AS standby_marker'));
+is($out[-1], '1', 'a standby records statements');
+ok( $node->poll_query_until('postgres', qq(
+	SELECT count(*) > 0 FROM pg_stat_monitor_decoding_snapshots
+	WHERE taken_at > '$mark')),
+	"the primary's worker takes snapshots, past the buckets taken by hand");
+ok( $standby->poll_query_until('postgres', q(
+	SELECT count(*) = 0 FROM pg_stat_monitor_live WHERE query = 'SELECT $1 AS standby_marker')),
+	"a standby: its worker ran its cycles, rotating the store");
+
+# Meanwhile the primary's worker took snapshots (after the buckets the test
+# took by hand); the standby has exactly the primary's, none of its own.
+# Snapshots are compared up to a time after which the primary has taken one
+# more, so that all those compared are committed, and replayed.
+my $cut = $node->safe_psql('postgres', 'SELECT clock_timestamp()');
+ok( $node->poll_query_until('postgres', qq(
+	SELECT count(*) > 0 FROM pg_stat_monitor_decoding_snapshots
+	WHERE taken_at > '$cut')),
+	"the primary's worker takes one more");
+$node->wait_for_catchup($standby);
+my $snapshots = qq(
+	SELECT count(*) FILTER (WHERE taken_at > '$mark'),
+	       string_agg(bucket_start_time || ' ' || taken_at, ', '
+	                  ORDER BY bucket_start_time)
+	FROM pg_stat_monitor_decoding_snapshots WHERE taken_at <= '$cut');
+my $on_primary = $node->safe_psql('postgres', $snapshots);
+is($standby->safe_psql('postgres', $snapshots), $on_primary,
+	"a standby has the primary's snapshots and takes none of its own");
+like($on_primary, qr/^[1-9]\d*\|/,
+	'the primary took snapshots while the standby ran its cycles');
 ok( $standby->safe_psql('postgres',
 		'SELECT count(*) FROM pg_stat_monitor_slot_deltas') > 0,
 	'a standby reads the history');
+is($standby->safe_psql('postgres', 'SELECT exports, export_failures FROM pg_stat_monitor_info'),
+	'0|0', 'a standby: its worker exported nothing and failed nothing');
 ok(!$standby->log_contains('pg_stat_monitor worker could not'),
 	'a standby: nothing in the log');
+unlike(slurp_file($standby->logfile), qr/(ERROR|WARNING|FATAL):.*(pg_stat_monitor|pgsm_|read-only)/,
+	'a standby: no error about pg_stat_monitor in its log');
 $standby->stop;
 
 # --- an upgrade from 2.2 gives what a fresh install does ---------------------

@@ -42,6 +42,13 @@ is(pgsm_history_calls($node, 'SELECT $1 AS kill_marker'), '10',
 	'nothing lost, nothing written twice');
 
 # SIGKILL: the server restarts all processes, and the worker comes back.
+# The worker commits asynchronously, and crash recovery keeps only what
+# reached disk: wait until the WAL is flushed past the export's commit, so
+# that what was exported before is known to survive the crash.
+my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+ok( $node->poll_query_until('postgres',
+		"SELECT pg_current_wal_flush_lsn() >= '$lsn'::pg_lsn"),
+	'the export has reached disk');
 $pid = worker_pid();
 kill 'KILL', $pid;
 ok( $node->poll_query_until('postgres', qq(

@@ -14,17 +14,25 @@ $primary->backup('backup');
 
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'backup', has_streaming => 1);
+# three buckets in the store, so that the worker's rotation shows soon
+$standby->append_conf('postgresql.conf', 'pg_stat_monitor.pgsm_max_buckets = 3');
 $standby->start;
 $primary->wait_for_catchup($standby);
 
-$standby->safe_psql('postgres', 'SELECT 1 AS standby_marker') for 1 .. 4;
-sleep 3;    # a few buckets go by on the standby
-is( $standby->safe_psql('postgres',
-	"SELECT sum(calls) FROM pg_stat_monitor_live WHERE query = 'SELECT \$1 AS standby_marker'"),
-	'4', 'the live view works on a standby');
+# in one session, a few milliseconds apart: far less than the buckets kept
+my @out = split /\n/, $standby->safe_psql('postgres',
+	"SELECT 1 AS standby_marker;\n" x 4
+	  . "SELECT sum(calls) FROM pg_stat_monitor_live WHERE query = 'SELECT \$1 AS standby_marker'");
+is($out[-1], '4', 'the live view works on a standby');
 is( $standby->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_stat_monitor'"),
 	'1', 'the worker runs on the standby');
+# A few buckets go by: the worker rotates the store, as without export,
+# which only it does.  Then it has been through several cycles, and must
+# have exported nothing, failed nothing and logged nothing.
+ok( $standby->poll_query_until('postgres', q(
+	SELECT count(*) = 0 FROM pg_stat_monitor_live WHERE query = 'SELECT $1 AS standby_marker')),
+	'the worker on the standby runs its cycles, rotating the store');
 is( $standby->safe_psql('postgres', 'SELECT exports, export_failures FROM pg_stat_monitor_info'),
 	'0|0', 'the standby exports nothing and fails nothing');
 my $log = slurp_file($standby->logfile);
