@@ -52,8 +52,10 @@ SELECT 'SELECT count(*) FROM (VALUES ' ||
        string_agg('(' || i || ')', ',') || ') v' FROM generate_series(1, 120000) i \gexec
 SELECT 'SELEC ' || repeat('x', 1048576) \gexec
 SELECT format('SELECT length(%L)', repeat('y', 1048576)) \gexec
--- an error message of more than 256 bytes
+-- an error message of more than 256 bytes (its value kept, to be cut)
+SET pg_stat_monitor.pgsm_mask_error_values = off;
 SELECT format('SELECT %L::int', repeat('z', 300)) \gexec
+RESET pg_stat_monitor.pgsm_mask_error_values;
 \set ECHO all
 \set VERBOSITY default
 

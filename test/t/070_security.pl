@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use PgsmTest;
 
 my $node = pgsm_node('security', bucket_time => 2);
@@ -185,13 +186,30 @@ $log_offset = -s $node->logfile;
 my $reset = 'SET ROLE NONE; SET default_transaction_read_only = off;';
 is($node->safe_psql('postgres', 'SELECT current_user'),
 	'mallory_owner', 'the database setting makes a superuser session run as its owner');
+# Poll a query that needs $reset first.  (poll_query_until cannot: psql
+# shows the SET commands' tags of a string given with -c, so the output is
+# never just "t".)
+sub poll_reset
+{
+	my ($query) = @_;
+	foreach (1 .. $PostgreSQL::Test::Utils::timeout_default * 10)
+	{
+		return 1 if $node->safe_psql('postgres', "$reset $query") eq 't';
+		usleep(100_000);
+	}
+	return 0;
+}
 $node->safe_psql('postgres',
 	"$reset SELECT count(*) FROM probe AS with_owner_settings") for 1 .. 2;
-ok( $node->poll_query_until('postgres', qq(
-	$reset SELECT count(*) > 0 FROM pg_stat_monitor_data d
+ok( poll_reset(q(
+	SELECT count(*) > 0 FROM pg_stat_monitor_data d
 	JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
 	WHERE t.text = 'SELECT count(*) FROM probe AS with_owner_settings')),
 	'the worker still exports');
+ok( poll_reset(q(
+	SELECT count(*) > 0 FROM pg_stat_monitor
+	WHERE query = 'SELECT count(*) FROM probe AS with_owner_settings')),
+	'and the view is still refreshed');
 is( $node->safe_psql('postgres',
 	"$reset SELECT export_failures, last_error FROM pg_stat_monitor_info"),
 	'0|', 'with no failure');
