@@ -104,6 +104,26 @@ worker_wait(long max_ms)
 }
 
 /*
+ * A worker of this library that runs once, for this process: it is never
+ * restarted, and this process is told when it stops.
+ */
+static void
+short_lived_worker(BackgroundWorker *worker, const char *function,
+				   const char *name, BgWorkerStartTime start)
+{
+	memset(worker, 0, sizeof(BackgroundWorker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = start;
+	worker->bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker->bgw_library_name, "pg_stat_monitor", BGW_MAXLEN);
+	strlcpy(worker->bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(worker->bgw_name, name, BGW_MAXLEN);
+	strlcpy(worker->bgw_type, name, BGW_MAXLEN);
+	worker->bgw_notify_pid = MyProcPid;
+}
+
+/*
  * Does pg_stat_monitor.pgsm_database exist?  Asked of a short-lived worker
  * connected to no database, which can read the shared catalog pg_database.
  * When that worker cannot be started, or says nothing, the answer is yes:
@@ -120,16 +140,9 @@ database_exists(void)
 	ws.database_found = -1;
 	pgsm_store_worker_stats(NULL, &ws);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "pg_stat_monitor", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "pgsm_check_database_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "pg_stat_monitor database check", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "pg_stat_monitor database check", BGW_MAXLEN);
-	worker.bgw_notify_pid = MyProcPid;
+	short_lived_worker(&worker, "pgsm_check_database_main",
+					   "pg_stat_monitor database check",
+					   BgWorkerStart_ConsistentState);
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		return true;
@@ -347,17 +360,9 @@ pgsm_refresh_launch(const char *schema)
 		GetBackgroundWorkerPid(refresh_handle, &pid) != BGWH_STOPPED)
 		return true;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "pg_stat_monitor", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "pgsm_refresh_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "pg_stat_monitor refresh", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "pg_stat_monitor refresh", BGW_MAXLEN);
+	short_lived_worker(&worker, "pgsm_refresh_main", "pg_stat_monitor refresh",
+					   BgWorkerStart_RecoveryFinished);
 	strlcpy(worker.bgw_extra, schema, BGW_EXTRALEN);
-	worker.bgw_notify_pid = MyProcPid;
 
 	if (refresh_handle != NULL)
 		pfree(refresh_handle);
