@@ -26,7 +26,7 @@ logical_decoding_work_mem = 64kB
 autovacuum = off
 ));
 $pub->start;
-$pub->safe_psql('postgres', "CREATE EXTENSION pg_stat_monitor VERSION '2.3'");
+$pub->safe_psql('postgres', 'CREATE EXTENSION pg_stat_monitor');
 
 my $sub = PostgreSQL::Test::Cluster->new('subscriber');
 $sub->init;
@@ -36,7 +36,7 @@ pg_stat_monitor.pgsm_bucket_time = $bucket_time
 wal_retrieve_retry_interval = 200ms
 ));
 $sub->start;
-$sub->safe_psql('postgres', "CREATE EXTENSION pg_stat_monitor VERSION '2.3'");
+$sub->safe_psql('postgres', 'CREATE EXTENSION pg_stat_monitor');
 
 # Wait until the worker of $node has taken a snapshot that began after this
 # call, and return its bucket.  Doing something right after this leaves
