@@ -1009,8 +1009,9 @@ pgsm_store_release_batch(uint64 batch_id)
 }
 
 /*
- * Does a backend want the store emptied early?  Also true while a frozen
- * batch waits for a worker.
+ * Is the store to be emptied early?  True when a backend asked, while a
+ * frozen batch waits for a worker, and while the store is past its
+ * high-water mark: after one batch, or a failed export, another is due.
  */
 bool
 pgsm_store_flush_wanted(void)
@@ -1020,7 +1021,8 @@ pgsm_store_flush_wanted(void)
 	if (pg_atomic_read_u32(&pgsm->flush_wanted) != 0)
 		return true;
 	LWLockAcquire(&pgsm->lock, LW_SHARED);
-	wanted = pgsm->nfrozen > 0;
+	wanted = pgsm->nfrozen > 0 || pgsm->nentries >= pgsm->high_entries ||
+		pgsm->text_used >= pgsm->high_text;
 	LWLockRelease(&pgsm->lock);
 	return wanted;
 }

@@ -320,6 +320,7 @@ pgsm_worker_main(Datum arg)
 		TimestampTz now = GetCurrentTimestamp();
 		int64		bucket;
 		bool		boundary;
+		bool		exporting = pgsm_enable_table_export && !RecoveryInProgress();
 
 		pgsm_schedule_update(now, pgsm_bucket_time);
 		report_export_setting();
@@ -332,13 +333,20 @@ pgsm_worker_main(Datum arg)
 		 */
 		if (boundary || pgsm_store_flush_wanted())
 		{
-			if (pgsm_enable_table_export && !RecoveryInProgress())
+			if (exporting)
 				pgsm_export_cycle(boundary, pgsm_previous_bucket(bucket));
 			else
 				pgsm_store_discard_buckets_before(pgsm_window_first(now));
 		}
 		last_bucket = bucket;
-		worker_wait(LONG_MAX);
+
+		/*
+		 * A store still to be emptied (more than one batch, or an export that
+		 * failed and waits to be tried again) is looked at again within a
+		 * second, rather than at the next boundary: no backend may wake the
+		 * worker again, since the request it would make is still pending.
+		 */
+		worker_wait(exporting && pgsm_store_flush_wanted() ? 1000 : LONG_MAX);
 	}
 }
 
