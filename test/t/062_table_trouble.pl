@@ -33,14 +33,15 @@ is(pgsm_history_calls($node, 'SELECT $1 AS lock_marker'), '4',
 
 # dropped: the views over the table are members of the extension, so
 # PostgreSQL drops the whole extension with it; the worker waits for it,
-# keeping the statistics
+# keeping the statistics.  (The worker says so once, and may say it as
+# soon as the table is gone: the log is read from before the drop.)
+$log_offset = -s $node->logfile;
 $node->safe_psql('postgres', q(
 	ALTER EXTENSION pg_stat_monitor DROP TABLE pg_stat_monitor_data;
 	DROP TABLE pg_stat_monitor_data CASCADE));
 is( $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_monitor'"),
 	'0', 'dropping the history table drops the extension');
-$log_offset = -s $node->logfile;
 $node->safe_psql('postgres', 'SELECT 1 AS drop_marker') for 1 .. 6;
 $node->wait_for_log(
 	qr/LOG:  pg_stat_monitor worker is waiting for extension "pg_stat_monitor" to be created in database "postgres"/,
