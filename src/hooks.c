@@ -971,7 +971,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	uint64		queryId = utility_query_id(pstmt, queryString, context);
+	uint64		queryId = UINT64CONST(0);
 	int			location = pstmt->stmt_location;
 	int			len = pstmt->stmt_len;
 	int			level = exec_nested_level;
@@ -982,10 +982,16 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	WalUsage	walusage_start = pgWalUsage;
 	struct rusage ru_start;
 
-	track = pgsm_track_utility && queryId != UINT64CONST(0) &&
+	/* the query id is worked out only for a statement that is recorded */
+	track = pgsm_track_utility &&
 		!is_execute && !IsA(parsetree, PrepareStmt) &&
 		(PGSM_TRACK_DEALLOCATE || !IsA(parsetree, DeallocateStmt)) &&
 		pgsm_enabled(level);
+	if (track)
+	{
+		queryId = utility_query_id(pstmt, queryString, context);
+		track = queryId != UINT64CONST(0);
+	}
 
 	if (track)
 	{
