@@ -38,4 +38,10 @@ FROM pg_stat_monitor_history ORDER BY queryid;
 -- the same as a standard deviation over the four times
 SELECT round(stddev_pop(x)::numeric, 4) FROM unnest('{1,3,5,7}'::float8[]) x;
 
+-- histograms are added cell by cell, a NULL cell as zero; those of
+-- different lengths, or whose sum overflows, are refused
+SELECT pgsm_sum(h) FROM (VALUES ('{1,NULL,3}'::int8[]), ('{1,2,NULL}')) v(h);
+SELECT pgsm_sum(h) FROM (VALUES ('{1,2,3}'::int8[]), ('{1,2}')) v(h);
+SELECT pgsm_sum(h) FROM (VALUES ('{9223372036854775807}'::int8[]), ('{1}')) v(h);
+
 DROP EXTENSION pg_stat_monitor;
