@@ -8,6 +8,9 @@
 #   bash scripts/chroot.sh 18     Debian unstable (sid), PostgreSQL 18
 #
 # The chroots are kept in /var/cache/pgsm-chroots and reused by later runs.
+# PGSM_LANE=NAME gives a run a private copy of the chroot (made from the
+# shared one), so that runs testing different builds at once never load
+# each other's library.
 set -euo pipefail
 
 major=${1:?usage: chroot.sh MAJOR}
@@ -51,6 +54,17 @@ if [ ! -f "$root/.pgsm-ready" ]; then
     fi
     touch "$root.tmp/.pgsm-ready"
     mv "$root.tmp" "$root"
+fi
+
+lane=${PGSM_LANE:-}
+if [ -n "$lane" ]; then
+    case $lane in *[!A-Za-z0-9_-]*) echo "chroot.sh: bad PGSM_LANE: $lane" >&2; exit 2 ;; esac
+    if [ ! -f "$root-$lane/.pgsm-ready" ]; then
+        rm -rf "$root-$lane.tmp"
+        cp -a --one-file-system "$root" "$root-$lane.tmp"
+        mv "$root-$lane.tmp" "$root-$lane"
+    fi
+    root=$root-$lane
 fi
 
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"

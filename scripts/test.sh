@@ -12,6 +12,8 @@
 # instead of the machine's own 15, inside a Debian chroot that has it
 # (scripts/chroot.sh makes it the first time, as root).  PGSM_CHROOT=1 runs
 # 15 in a chroot too, leaving the machine's own installation alone.
+# PGSM_LANE=NAME makes that chroot a private copy, for runs of different
+# builds at the same time.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
