@@ -146,11 +146,11 @@ part_export() {
 	cluster_conf exp "shared_preload_libraries = 'pg_stat_monitor'"
 	cluster_start exp
 	set_export exp off
-	qw exp "VACUUM ANALYZE pg_stat_monitor_data"
+	qw exp "VACUUM ANALYZE pg_stat_monitor_entries"
 	qw exp "VACUUM ANALYZE pg_stat_monitor_texts"
-	qw exp "SELECT (SELECT count(*) FROM pg_stat_monitor_data),
-	               (SELECT sum(pg_table_size(partition)) FROM pgsm_partitions('pg_stat_monitor_data')),
-	               (SELECT sum(pg_indexes_size(partition)) FROM pgsm_partitions('pg_stat_monitor_data')),
+	qw exp "SELECT (SELECT count(*) FROM pg_stat_monitor_entries),
+	               (SELECT sum(pg_table_size(partition)) FROM pgsm_partitions('pg_stat_monitor_entries')),
+	               (SELECT sum(pg_indexes_size(partition)) FROM pgsm_partitions('pg_stat_monitor_entries')),
 	               (SELECT count(*) FROM pg_stat_monitor_texts),
 	               pg_table_size('pg_stat_monitor_texts'),
 	               pg_indexes_size('pg_stat_monitor_texts'),
@@ -158,12 +158,12 @@ part_export() {
 		tail -n 1 >"$raw/disk"
 
 	# for reference, the same rows inserted by plain SQL (rolled back)
-	qw exp "CREATE TABLE bench_rows AS SELECT * FROM pg_stat_monitor_data LIMIT 10000"
+	qw exp "CREATE TABLE bench_rows AS SELECT * FROM pg_stat_monitor_entries LIMIT 10000"
 	{
 		echo "\\timing on"
 		for i in 1 2 3; do
 			echo "BEGIN;"
-			echo "INSERT INTO pg_stat_monitor_data SELECT * FROM bench_rows;"
+			echo "INSERT INTO pg_stat_monitor_entries SELECT * FROM bench_rows;"
 			echo "ROLLBACK;"
 		done
 	} >"$WORK/exp/plain.sql"
@@ -189,18 +189,18 @@ export_refresh() {
 	qw "$name" "ALTER SYSTEM SET pg_stat_monitor.pgsm_retention = '40d'"
 	qw "$name" "SELECT pg_reload_conf()" >/dev/null
 	qw "$name" "CREATE TABLE bench_template AS
-	            SELECT DISTINCT ON (queryid) * FROM pg_stat_monitor_data
+	            SELECT DISTINCT ON (queryid) * FROM pg_stat_monitor_entries
 	            ORDER BY queryid LIMIT $r"
-	qw "$name" "TRUNCATE pg_stat_monitor_data"
+	qw "$name" "TRUNCATE pg_stat_monitor_entries"
 	local bt
 	bt=$(qw "$name" "SELECT pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time')" | tail -n 1)
 	echo "$bt" >"$raw/bucket_time"
 
 	# history_days FROM TO: r rows in every bucket from FROM to TO days ago
 	history_days() {
-		qw "$name" "SELECT pgsm_ensure_partition('pg_stat_monitor_data', now() - d * interval '1 day')
+		qw "$name" "SELECT pgsm_ensure_partition('pg_stat_monitor_entries', now() - d * interval '1 day')
 		            FROM generate_series($1, $2 + 1) d" >/dev/null
-		qw "$name" "INSERT INTO pg_stat_monitor_data
+		qw "$name" "INSERT INTO pg_stat_monitor_entries
 		            SELECT (b.bucket), to_timestamp(b.bucket * $bt), t.userid, t.username,
 		                   t.dbid, t.datname, t.client_ip, t.pgsm_query_id, t.queryid,
 		                   t.toplevel, t.top_queryid, t.query_text_id, t.comments, t.planid,
@@ -222,7 +222,7 @@ export_refresh() {
 		            FROM generate_series(floor(extract(epoch FROM now() - interval '$2 days') / $bt)::int8 + 1,
 		                                 floor(extract(epoch FROM now() - interval '$1 days') / $bt)::int8) b(bucket),
 		                 bench_template t"
-		qw "$name" "VACUUM ANALYZE pg_stat_monitor_data"
+		qw "$name" "VACUUM ANALYZE pg_stat_monitor_entries"
 	}
 	# refresh_times LABEL: five refreshes, as the worker runs them
 	refresh_times() {
@@ -241,9 +241,9 @@ REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
 EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
 EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
 EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
-SELECT 'tag_hist_rows', count(*) FROM pg_stat_monitor_data;
+SELECT 'tag_hist_rows', count(*) FROM pg_stat_monitor_entries;
 SELECT 'tag_view_rows', count(*) FROM pg_stat_monitor;
-SELECT 'tag_parts', count(*) FROM pgsm_partitions('pg_stat_monitor_data');
+SELECT 'tag_parts', count(*) FROM pgsm_partitions('pg_stat_monitor_entries');
 EOF
 		awk '/^Time: / { print $2 }' "$f.log" >"$f.times"
 		awk '/Planning Time:/ { print $3 }' "$f.log" | median >"$f.plan"
@@ -253,7 +253,7 @@ EOF
 
 	say "  history: one day"
 	history_days 0 1
-	qw "$name" "CREATE TABLE bench_first_day AS SELECT min(bucket_start_time) AS bucket_start_time FROM pg_stat_monitor_data"
+	qw "$name" "CREATE TABLE bench_first_day AS SELECT min(bucket_start_time) AS bucket_start_time FROM pg_stat_monitor_entries"
 	refresh_times 1d
 	say "  history: thirty days"
 	history_days 1 30
@@ -263,16 +263,16 @@ EOF
 	qw "$name" "DO \$\$
 	            DECLARE p regclass;
 	            BEGIN
-	                FOR p IN SELECT partition FROM pgsm_partitions('pg_stat_monitor_data')
+	                FOR p IN SELECT partition FROM pgsm_partitions('pg_stat_monitor_entries')
 	                         WHERE upper_bound <= now() - interval '2 days' LOOP
 	                    EXECUTE format('DROP TABLE %s', p);
 	                END LOOP;
 	            END
 	            \$\$"
-	qw "$name" "DELETE FROM pg_stat_monitor_data
+	qw "$name" "DELETE FROM pg_stat_monitor_entries
 	            WHERE bucket_start_time <= now() - interval '1 day'
 	              AND bucket_start_time < (SELECT min(bucket_start_time) FROM bench_first_day)"
-	qw "$name" "VACUUM ANALYZE pg_stat_monitor_data"
+	qw "$name" "VACUUM ANALYZE pg_stat_monitor_entries"
 	refresh_times 1d-again
 }
 
@@ -301,7 +301,7 @@ export_report() {
 		done <"$raw/export.tsv"
 		echo
 		echo "\"rows exported\" is the worker's running total since the server started."
-		echo "For reference, inserting the same rows into \`pg_stat_monitor_data\` with a plain \`INSERT ... SELECT\` from a table (10,000 rows, rolled back, median of 3) takes $(fmt %.2f "$(cat "$raw/plain-us")") µs per row: that part of the cost is the history table's own."
+		echo "For reference, inserting the same rows into \`pg_stat_monitor_entries\` with a plain \`INSERT ... SELECT\` from a table (10,000 rows, rolled back, median of 3) takes $(fmt %.2f "$(cat "$raw/plain-us")") µs per row: that part of the cost is the history table's own."
 		echo
 
 		local rows tsize isize texts xsize xisize avglen
@@ -312,7 +312,7 @@ export_report() {
 		echo
 		echo "| what | count | table | indexes | per row, table | per row, with indexes |"
 		echo "|---|---|---|---|---|---|"
-		printf '| history rows (pg_stat_monitor_data, all partitions) | %s | %s | %s | %.0f B | %.0f B |\n' \
+		printf '| history rows (pg_stat_monitor_entries, all partitions) | %s | %s | %s | %.0f B | %.0f B |\n' \
 			"$rows" "$(bytes_h "$tsize")" "$(bytes_h "$isize")" "$(calc "$tsize / $rows")" "$(calc "($tsize + $isize) / $rows")"
 		printf '| query texts (pg_stat_monitor_texts; average text %.0f bytes) | %s | %s | %s | %.0f B | %.0f B |\n' \
 			"$avglen" "$texts" "$(bytes_h "$xsize")" "$(bytes_h "$xisize")" "$(calc "$xsize / $texts")" "$(calc "($xsize + $xisize) / $texts")"
@@ -324,7 +324,7 @@ export_report() {
 		echo
 		echo "The view's query alone, under \`EXPLAIN ANALYZE\` (median of 3), splits the time between planning and execution; \"partitions pruned\" counts the partitions skipped when execution starts (run-time pruning, as the window's start is known only then), which the planner has nevertheless planned."
 		echo
-		echo "| history | rows in pg_stat_monitor_data | partitions | rows in the view | refresh, median of 7 (ms) | all seven (ms) | view's query: planning (ms) | execution (ms) | partitions pruned |"
+		echo "| history | rows in pg_stat_monitor_entries | partitions | rows in the view | refresh, median of 7 (ms) | all seven (ms) | view's query: planning (ms) | execution (ms) | partitions pruned |"
 		echo "|---|---|---|---|---|---|---|---|---|"
 		local m1 m30 m1b
 		for h in 1d 30d 1d-again; do

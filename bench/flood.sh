@@ -3,7 +3,7 @@
 # A server at the default store size (pgsm_max = 1MB) runs 50,000
 # statements with distinct query ids from one psql session, as fast as it
 # can.  Then the worker is asked to export what is left, and the statements
-# recorded (calls in the history pg_stat_monitor_data plus those still in
+# recorded (calls in the history pg_stat_monitor_entries plus those still in
 # the store, pg_stat_monitor_live) are compared with those executed.  The
 # same flood with export off shows what the store alone can keep.
 
@@ -38,7 +38,7 @@ flood_run() {
 	fi
 	live=$(qw "$name" "$sum_live")
 	hist=$(qw "$name" "SELECT coalesce(sum(d.calls), 0), count(DISTINCT d.queryid)
-	                    FROM pg_stat_monitor_data d JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
+	                    FROM pg_stat_monitor_entries d JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
 	                    WHERE t.text LIKE '%bench_flood%'")
 	# the exports of the flood: largest, and longest time between two starts
 	local batches
@@ -50,7 +50,7 @@ flood_run() {
 		"$(info "$name" "exports - $before")" "$batches" | tr '|' '\t' >>"$raw/flood.tsv"
 	say "  export $export: $(tail -n 1 "$raw/flood.tsv" | tr '\t' ' ')"
 	# a later run counts only its own
-	qw "$name" "TRUNCATE pg_stat_monitor_data" >/dev/null
+	qw "$name" "TRUNCATE pg_stat_monitor_entries" >/dev/null
 }
 
 part_flood() {
@@ -84,7 +84,7 @@ part_flood() {
 		echo "## 5. Distinct-statement flood"
 		echo
 		echo "$FLOOD_N statements with distinct query ids (\`SELECT cA, cB, cC FROM bench_flood\`, the columns differing), run by one psql session as fast as it goes, on a server with the store at its default size (\`pgsm_max = 1MB\`: room for $entries_max entries)."
-		echo "Recorded = calls in the history (\`pg_stat_monitor_data\`) plus calls still in the store (\`pg_stat_monitor_live\`), after the worker was asked to export what was left."
+		echo "Recorded = calls in the history (\`pg_stat_monitor_entries\`) plus calls still in the store (\`pg_stat_monitor_live\`), after the worker was asked to export what was left."
 		echo "The same flood with export off shows what the store alone keeps."
 		echo "The worker is asked to export early when the store is a quarter full (\`PGSM_HIGH_WATER\` in src/store.c); \"longest between two exports\" is the longest time between the starts of two consecutive exports' transactions (\`pg_stat_monitor_exports.exported_at\`) during the flood and the final flush."
 		echo

@@ -25,6 +25,60 @@ SET LOCAL search_path = pg_catalog, pg_temp;
  */
 DROP MATERIALIZED VIEW @extschema@.pg_stat_monitor;
 
+/*
+ * History's table is now pg_stat_monitor_entries, its partitions and index
+ * renamed to match; pg_stat_monitor_data is a view over it that also has
+ * the column names of the plan this fork was built from.  A partition whose
+ * new name is taken keeps its old one: only bounds matter to the upkeep.
+ */
+ALTER TABLE @extschema@.pg_stat_monitor_data RENAME TO pg_stat_monitor_entries;
+DO $$
+DECLARE
+    entries pg_catalog.oid := '@extschema@.pg_stat_monitor_entries'::pg_catalog.regclass::pg_catalog.oid;
+    r record;
+BEGIN
+    FOR r IN
+        WITH tables AS (
+            SELECT entries AS oid
+            UNION ALL
+            SELECT i.inhrelid FROM pg_catalog.pg_inherits i
+            WHERE i.inhparent OPERATOR(pg_catalog.=) entries)
+        SELECT c.oid::pg_catalog.regclass AS rel, c.relname, c.relkind
+        FROM pg_catalog.pg_class c
+        WHERE c.relname LIKE 'pg\_stat\_monitor\_data\_%'
+          AND (c.oid IN (SELECT t.oid FROM tables t)
+               OR c.oid IN (SELECT x.indexrelid FROM pg_catalog.pg_index x
+                            WHERE x.indrelid IN (SELECT t.oid FROM tables t)))
+    LOOP
+        BEGIN
+            EXECUTE pg_catalog.format('ALTER %s %s RENAME TO %I',
+                                      CASE WHEN r.relkind = 'i' THEN 'INDEX' ELSE 'TABLE' END,
+                                      r.rel,
+                                      'pg_stat_monitor_entries_' OPERATOR(pg_catalog.||)
+                                      pg_catalog.substr(r.relname, 22));
+        EXCEPTION WHEN duplicate_table OR duplicate_object THEN
+            NULL;
+        END;
+    END LOOP;
+END
+$$;
+
+-- The exported entries under the names of the plan this fork was built
+-- from, beside their own: bucket_id (the bucket's number, as in
+-- pg_stat_monitor's "bucket"), total_time, mean_time, min_time and
+-- max_time (execution times, in milliseconds).  One row per entry and
+-- export, like the table.
+CREATE VIEW @extschema@.pg_stat_monitor_data AS
+SELECT e.bucket AS bucket_id, e.*,
+       e.total_exec_time AS total_time,
+       coalesce(e.total_exec_time OPERATOR(pg_catalog./)
+                nullif(e.calls, 0), 0) AS mean_time,
+       e.min_exec_time AS min_time,
+       e.max_exec_time AS max_time
+FROM @extschema@.pg_stat_monitor_entries e;
+REVOKE ALL ON @extschema@.pg_stat_monitor_data FROM PUBLIC;
+GRANT SELECT ON @extschema@.pg_stat_monitor_data TO pg_read_all_stats;
+
 CREATE OR REPLACE FUNCTION @extschema@.range()
 RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -222,19 +276,20 @@ LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'pgsm_add_arrays';
 
 -- Start of the oldest bucket pg_stat_monitor shows: the last
--- pg_stat_monitor.pgsm_max_buckets buckets, the current one included.
+-- pg_stat_monitor.pgsm_max_buckets buckets, the current one included, as
+-- the worker's schedule has them: a length changed by a reload counts
+-- from the bucket where it takes effect.  In C: the schedule is in shared
+-- memory.
 CREATE OR REPLACE FUNCTION @extschema@.pgsm_window_start()
 RETURNS timestamptz
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.to_timestamp(((pg_catalog.floor(extract(epoch FROM pg_catalog.now())
-                                                       OPERATOR(pg_catalog./) s.bt)
-                                      OPERATOR(pg_catalog.-) s.nb OPERATOR(pg_catalog.+) 1)
-                                     OPERATOR(pg_catalog.*) s.bt)::float8)
-    FROM (SELECT @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time')::numeric AS bt,
-                 pg_catalog.current_setting('pg_stat_monitor.pgsm_max_buckets')::numeric AS nb) s
-$$;
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'pgsm_window_start';
+
+-- Start of the bucket in progress, by the same schedule
+CREATE FUNCTION @extschema@.pgsm_current_bucket_start()
+RETURNS timestamptz
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'pgsm_current_bucket_start';
 
 /*
  * Take one snapshot, for the bucket that starts at bucket_start (the worker
@@ -470,9 +525,7 @@ SELECT
     sum(d.wal_records)::int8 AS wal_records,
     sum(d.wal_fpi)::int8 AS wal_fpi,
     sum(d.wal_bytes) AS wal_bytes,
-    d.bucket_start_time
-        + current_setting('pg_stat_monitor.pgsm_bucket_time')::interval
-        <= now() AS bucket_done,
+    d.bucket_start_time < @extschema@.pgsm_current_bucket_start() AS bucket_done,
     sum(d.plans)::int8 AS plans,
     sum(d.total_plan_time) AS total_plan_time,
     coalesce(min(d.min_plan_time) FILTER (WHERE d.plans > 0), 0) AS min_plan_time,
@@ -491,7 +544,7 @@ SELECT
     sum(d.jit_optimization_time) AS jit_optimization_time,
     sum(d.jit_emission_count)::int8 AS jit_emission_count,
     sum(d.jit_emission_time) AS jit_emission_time
-FROM @extschema@.pg_stat_monitor_data d
+FROM @extschema@.pg_stat_monitor_entries d
 GROUP BY d.bucket_start_time, d.bucket, d.userid, d.dbid, d.client_ip,
          d.queryid, d.toplevel, d.top_queryid, d.planid, d.application_name,
          d.elevel, d.sqlcode;
@@ -658,7 +711,7 @@ CREATE VIEW @extschema@.pgsm_histograms WITH (security_barrier) AS
           FROM @extschema@.pg_stat_monitor_internal(true) l
           UNION ALL
           SELECT d.bucket_start_time, d.bucket, d.queryid, d.userid, d.resp_calls
-          FROM @extschema@.pg_stat_monitor_data d) h
+          FROM @extschema@.pg_stat_monitor_entries d) h
     WHERE h.userid = (SELECT r.oid FROM pg_catalog.pg_roles r
                       WHERE r.rolname = CURRENT_USER)
        OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');

@@ -194,7 +194,7 @@ CREATE TABLE @extschema@.pg_stat_monitor_exports (
 
 -- Every exported entry.  A bucket flushed early is split across rows (one
 -- per export); the views add them back together.
-CREATE TABLE @extschema@.pg_stat_monitor_data (
+CREATE TABLE @extschema@.pg_stat_monitor_entries (
     bucket int8 NOT NULL,
     bucket_start_time timestamptz NOT NULL,
     userid oid NOT NULL,
@@ -260,13 +260,27 @@ CREATE TABLE @extschema@.pg_stat_monitor_data (
     exported_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 ) PARTITION BY RANGE (bucket_start_time);
 
-CREATE INDEX ON @extschema@.pg_stat_monitor_data (bucket_start_time);
+CREATE INDEX ON @extschema@.pg_stat_monitor_entries (bucket_start_time);
+
+-- The exported entries under the names of the plan this fork was built
+-- from, beside their own: bucket_id (the bucket's number, as in
+-- pg_stat_monitor's "bucket"), total_time, mean_time, min_time and
+-- max_time (execution times, in milliseconds).  One row per entry and
+-- export, like the table.
+CREATE VIEW @extschema@.pg_stat_monitor_data AS
+SELECT e.bucket AS bucket_id, e.*,
+       e.total_exec_time AS total_time,
+       coalesce(e.total_exec_time OPERATOR(pg_catalog./)
+                nullif(e.calls, 0), 0) AS mean_time,
+       e.min_exec_time AS min_time,
+       e.max_exec_time AS max_time
+FROM @extschema@.pg_stat_monitor_entries e;
 
 -- History: superusers and pg_read_all_stats only
-REVOKE ALL ON @extschema@.pg_stat_monitor_data, @extschema@.pg_stat_monitor_texts,
-    @extschema@.pg_stat_monitor_exports FROM PUBLIC;
-GRANT SELECT ON @extschema@.pg_stat_monitor_data, @extschema@.pg_stat_monitor_texts,
-    @extschema@.pg_stat_monitor_exports TO pg_read_all_stats;
+REVOKE ALL ON @extschema@.pg_stat_monitor_entries, @extschema@.pg_stat_monitor_data,
+    @extschema@.pg_stat_monitor_texts, @extschema@.pg_stat_monitor_exports FROM PUBLIC;
+GRANT SELECT ON @extschema@.pg_stat_monitor_entries, @extschema@.pg_stat_monitor_data,
+    @extschema@.pg_stat_monitor_texts, @extschema@.pg_stat_monitor_exports TO pg_read_all_stats;
 
 -- The frozen batch the worker is exporting, with its texts' ids.
 -- Internal: only the worker has a use for it.
@@ -517,19 +531,20 @@ CREATE AGGREGATE @extschema@.pgsm_sum(int8[]) (
 );
 
 -- Start of the oldest bucket pg_stat_monitor shows: the last
--- pg_stat_monitor.pgsm_max_buckets buckets, the current one included.
+-- pg_stat_monitor.pgsm_max_buckets buckets, the current one included, as
+-- the worker's schedule has them: a length changed by a reload counts
+-- from the bucket where it takes effect.  In C: the schedule is in shared
+-- memory.
 CREATE FUNCTION @extschema@.pgsm_window_start()
 RETURNS timestamptz
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.to_timestamp(((pg_catalog.floor(extract(epoch FROM pg_catalog.now())
-                                                       OPERATOR(pg_catalog./) s.bt)
-                                      OPERATOR(pg_catalog.-) s.nb OPERATOR(pg_catalog.+) 1)
-                                     OPERATOR(pg_catalog.*) s.bt)::float8)
-    FROM (SELECT @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time')::numeric AS bt,
-                 pg_catalog.current_setting('pg_stat_monitor.pgsm_max_buckets')::numeric AS nb) s
-$$;
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'pgsm_window_start';
+
+-- Start of the bucket in progress, by the same schedule
+CREATE FUNCTION @extschema@.pgsm_current_bucket_start()
+RETURNS timestamptz
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'pgsm_current_bucket_start';
 
 -- All of history, with pg_stat_monitor's columns.  A bucket exported in
 -- several parts (early flushes) is added back together here: counts and
@@ -596,9 +611,7 @@ SELECT
     sum(d.wal_records)::int8 AS wal_records,
     sum(d.wal_fpi)::int8 AS wal_fpi,
     sum(d.wal_bytes) AS wal_bytes,
-    d.bucket_start_time
-        + current_setting('pg_stat_monitor.pgsm_bucket_time')::interval
-        <= now() AS bucket_done,
+    d.bucket_start_time < @extschema@.pgsm_current_bucket_start() AS bucket_done,
     sum(d.plans)::int8 AS plans,
     sum(d.total_plan_time) AS total_plan_time,
     coalesce(min(d.min_plan_time) FILTER (WHERE d.plans > 0), 0) AS min_plan_time,
@@ -617,7 +630,7 @@ SELECT
     sum(d.jit_optimization_time) AS jit_optimization_time,
     sum(d.jit_emission_count)::int8 AS jit_emission_count,
     sum(d.jit_emission_time) AS jit_emission_time
-FROM @extschema@.pg_stat_monitor_data d
+FROM @extschema@.pg_stat_monitor_entries d
 GROUP BY d.bucket_start_time, d.bucket, d.userid, d.dbid, d.client_ip,
          d.queryid, d.toplevel, d.top_queryid, d.planid, d.application_name,
          d.elevel, d.sqlcode;
@@ -653,7 +666,7 @@ CREATE VIEW @extschema@.pgsm_histograms WITH (security_barrier) AS
           FROM @extschema@.pg_stat_monitor_internal(true) l
           UNION ALL
           SELECT d.bucket_start_time, d.bucket, d.queryid, d.userid, d.resp_calls
-          FROM @extschema@.pg_stat_monitor_data d) h
+          FROM @extschema@.pg_stat_monitor_entries d) h
     WHERE h.userid = (SELECT r.oid FROM pg_catalog.pg_roles r
                       WHERE r.rolname = CURRENT_USER)
        OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
@@ -691,7 +704,7 @@ $$;
  * pg_stat_monitor_decoding_advice() sums them over a window.
  *
  * The tables are RANGE-partitioned on bucket_start_time like
- * pg_stat_monitor_data, so pgsm_maintain_partitions() creates and drops
+ * pg_stat_monitor_entries, so pgsm_maintain_partitions() creates and drops
  * their partitions with the same span and retention.
  */
 

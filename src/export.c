@@ -59,6 +59,7 @@ PG_FUNCTION_INFO_V1(pg_stat_monitor_flush);
 #define VERSION_TABLES		201 /* history tables */
 #define VERSION_MATVIEW		202 /* pg_stat_monitor is a materialized view */
 #define VERSION_DECODING	203 /* logical decoding history */
+#define VERSION_ENTRIES		204 /* history's table is pg_stat_monitor_entries */
 
 /* How often partitions are looked after */
 #define MAINTAIN_INTERVAL_MS	(5 * 60 * 1000)
@@ -67,6 +68,7 @@ PG_FUNCTION_INFO_V1(pg_stat_monitor_flush);
 static bool ext_found = false;
 static char *ext_schema = NULL; /* quoted, in TopMemoryContext */
 static int	ext_version = 0;
+static const char *entries_table = "pg_stat_monitor_entries";
 static bool ext_reported = false;	/* said once that it is missing */
 
 /*
@@ -262,6 +264,8 @@ step_find_extension(void *arg)
 		ext_schema = MemoryContextStrdup(TopMemoryContext,
 										 quote_identifier(nsp));
 		ext_version = parse_version(ver);
+		entries_table = ext_version >= VERSION_ENTRIES ?
+			"pg_stat_monitor_entries" : "pg_stat_monitor_data";
 	}
 }
 
@@ -309,7 +313,7 @@ step_maintain(void *arg)
 }
 
 /*
- * Columns of pg_stat_monitor_data that pgsm_batch_rows() gives under the
+ * Columns of pg_stat_monitor_entries that pgsm_batch_rows() gives under the
  * same name and type; the histogram (text[] there, int8[] here) and the
  * batch id are added apart.
  */
@@ -371,7 +375,7 @@ step_write_batch(void *arg)
 	appendStringInfo(&sql,
 					 "SELECT %s.pgsm_ensure_partition(%s::pg_catalog.regclass, t)"
 					 " FROM pg_catalog.unnest($1) t",
-					 s, quote_literal_cstr(psprintf("%s.pg_stat_monitor_data", s)));
+					 s, quote_literal_cstr(psprintf("%s.%s", s, entries_table)));
 	types[0] = TIMESTAMPTZARRAYOID;
 	values[0] = PointerGetDatum(construct_array(bw->bucket_starts,
 												bw->nbuckets, TIMESTAMPTZOID,
@@ -401,11 +405,11 @@ write:
 					 " batch AS ("
 					 "  INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
 					 "  SELECT $1, pg_catalog.count(*) FROM b)"
-					 " INSERT INTO %s.pg_stat_monitor_data ("
+					 " INSERT INTO %s.%s ("
 					 HISTORY_COLUMNS ", resp_calls, batch_id)"
 					 " SELECT " HISTORY_COLUMNS ", resp_calls::pg_catalog.int8[], $1"
 					 " FROM b",
-					 s, s, s, s);
+					 s, s, s, s, entries_table);
 	types[0] = INT8OID;
 	values[0] = Int64GetDatum((int64) bw->batch_id);
 	spi_exec(sql.data, 1, types, values, SPI_OK_INSERT);

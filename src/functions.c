@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
@@ -43,6 +44,8 @@ PG_FUNCTION_INFO_V1(get_histogram_timings);
 PG_FUNCTION_INFO_V1(pg_stat_monitor_info);
 PG_FUNCTION_INFO_V1(pgsm_add_arrays);
 PG_FUNCTION_INFO_V1(get_cmd_type);
+PG_FUNCTION_INFO_V1(pgsm_window_start);
+PG_FUNCTION_INFO_V1(pgsm_current_bucket_start);
 
 /* Columns of pg_stat_monitor_info() */
 #define PGSM_INFO_COLS		18
@@ -484,4 +487,42 @@ pgsm_add_arrays(PG_FUNCTION_ARGS)
 	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(av, na, INT8OID, sizeof(int64),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * The start of the bucket in progress at the start of this transaction
+ * (like now()), by the schedule the worker keeps in shared memory: a
+ * length changed by a reload counts from the bucket where it takes effect,
+ * not before.  Without shared memory (not preloaded) the current settings
+ * are all there is to go by.
+ */
+static TimestampTz
+bucket_start_now(bool window)
+{
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+	if (pgsm_store_ready())
+		return pgsm_bucket_start(window ? pgsm_window_first(now) :
+								 pgsm_current_bucket(now));
+	else
+	{
+		int64		len = (int64) pgsm_bucket_time * USECS_PER_SEC;
+		TimestampTz start = now - (now - SetEpochTimestamp()) % len;
+
+		return window ? start - (pgsm_max_buckets - 1) * len : start;
+	}
+}
+
+/* Start of the oldest bucket pg_stat_monitor shows. */
+Datum
+pgsm_window_start(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(bucket_start_now(true));
+}
+
+/* Start of the bucket in progress: older buckets are done. */
+Datum
+pgsm_current_bucket_start(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(bucket_start_now(false));
 }

@@ -230,7 +230,7 @@ define_settings(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_enable_table_export",
-							 "Whether finished buckets are exported to pg_stat_monitor_data.",
+							 "Whether finished buckets are exported to the history tables.",
 							 "When off, the store keeps the last pgsm_max_buckets buckets, as pg_stat_monitor does.",
 							 &pgsm_enable_table_export,
 							 true,

@@ -30,7 +30,7 @@ pg_stat_monitor.pgsm_bucket_time = $opts{bucket_time}
 	return $node;
 }
 
-# A session holding pg_stat_monitor_data locked, so that the worker's next
+# A session holding pg_stat_monitor_entries locked, so that the worker's next
 # export waits on it (and, after lock_timeout, fails).  Release it with
 # $locker->query_safe('ROLLBACK') and $locker->quit.
 sub pgsm_lock_history
@@ -39,7 +39,7 @@ sub pgsm_lock_history
 	my $locker = $node->background_psql('postgres');
 
 	$locker->query_safe('BEGIN');
-	$locker->query_safe('LOCK TABLE pg_stat_monitor_data IN ACCESS EXCLUSIVE MODE');
+	$locker->query_safe('LOCK TABLE pg_stat_monitor_entries IN ACCESS EXCLUSIVE MODE');
 	return $locker;
 }
 
@@ -80,7 +80,7 @@ sub pgsm_history_calls
 {
 	my ($node, $like) = @_;
 	return $node->safe_psql('postgres', qq(
-		SELECT (SELECT coalesce(sum(d.calls), 0) FROM pg_stat_monitor_data d
+		SELECT (SELECT coalesce(sum(d.calls), 0) FROM pg_stat_monitor_entries d
 		        JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
 		        WHERE t.text LIKE '$like')
 		     + (SELECT coalesce(sum(calls), 0) FROM pg_stat_monitor_live

@@ -47,6 +47,7 @@ SELECT pgsm_maintain_partitions(now());
 SELECT count(*) FROM pg_stat_monitor;
 SELECT count(*) FROM pg_stat_monitor_history;
 SELECT count(*) FROM pg_stat_monitor_data;
+SELECT count(*) FROM pg_stat_monitor_entries;
 SELECT count(*) FROM pg_stat_monitor_texts;
 SELECT count(*) FROM pg_stat_monitor_exports;
 SELECT count(*) FROM pg_stat_monitor_decoding_snapshots;

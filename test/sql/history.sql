@@ -3,12 +3,12 @@
 -- deviation recomputed from the parts' sums of squares, histograms summed.
 CREATE EXTENSION pg_stat_monitor;
 SET TimeZone = 'UTC';
-SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2020-01-01');
+SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2020-01-01');
 INSERT INTO pg_stat_monitor_texts (text_id, text) VALUES (7, 'SELECT $1');
 
 -- statement 42 ran four times, 1, 3, 5 and 7 ms, exported in two parts;
 -- statement 43 once, 9 ms
-INSERT INTO pg_stat_monitor_data (bucket, bucket_start_time, userid, dbid,
+INSERT INTO pg_stat_monitor_entries (bucket, bucket_start_time, userid, dbid,
     queryid, toplevel, query_text_id, cmd_type, elevel, calls,
     total_exec_time, min_exec_time, max_exec_time, sum_var_exec_time, rows,
     shared_blks_hit, shared_blks_read, shared_blks_dirtied,

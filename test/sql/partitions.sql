@@ -6,16 +6,16 @@ SHOW pg_stat_monitor.pgsm_partition_span;
 SHOW pg_stat_monitor.pgsm_retention;
 
 -- no partition until the worker, or this function, makes one
-SELECT count(*) FROM pgsm_partitions('pg_stat_monitor_data');
+SELECT count(*) FROM pgsm_partitions('pg_stat_monitor_entries');
 SELECT pgsm_maintain_partitions('2030-01-10 12:00+00');
 SELECT partition, lower_bound, upper_bound
-FROM pgsm_partitions('pg_stat_monitor_data') ORDER BY lower_bound;
+FROM pgsm_partitions('pg_stat_monitor_entries') ORDER BY lower_bound;
 
 -- a row for a time with no partition yet gets one
-SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2030-01-05 03:00+00');
-SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2030-01-05 04:00+00');
+SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2030-01-05 03:00+00');
+SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2030-01-05 04:00+00');
 SELECT partition, lower_bound, upper_bound
-FROM pgsm_partitions('pg_stat_monitor_data') ORDER BY lower_bound;
+FROM pgsm_partitions('pg_stat_monitor_entries') ORDER BY lower_bound;
 
 -- texts and export records that no kept row can need go too
 INSERT INTO pg_stat_monitor_texts (text_id, text, last_used)
@@ -26,7 +26,7 @@ VALUES (1, '2030-01-01', 0), (2, '2030-01-19', 0);
 -- ten days later: partitions that ended more than seven days ago go
 SELECT pgsm_maintain_partitions('2030-01-20 12:00+00');
 SELECT partition, lower_bound, upper_bound
-FROM pgsm_partitions('pg_stat_monitor_data') ORDER BY lower_bound;
+FROM pgsm_partitions('pg_stat_monitor_entries') ORDER BY lower_bound;
 SELECT text FROM pg_stat_monitor_texts ORDER BY text_id;
 SELECT batch_id FROM pg_stat_monitor_exports ORDER BY batch_id;
 
@@ -40,7 +40,7 @@ WHERE c.relkind = 'p'
 GROUP BY c.relname ORDER BY c.relname;
 
 -- no DEFAULT partition: a row needs its partition
-INSERT INTO pg_stat_monitor_data (bucket, bucket_start_time, userid, dbid,
+INSERT INTO pg_stat_monitor_entries (bucket, bucket_start_time, userid, dbid,
     queryid, toplevel, cmd_type, elevel, calls, total_exec_time,
     min_exec_time, max_exec_time, sum_var_exec_time, rows, shared_blks_hit,
     shared_blks_read, shared_blks_dirtied, shared_blks_written,
@@ -57,8 +57,8 @@ VALUES (1, '2031-01-01', 10, 1, 1, true, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 1);
 
 -- only privileged roles read history
-SELECT has_table_privilege('public', 'pg_stat_monitor_data', 'SELECT') AS public_reads,
-       has_table_privilege('pg_read_all_stats', 'pg_stat_monitor_data', 'SELECT') AS stats_reads,
+SELECT has_table_privilege('public', 'pg_stat_monitor_entries', 'SELECT') AS public_reads,
+       has_table_privilege('pg_read_all_stats', 'pg_stat_monitor_entries', 'SELECT') AS stats_reads,
        has_function_privilege('public', 'pgsm_maintain_partitions(timestamptz)', 'EXECUTE') AS public_maintains;
 
 DROP EXTENSION pg_stat_monitor;

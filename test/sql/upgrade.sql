@@ -107,3 +107,34 @@ ORDER BY 1;
 
 DROP EXTENSION pg_stat_monitor;
 DROP FUNCTION upgrade_objects();
+
+-- History kept across the update from 2.3: the table, its partitions and
+-- their indexes take their new names, and the rows read the same through
+-- pg_stat_monitor_data and pg_stat_monitor_history
+CREATE EXTENSION pg_stat_monitor VERSION '2.3';
+SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2030-01-01');
+INSERT INTO pg_stat_monitor_data (bucket, bucket_start_time, userid, dbid,
+    queryid, toplevel, cmd_type, elevel, calls, total_exec_time,
+    min_exec_time, max_exec_time, sum_var_exec_time, rows, shared_blks_hit,
+    shared_blks_read, shared_blks_dirtied, shared_blks_written,
+    local_blks_hit, local_blks_read, local_blks_dirtied, local_blks_written,
+    temp_blks_read, temp_blks_written, blk_read_time, blk_write_time,
+    temp_blk_read_time, temp_blk_write_time, resp_calls, cpu_user_time,
+    cpu_sys_time, wal_records, wal_fpi, wal_bytes, plans, total_plan_time,
+    min_plan_time, max_plan_time, sum_var_plan_time, jit_functions,
+    jit_generation_time, jit_inlining_count, jit_inlining_time,
+    jit_optimization_count, jit_optimization_time, jit_emission_count,
+    jit_emission_time, batch_id)
+VALUES (21915, '2030-01-01', 10, 1, 42, true, 1, 0, 4, 10, 1, 4, 0, 4, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '{}', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 1);
+ALTER EXTENSION pg_stat_monitor UPDATE;
+SELECT c.relname, c.relkind
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relname LIKE 'pg\_stat\_monitor\_entries%'
+ORDER BY c.relname COLLATE "C";
+SELECT bucket_id, queryid, calls, total_time, mean_time, min_time, max_time
+FROM pg_stat_monitor_data;
+SELECT bucket, queryid, calls, total_exec_time, mean_exec_time
+FROM pg_stat_monitor_history;
+DROP EXTENSION pg_stat_monitor;

@@ -37,8 +37,8 @@ is(pgsm_history_calls($node, 'SELECT $1 AS lock_marker'), '4',
 # soon as the table is gone: the log is read from before the drop.)
 $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', q(
-	ALTER EXTENSION pg_stat_monitor DROP TABLE pg_stat_monitor_data;
-	DROP TABLE pg_stat_monitor_data CASCADE));
+	ALTER EXTENSION pg_stat_monitor DROP TABLE pg_stat_monitor_entries;
+	DROP TABLE pg_stat_monitor_entries CASCADE));
 is( $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_monitor'"),
 	'0', 'dropping the history table drops the extension');

@@ -156,7 +156,7 @@ $node->safe_psql('postgres', q(
 ok(pgsm_wait_exported($node, 'SELECT count(*) FROM probe AS alice_marker'),
 	"alice's statements are exported");
 my $key = $node->safe_psql('postgres', q(
-	SELECT bucket || ', ' || queryid FROM pg_stat_monitor_data d
+	SELECT bucket || ', ' || queryid FROM pg_stat_monitor_entries d
 	JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
 	WHERE t.text = 'SELECT count(*) FROM probe AS alice_marker'
 	ORDER BY bucket LIMIT 1));
@@ -202,7 +202,7 @@ sub poll_reset
 $node->safe_psql('postgres',
 	"$reset SELECT count(*) FROM probe AS with_owner_settings") for 1 .. 2;
 ok( poll_reset(q(
-	SELECT count(*) > 0 FROM pg_stat_monitor_data d
+	SELECT count(*) > 0 FROM pg_stat_monitor_entries d
 	JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
 	WHERE t.text = 'SELECT count(*) FROM probe AS with_owner_settings')),
 	'the worker still exports');
@@ -220,29 +220,29 @@ $node->safe_psql('postgres',
 # owner, and the partition is created under another name
 $node->safe_psql('postgres', q(
 	SET ROLE mallory_public;
-	CREATE TABLE public."pg_stat_monitor_data_p20300101T000000" (a int)));
-my $warning = qr/\QWARNING:  name "pg_stat_monitor_data_p20300101T000000" for a partition of public.pg_stat_monitor_data is taken by table public."pg_stat_monitor_data_p20300101T000000", owned by role "mallory_public"\E/;
+	CREATE TABLE public."pg_stat_monitor_entries_p20300101T000000" (a int)));
+my $warning = qr/\QWARNING:  name "pg_stat_monitor_entries_p20300101T000000" for a partition of public.pg_stat_monitor_entries is taken by table public."pg_stat_monitor_entries_p20300101T000000", owned by role "mallory_public"\E/;
 ($ret, $out, $err) = $node->psql('postgres', q(
-	SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2030-01-01 12:00+00')));
+	SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2030-01-01 12:00+00')));
 is($ret, 0, 'a squatted name does not stop pgsm_ensure_partition()');
 like($err, $warning, 'a WARNING names the squatting table and its owner');
 like( $node->safe_psql('postgres', q(
-	SELECT partition FROM pgsm_partitions('pg_stat_monitor_data')
+	SELECT partition FROM pgsm_partitions('pg_stat_monitor_entries')
 	WHERE '2030-01-01 12:00+00' >= lower_bound AND '2030-01-01 12:00+00' < upper_bound)),
-	qr/^"pg_stat_monitor_data_p20300101T000000_[0-9a-f]{8}"$/,
+	qr/^"pg_stat_monitor_entries_p20300101T000000_[0-9a-f]{8}"$/,
 	'the partition is created under another name');
 
 # a partition detached by hand keeps its name
 $node->safe_psql('postgres', q(
-	SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2031-01-01 12:00+00');
-	ALTER TABLE pg_stat_monitor_data
-		DETACH PARTITION "pg_stat_monitor_data_p20310101T000000"));
+	SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2031-01-01 12:00+00');
+	ALTER TABLE pg_stat_monitor_entries
+		DETACH PARTITION "pg_stat_monitor_entries_p20310101T000000"));
 ($ret, $out, $err) = $node->psql('postgres', q(
-	SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2031-01-01 12:00+00')));
-like($err, qr/\QWARNING:  name "pg_stat_monitor_data_p20310101T000000" for a partition of public.pg_stat_monitor_data is taken by table public."pg_stat_monitor_data_p20310101T000000", owned by role "$su"\E/,
+	SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2031-01-01 12:00+00')));
+like($err, qr/\QWARNING:  name "pg_stat_monitor_entries_p20310101T000000" for a partition of public.pg_stat_monitor_entries is taken by table public."pg_stat_monitor_entries_p20310101T000000", owned by role "$su"\E/,
 	'a partition detached by hand gets a WARNING too');
 is( $node->safe_psql('postgres', q(
-	SELECT count(*) FROM pgsm_partitions('pg_stat_monitor_data')
+	SELECT count(*) FROM pgsm_partitions('pg_stat_monitor_entries')
 	WHERE '2031-01-01 12:00+00' >= lower_bound AND '2031-01-01 12:00+00' < upper_bound)),
 	'1', 'and a new partition covers its range');
 
@@ -253,7 +253,7 @@ $node->safe_psql('postgres', q(
 	DO $$
 	DECLARE p regclass;
 	BEGIN
-		FOR p IN SELECT partition FROM pgsm_partitions('pg_stat_monitor_data') LOOP
+		FOR p IN SELECT partition FROM pgsm_partitions('pg_stat_monitor_entries') LOOP
 			EXECUTE format('DROP TABLE %s', p);
 		END LOOP;
 	END $$;
@@ -263,7 +263,7 @@ $node->safe_psql('postgres', q(
 	BEGIN
 		FOR d IN -1 .. 2 LOOP
 			EXECUTE format('CREATE TABLE public.%I (a int)',
-				'pg_stat_monitor_data_p' ||
+				'pg_stat_monitor_entries_p' ||
 				to_char(date_trunc('day', now() AT TIME ZONE 'UTC') + d * interval '1 day',
 				        'YYYYMMDD"T"HH24MISS'));
 		END LOOP;
@@ -275,7 +275,7 @@ ok(pgsm_wait_exported($node, 'SELECT count(*) FROM probe AS squat_marker'),
 is(pgsm_history_calls($node, 'SELECT count(*) FROM probe AS squat_marker'),
 	'3', 'statements reach history');
 ok( $node->wait_for_log(
-	qr/WARNING:  name "pg_stat_monitor_data_p\d{8}T000000" for a partition of public.pg_stat_monitor_data is taken by table public."pg_stat_monitor_data_p\d{8}T000000", owned by role "mallory_public"/,
+	qr/WARNING:  name "pg_stat_monitor_entries_p\d{8}T000000" for a partition of public.pg_stat_monitor_entries is taken by table public."pg_stat_monitor_entries_p\d{8}T000000", owned by role "mallory_public"/,
 	$log_offset),
 	'the worker logs a WARNING naming the table and its owner');
 

@@ -17,6 +17,31 @@ ok(pgsm_wait_exported($node, 'SELECT $1 AS plan_marker'),
 	'statements are exported');
 cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM pg_stat_monitor_data;'),
 	'>', 0, 'Phase 1: SELECT count(*) FROM pg_stat_monitor_data');
+my @rows = split /\n/, $node->safe_psql('postgres',
+	'SELECT queryid, calls, total_time FROM pg_stat_monitor_data LIMIT 10;');
+ok(@rows >= 1 && @rows <= 10 && !grep({ !/^-?\d+\|\d+\|[0-9.e+-]+$/ } @rows),
+	'Phase 1: SELECT queryid, calls, total_time FROM pg_stat_monitor_data LIMIT 10');
+
+# the plan's columns, with the plan's meanings: times are execution times
+# in ms, bucket_id the bucket's number as pg_stat_monitor shows it
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT string_agg(c, ',' ORDER BY c) FROM unnest(ARRAY['bucket_id',
+		'queryid', 'dbid', 'userid', 'calls', 'rows', 'total_time', 'mean_time',
+		'min_time', 'max_time', 'shared_blks_hit', 'shared_blks_read',
+		'exported_at']) c
+	WHERE c NOT IN (SELECT column_name FROM information_schema.columns
+	                WHERE table_name = 'pg_stat_monitor_data')}),
+	'', 'pg_stat_monitor_data has every column of the plan');
+is( $node->safe_psql(
+		'postgres', q{
+	SELECT bool_and(d.total_time = d.total_exec_time
+	                AND d.min_time = d.min_exec_time
+	                AND d.max_time = d.max_exec_time
+	                AND d.mean_time = d.total_exec_time / d.calls
+	                AND d.bucket_id = extract(epoch FROM d.bucket_start_time) / 2)
+	FROM pg_stat_monitor_data d WHERE d.calls > 0}),
+	't', 'its times are execution times in ms and bucket_id the bucket number');
 
 # Phase 2: the materialized view, refreshed at each bucket, with the log
 # lines the plan looks for (at DEBUG1)
