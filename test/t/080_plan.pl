@@ -11,7 +11,19 @@ use PgsmTest;
 my $node = pgsm_node('plan', bucket_time => 2,
 	conf => "log_min_messages = debug1\n");
 
-# Phase 1: statistics reach the table
+# Phase 1: its migration's settings as written (pgsm_max takes effect at a
+# restart), then statistics reach the table
+$node->safe_psql('postgres', q(
+ALTER SYSTEM SET pg_stat_monitor.pgsm_max = '10MB';
+ALTER SYSTEM SET pg_stat_monitor.pgsm_max_buckets = 2;
+ALTER SYSTEM SET pg_stat_monitor.pgsm_query_shared_buffer = '1MB';
+));
+$node->restart;
+is( $node->safe_psql('postgres', q(
+	SELECT current_setting('pg_stat_monitor.pgsm_max') || ' ' ||
+	       current_setting('pg_stat_monitor.pgsm_max_buckets') || ' ' ||
+	       current_setting('pg_stat_monitor.pgsm_query_shared_buffer'))),
+	'10MB 2 1MB', 'Phase 1: the settings are accepted as written');
 $node->safe_psql('postgres', 'SELECT 1 AS plan_marker') for 1 .. 3;
 ok(pgsm_wait_exported($node, 'SELECT $1 AS plan_marker'),
 	'statements are exported');
