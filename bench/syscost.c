@@ -2,6 +2,7 @@
  * syscost.c: what the calls the collectors make for every statement cost
  * on this machine, in nanoseconds per call.  Built and run by bench/tps.sh.
  */
+#define _GNU_SOURCE				/* RUSAGE_THREAD */
 #include <stdio.h>
 #include <time.h>
 #include <sys/resource.h>
@@ -28,6 +29,13 @@ main(void)
 	for (int i = 0; i < LOOPS; i++)
 		getrusage(RUSAGE_SELF, &ru);
 	printf("getrusage(RUSAGE_SELF)\t%.0f\n", (seconds() - t0) * 1e9 / LOOPS);
+
+#ifdef RUSAGE_THREAD
+	t0 = seconds();
+	for (int i = 0; i < LOOPS; i++)
+		getrusage(RUSAGE_THREAD, &ru);
+	printf("getrusage(RUSAGE_THREAD)\t%.0f\n", (seconds() - t0) * 1e9 / LOOPS);
+#endif
 
 	t0 = seconds();
 	for (int i = 0; i < LOOPS; i++)

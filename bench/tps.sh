@@ -121,7 +121,8 @@ part_tps() {
 		echo
 		if [ -s "$raw/syscost" ]; then
 			local ru m_none_sel
-			ru=$(awk -F'\t' '$1 ~ /^getrusage/ { print $2 }' "$raw/syscost")
+			# the call the collector makes: the thread's figures where there are
+			ru=$(awk -F'\t' '$1 ~ /^getrusage/ { v = $2 } END { print v }' "$raw/syscost")
 			m_none_sel=$(awk '{ print $2 }' "$raw/select.rounds" | median)
 			echo "System calls on this machine (\`bench/syscost.c\`, ns per call): $(awk -F'\t' '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$raw/syscost")."
 			echo "This fork calls \`getrusage\` once per top-level statement (for \`cpu_user_time\` and \`cpu_sys_time\`; nested statements twice), pg_stat_statements never: $(fmt %.2f "$(calc "$ru / 1000")") µs per statement, $(fmt %.1f "$(calc "$ru / (1e9 * $(nproc) / $m_none_sel) * 100")")% of the CPU time of one select-only transaction at the median rate without extension ($(nproc) cores ÷ tps, pgbench included)."
