@@ -173,15 +173,28 @@ pgsm_entry_row(const PgsmEntry *e, const char *texts, bool showtext, bool masked
 
 	values[i++] = Int64GetDatum(pgsm_bucket_number(k->bucket, e->bucket_len));
 	values[i++] = TimestampTzGetDatum(pgsm_bucket_start(k->bucket));
+	/*
+	 * The names kept with the entry, which outlive the role or database;
+	 * an entry made where they could not be read (by the error hook, early
+	 * in a session) looks them up now.
+	 */
 	values[i++] = ObjectIdGetDatum(k->userid);
-	name = GetUserNameFromId(k->userid, true);
-	if (name)
+	name = e->text_len[PGSM_TEXT_USERNAME] > 0 ? NULL :
+		GetUserNameFromId(k->userid, true);
+	if (e->text_len[PGSM_TEXT_USERNAME] > 0)
+		values[i++] = text_datum(t[PGSM_TEXT_USERNAME],
+								 e->text_len[PGSM_TEXT_USERNAME]);
+	else if (name)
 		values[i++] = CStringGetTextDatum(name);
 	else
 		nulls[i++] = true;
 	values[i++] = ObjectIdGetDatum(k->dbid);
-	name = get_database_name(k->dbid);
-	if (name)
+	name = e->text_len[PGSM_TEXT_DATNAME] > 0 ? NULL :
+		get_database_name(k->dbid);
+	if (e->text_len[PGSM_TEXT_DATNAME] > 0)
+		values[i++] = text_datum(t[PGSM_TEXT_DATNAME],
+								 e->text_len[PGSM_TEXT_DATNAME]);
+	else if (name)
 		values[i++] = CStringGetTextDatum(name);
 	else
 		nulls[i++] = true;
@@ -189,7 +202,10 @@ pgsm_entry_row(const PgsmEntry *e, const char *texts, bool showtext, bool masked
 		values[i++] = inet_datum(k);
 	else
 		nulls[i++] = true;
-	values[i++] = Int64GetDatum(e->pgsm_query_id);
+	if (e->pgsm_query_id != 0)
+		values[i++] = Int64GetDatum(e->pgsm_query_id);
+	else
+		nulls[i++] = true;
 	values[i++] = Int64GetDatum(k->queryid);
 	values[i++] = BoolGetDatum(k->toplevel);
 	if (k->top_queryid != 0)

@@ -33,6 +33,7 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "commands/dbcommands.h"
 #include "commands/explain.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -72,6 +73,17 @@ static int	exec_nested_level = 0;
 static int	plan_nested_level = 0;
 
 /*
+ * The nesting level of a statement: a statement run by the planner (an
+ * immutable SQL function folded into a constant) is nested too, as in
+ * pg_stat_statements and pg_stat_monitor.
+ */
+static inline int
+nesting_level(void)
+{
+	return exec_nested_level + plan_nested_level;
+}
+
+/*
  * The last top-level statement parse analysis saw, so that an error can be
  * attributed to its statement rather than to the whole query string.  A
  * string is told apart from an earlier one at the same address by the start
@@ -101,6 +113,38 @@ static bool in_error_hook = false;
 static MemoryContext error_hook_cxt = NULL;
 
 /*
+ * The session's application name as a statement found it at its start, and
+ * its hash.  A statement that changes it (SET application_name, or
+ * set_config() in a query) is filed under the name it started with, as in
+ * pg_stat_monitor.  application_name holds ASCII only.
+ */
+typedef struct AppName
+{
+	uint64		id;				/* hash of the name, 0 when it is empty */
+	char		name[NAMEDATALEN];
+} AppName;
+
+/*
+ * The name last seen, hashed again only when it changes: a statement costs
+ * a comparison of at most NAMEDATALEN - 1 bytes.
+ */
+static const AppName *
+app_name_current(void)
+{
+	static AppName current;
+	const char *name = application_name != NULL ? application_name : "";
+
+	if (strncmp(current.name, name, NAMEDATALEN - 1) != 0)
+	{
+		strlcpy(current.name, name, NAMEDATALEN);
+		current.id = current.name[0] == '\0' ? 0 :
+			hash_bytes_extended((const unsigned char *) current.name,
+								strlen(current.name), 0);
+	}
+	return &current;
+}
+
+/*
  * The statements being executed: CPU time at start, and the plan's id and
  * text.  Kept in each statement's executor memory; the context's reset
  * callback unlinks it, so an error leaves nothing behind.
@@ -110,6 +154,9 @@ typedef struct QueryCpu
 	QueryDesc  *queryDesc;
 	struct rusage start;
 	uint64		planid;			/* 0 unless plans are recorded */
+	AppName		app;			/* application name at start */
+	int			level;			/* nesting level */
+	int			planning;		/* pending planning's slot + 1, or 0 */
 	char	   *plan;
 	int			plan_len;
 	MemoryContextCallback cb;
@@ -158,6 +205,39 @@ cpu_end(struct rusage *ru)
 	last_rusage_valid = true;
 }
 
+/*
+ * The names of this backend's database and of the last user a statement ran
+ * as, for the error hook, which must not look them up (see entry_names).
+ */
+static char db_name[NAMEDATALEN];
+static Oid	cached_user = InvalidOid;
+static char cached_user_name[NAMEDATALEN];
+
+/*
+ * Look the names up, where the catalog may be read: inside a transaction,
+ * outside the error hook.  A database cannot be renamed while anyone is
+ * connected to it, so its name is read once per backend.
+ */
+static void
+names_refresh(Oid userid)
+{
+	char	   *name;
+
+	if (!IsTransactionState())
+		return;
+	if (db_name[0] == '\0' && (name = get_database_name(MyDatabaseId)) != NULL)
+	{
+		strlcpy(db_name, name, NAMEDATALEN);
+		pfree(name);
+	}
+	if ((name = GetUserNameFromId(userid, true)) != NULL)
+	{
+		strlcpy(cached_user_name, name, NAMEDATALEN);
+		cached_user = userid;
+		pfree(name);
+	}
+}
+
 /* Most tables named in an entry's relations */
 #define PGSM_MAX_RELIDS		64
 
@@ -173,6 +253,7 @@ typedef struct TextSource
 	int			plan_len;
 	const char *message;		/* error message, or NULL */
 	int			sqlerrcode;		/* of the message */
+	const char *appname;		/* application name at statement start */
 	List	   *rtable;			/* relations, or NIL ... */
 	const Oid  *relids;			/* ... or their OIDs, nrelids of them */
 	int			nrelids;
@@ -180,24 +261,38 @@ typedef struct TextSource
 } TextSource;
 
 /*
- * A planning waiting for the executor to tell its plan id (see the file
- * header).  It waits until the top-level statement ends, or until its slot
- * is needed, and is then recorded without a plan id.  Its texts are copies,
- * in TopMemoryContext, since the query string may be gone by then.
+ * A planning waiting for its execution (see the file header).  It is
+ * recorded with the execution, in one row and one visit to the store, when
+ * the execution ends.  A planning whose plan is not executed (EXPLAIN, an
+ * error before the executor started) is recorded alone once the statement
+ * around it ends, or when its slot is needed; one whose execution failed,
+ * once the top-level statement ends.  The statement's text and relations
+ * are copied into the slot when it is filled, since the query string may be
+ * gone by then; the slots' text buffers are allocated once per backend.
  */
 typedef struct PendingPlanning
 {
+	bool		used;
+	struct QueryCpu *claimed;	/* the execution that records it, or NULL */
+	uint64		seq;			/* order of arrival */
+	int			level;
 	PgsmKey		key;
 	PgsmCounters delta;
-	TextSource	src;
-	char	   *text;			/* src.source, owned */
-	Oid		   *relids;			/* src.relids, owned */
+	CmdType		cmd_type;
+	int			text_len;		/* of the statement, in pending_texts */
+	int			nrelids;
+	Oid			relids[PGSM_MAX_RELIDS];
+	char		appname[NAMEDATALEN];
 } PendingPlanning;
 
 #define PGSM_PENDING_PLANNINGS	8
 
 static PendingPlanning pending_plannings[PGSM_PENDING_PLANNINGS];
-static int	npending_plannings = 0;
+static int	npending_plannings = 0;		/* slots in use */
+static uint64 pending_seq = 0;
+static char *pending_texts = NULL;	/* pgsm_query_max_len + 1 bytes a slot */
+
+#define PendingText(i)	(pending_texts + (Size) (i) * (pgsm_query_max_len + 1))
 
 /*
  * Is this statement to be recorded?  Cheap checks first: this runs for
@@ -218,33 +313,40 @@ pgsm_enabled(int level)
  * session, and the client address is read once per backend.
  */
 static void
-make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level)
+make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level,
+		 const AppName *app)
 {
 	static bool addr_known = false;
 	static uint8 addr_family = 0;
 	static uint8 addr[16];
-	static char appname[NAMEDATALEN];
-	static uint64 appid = 0;
 
 	MemSet(key, 0, sizeof(PgsmKey));
 
+	/*
+	 * A client over a Unix socket, and a process with no client (a
+	 * background worker that runs statements), is 127.0.0.1, as in
+	 * pg_stat_monitor.
+	 */
 	if (!addr_known)
 	{
-		if (MyProcPort != NULL)
-		{
-			const struct sockaddr *sa =
-				(const struct sockaddr *) &MyProcPort->raddr.addr;
+		const struct sockaddr *sa = MyProcPort != NULL ?
+			(const struct sockaddr *) &MyProcPort->raddr.addr : NULL;
 
-			if (sa->sa_family == AF_INET)
-			{
-				addr_family = 4;
-				memcpy(addr, &((const struct sockaddr_in *) sa)->sin_addr, 4);
-			}
-			else if (sa->sa_family == AF_INET6)
-			{
-				addr_family = 6;
-				memcpy(addr, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
-			}
+		if (sa != NULL && sa->sa_family == AF_INET)
+		{
+			addr_family = 4;
+			memcpy(addr, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+		}
+		else if (sa != NULL && sa->sa_family == AF_INET6)
+		{
+			addr_family = 6;
+			memcpy(addr, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+		}
+		else
+		{
+			addr_family = 4;
+			addr[0] = 127;
+			addr[3] = 1;
 		}
 		addr_known = true;
 	}
@@ -260,18 +362,7 @@ make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level)
 		key->top_queryid = (int64) pgstat_get_my_query_id();
 	key->addr_family = addr_family;
 	memcpy(key->addr, addr, sizeof(addr));
-
-	if (pgsm_track_application_names && application_name != NULL &&
-		application_name[0] != '\0')
-	{
-		if (strncmp(appname, application_name, NAMEDATALEN) != 0)
-		{
-			strlcpy(appname, application_name, NAMEDATALEN);
-			appid = hash_bytes_extended((const unsigned char *) appname,
-										strlen(appname), 0);
-		}
-		key->appid = appid;
-	}
+	key->appid = app->id;
 }
 
 /*
@@ -396,8 +487,8 @@ relation_list(const Oid *relids, int n)
  * held (the store's PgsmBuildTexts).
  */
 static void
-build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
-			uint8 *cmd_type)
+build_texts(void *arg, const PgsmKey *key, PgsmTexts *texts,
+			int64 *pgsm_query_id, uint8 *cmd_type)
 {
 	TextSource *src = (TextSource *) arg;
 	const char *stmt;
@@ -500,12 +591,31 @@ build_texts(void *arg, PgsmTexts *texts, int64 *pgsm_query_id,
 		texts->len[PGSM_TEXT_RELATIONS] = strlen(rels);
 	}
 
-	if (pgsm_track_application_names && application_name != NULL)
+	if (src->appname != NULL)
 	{
-		texts->str[PGSM_TEXT_APPNAME] = application_name;
-		texts->len[PGSM_TEXT_APPNAME] = clip(application_name,
-											 strlen(application_name),
-											 NAMEDATALEN - 1);
+		texts->str[PGSM_TEXT_APPNAME] = src->appname;
+		texts->len[PGSM_TEXT_APPNAME] = strnlen(src->appname,
+												NAMEDATALEN - 1);
+	}
+
+	/*
+	 * The names of the database and the user, kept with the entry so that
+	 * its history shows them after either is dropped.  The error hook must
+	 * not read the catalog (it may run with buffers locked), so it takes
+	 * what was read before; what is not known stays empty, and is looked up
+	 * when the entry is read.
+	 */
+	if (src->message == NULL)
+		names_refresh(key->userid);
+	if (db_name[0] != '\0')
+	{
+		texts->str[PGSM_TEXT_DATNAME] = db_name;
+		texts->len[PGSM_TEXT_DATNAME] = strlen(db_name);
+	}
+	if (cached_user == key->userid)
+	{
+		texts->str[PGSM_TEXT_USERNAME] = cached_user_name;
+		texts->len[PGSM_TEXT_USERNAME] = strlen(cached_user_name);
 	}
 
 	*cmd_type = (uint8) src->cmd_type;
@@ -535,115 +645,158 @@ utility_query_id(PlannedStmt *pstmt, const char *query_string,
 	return pgsm_utility_jumble(pstmt, sql, len);
 }
 
-/* Forget pending planning i, freeing its copies. */
+/*
+ * Record pending planning i alone, and free its slot.  The slot is freed
+ * first, so that an error cannot record it twice; its text stays in place
+ * until the next planning fills the slot again.
+ */
 static void
-pending_remove(int i)
+pending_record(int i)
 {
 	PendingPlanning *p = &pending_plannings[i];
+	TextSource	src = {0};
 
-	if (p->text)
-		pfree(p->text);
-	if (p->relids)
-		pfree(p->relids);
-	memmove(p, p + 1,
-			(npending_plannings - i - 1) * sizeof(PendingPlanning));
+	p->used = false;
 	npending_plannings--;
+	src.source = PendingText(i);
+	src.location = -1;
+	src.len = p->text_len;
+	src.nested = p->level > 0;
+	src.relids = p->relids;
+	src.nrelids = p->nrelids;
+	src.cmd_type = p->cmd_type;
+	src.appname = p->appname;
+	pgsm_store_record(&p->key, &p->delta, -1, PGSM_RECORD_PLAN, build_texts,
+					  &src);
 }
 
 /*
- * Record the oldest pending plannings without a plan id, until no more
- * than "keep" wait.  Their plans were not executed, or not here.
+ * A statement at nesting level "level" ends: record, oldest first, the
+ * plannings no execution waits for that were made inside it (at a deeper
+ * level), and at the top level all of them.  Costs nothing when no planning
+ * waits.
  */
 static void
-pending_flush(int keep)
+pending_flush(int level)
 {
-	while (npending_plannings > keep)
+	while (npending_plannings > 0)
 	{
-		PendingPlanning p = pending_plannings[0];
+		int			oldest = -1;
 
-		/* taken out first, so that an error cannot record it twice */
-		pending_plannings[0].text = NULL;
-		pending_plannings[0].relids = NULL;
-		pending_remove(0);
-		pgsm_store_record(&p.key, &p.delta, -1, true, build_texts, &p.src);
-		if (p.text)
-			pfree(p.text);
-		if (p.relids)
-			pfree(p.relids);
+		for (int i = 0; i < PGSM_PENDING_PLANNINGS; i++)
+		{
+			PendingPlanning *p = &pending_plannings[i];
+
+			if (p->used && p->claimed == NULL &&
+				(p->level > level || level == 0) &&
+				(oldest < 0 || p->seq < pending_plannings[oldest].seq))
+				oldest = i;
+		}
+		if (oldest < 0)
+			return;
+		pending_record(oldest);
 	}
 }
 
 /*
- * Keep a planning until the executor knows its plan id, with copies of
- * what its texts are made from.
+ * Keep a planning until its execution ends, with a copy of what its texts
+ * are made from.  When every slot is taken, the oldest planning no
+ * execution waits for is recorded now to make room; when executions wait
+ * for all of them, this one is recorded at once.
  */
 static void
 pending_add(const PgsmKey *key, const PgsmCounters *delta,
-			const char *query_string, int location, int len, List *rtable,
-			bool nested, CmdType cmd_type)
+			const char *query_string, Query *parse, int level,
+			const AppName *app)
 {
 	PendingPlanning *p;
 	const char *stmt;
 	int			stmt_len;
-	Oid			relids[PGSM_MAX_RELIDS];
-	int			nrelids;
-	char	   *text;
-	Oid		   *relids_copy = NULL;
+	int			slot = -1;
 
-	if (npending_plannings == PGSM_PENDING_PLANNINGS)
-		pending_flush(PGSM_PENDING_PLANNINGS - 1);
+	if (pending_texts == NULL)
+		pending_texts = MemoryContextAlloc(TopMemoryContext,
+										   (Size) PGSM_PENDING_PLANNINGS *
+										   (pgsm_query_max_len + 1));
 
-	/* the planning's own entry keeps no more of the text than this */
-	stmt = statement_text(query_string, location, len, true, &stmt_len);
-	text = MemoryContextAlloc(TopMemoryContext, stmt_len + 1);
-	memcpy(text, stmt, stmt_len);
-	text[stmt_len] = '\0';
-	nrelids = collect_relids(rtable, relids, PGSM_MAX_RELIDS);
-	if (nrelids > 0)
+	for (int round = 0; round < 2 && slot < 0; round++)
 	{
-		relids_copy = MemoryContextAlloc(TopMemoryContext,
-										 nrelids * sizeof(Oid));
-		memcpy(relids_copy, relids, nrelids * sizeof(Oid));
+		int			oldest = -1;
+
+		for (int i = 0; i < PGSM_PENDING_PLANNINGS && slot < 0; i++)
+		{
+			if (!pending_plannings[i].used)
+				slot = i;
+			else if (pending_plannings[i].claimed == NULL &&
+					 (oldest < 0 ||
+					  pending_plannings[i].seq < pending_plannings[oldest].seq))
+				oldest = i;
+		}
+		if (slot < 0 && oldest >= 0)
+			pending_record(oldest);
+		else if (slot < 0)
+			break;
+	}
+	if (slot < 0)
+	{
+		TextSource	src = {0};
+
+		src.source = query_string;
+		src.location = parse->stmt_location;
+		src.len = parse->stmt_len;
+		src.nested = level > 0;
+		src.rtable = parse->rtable;
+		src.cmd_type = parse->commandType;
+		src.appname = app->name;
+		pgsm_store_record(key, delta, -1, PGSM_RECORD_PLAN, build_texts,
+						  &src);
+		return;
 	}
 
-	p = &pending_plannings[npending_plannings++];
-	memset(p, 0, sizeof(PendingPlanning));
+	/* the planning's own entry keeps no more of the text than this */
+	stmt = statement_text(query_string, parse->stmt_location,
+						  parse->stmt_len, true, &stmt_len);
+	p = &pending_plannings[slot];
+	memcpy(PendingText(slot), stmt, stmt_len);
+	PendingText(slot)[stmt_len] = '\0';
+	p->text_len = stmt_len;
+	p->nrelids = collect_relids(parse->rtable, p->relids, PGSM_MAX_RELIDS);
+	p->used = true;
+	p->claimed = NULL;
+	p->seq = ++pending_seq;
+	p->level = level;
 	p->key = *key;
 	p->delta = *delta;
-	p->text = text;
-	p->relids = relids_copy;
-	p->src.source = text;
-	p->src.location = -1;
-	p->src.nested = nested;
-	p->src.relids = relids_copy;
-	p->src.nrelids = nrelids;
-	p->src.cmd_type = cmd_type;
+	p->cmd_type = parse->commandType;
+	strlcpy(p->appname, app->name, NAMEDATALEN);
+	npending_plannings++;
 }
 
 /*
- * The executor has set up a plan: record the planning that made it, if it
- * waits, under the plan's id and with the executor's texts.  The most
- * recent planning of the same statement at the same level is the one.
+ * The executor has set up a plan: the most recent planning of the same
+ * statement at the same level, if one waits, is the one that made it.  It
+ * now waits for this execution, under the plan's id.  Returns its slot + 1,
+ * or 0.
  */
-static void
-pending_claim(uint64 queryId, bool toplevel, uint64 planid,
-			  TextSource *src)
+static int
+pending_claim(uint64 queryId, int level, uint64 planid, QueryCpu *qc)
 {
-	for (int i = npending_plannings - 1; i >= 0; i--)
+	int			found = -1;
+
+	for (int i = 0; i < PGSM_PENDING_PLANNINGS; i++)
 	{
 		PendingPlanning *p = &pending_plannings[i];
 
-		if (p->key.queryid == (int64) queryId && p->key.toplevel == toplevel)
-		{
-			PgsmKey		key = p->key;
-			PgsmCounters delta = p->delta;
-
-			key.planid = (int64) planid;
-			pending_remove(i);
-			pgsm_store_record(&key, &delta, -1, true, build_texts, src);
-			return;
-		}
+		if (p->used && p->claimed == NULL && p->level == level &&
+			p->key.queryid == (int64) queryId &&
+			(found < 0 || p->seq > pending_plannings[found].seq))
+			found = i;
 	}
+	if (found < 0)
+		return 0;
+	pending_plannings[found].claimed = qc;
+	pending_plannings[found].key.planid = (int64) planid;
+	return found + 1;
 }
 
 static inline double
@@ -675,10 +828,41 @@ set_usage(PgsmCounters *c, const BufferUsage *bu, const WalUsage *wu)
 	c->wal_bytes = wu->wal_bytes;
 }
 
+/* Add a planning's figures to those of its execution. */
+static void
+add_planning(PgsmCounters *c, const PgsmCounters *plan)
+{
+	c->total_plan_time = plan->total_plan_time;
+	c->shared_blks_hit += plan->shared_blks_hit;
+	c->shared_blks_read += plan->shared_blks_read;
+	c->shared_blks_dirtied += plan->shared_blks_dirtied;
+	c->shared_blks_written += plan->shared_blks_written;
+	c->local_blks_hit += plan->local_blks_hit;
+	c->local_blks_read += plan->local_blks_read;
+	c->local_blks_dirtied += plan->local_blks_dirtied;
+	c->local_blks_written += plan->local_blks_written;
+	c->temp_blks_read += plan->temp_blks_read;
+	c->temp_blks_written += plan->temp_blks_written;
+	c->blk_read_time += plan->blk_read_time;
+	c->blk_write_time += plan->blk_write_time;
+	c->temp_blk_read_time += plan->temp_blk_read_time;
+	c->temp_blk_write_time += plan->temp_blk_write_time;
+	c->wal_records += plan->wal_records;
+	c->wal_fpi += plan->wal_fpi;
+	c->wal_bytes += plan->wal_bytes;
+}
+
 static void
 query_cpu_forget(void *arg)
 {
 	QueryCpu  **p = &running_queries;
+	QueryCpu   *qc = (QueryCpu *) arg;
+
+	/* an execution that failed leaves its planning to be recorded alone */
+	if (qc->planning > 0 &&
+		pending_plannings[qc->planning - 1].claimed == qc)
+		pending_plannings[qc->planning - 1].claimed = NULL;
+	qc->planning = 0;
 
 	while (*p != NULL)
 	{
@@ -708,6 +892,10 @@ pgsm_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		noted_stmt.len = query->stmt_len;
 		noted_stmt.queryid = query->queryId;
 		noted_stmt.done = false;
+
+		/* the names the error hook will need, when they are new */
+		if (unlikely(GetUserId() != cached_user) && pgsm_enabled(0))
+			names_refresh(GetUserId());
 	}
 }
 
@@ -753,7 +941,7 @@ pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
 		WalUsage	walusage;
 		PgsmCounters delta;
 		PgsmKey		key;
-		TextSource	src = {0};
+		const AppName *app;
 
 		INSTR_TIME_SET_CURRENT(duration);
 		INSTR_TIME_SUBTRACT(duration, start);
@@ -767,21 +955,9 @@ pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
 		set_usage(&delta, &bufusage, &walusage);
 		delta.total_plan_time = INSTR_TIME_GET_MILLISEC(duration);
 
-		make_key(&key, parse->queryId, 0, level);
-		if (pgsm_enable_query_plan)
-			pending_add(&key, &delta, query_string, parse->stmt_location,
-						parse->stmt_len, parse->rtable, level > 0,
-						parse->commandType);
-		else
-		{
-			src.source = query_string;
-			src.location = parse->stmt_location;
-			src.len = parse->stmt_len;
-			src.nested = level > 0;
-			src.rtable = parse->rtable;
-			src.cmd_type = parse->commandType;
-			pgsm_store_record(&key, &delta, -1, true, build_texts, &src);
-		}
+		app = app_name_current();
+		make_key(&key, parse->queryId, 0, level, app);
+		pending_add(&key, &delta, query_string, parse, level, app);
 	}
 	return result;
 }
@@ -811,27 +987,31 @@ executor_text_source(QueryDesc *queryDesc, QueryCpu *qc, TextSource *src)
 	src->source = queryDesc->sourceText;
 	src->location = queryDesc->plannedstmt->stmt_location;
 	src->len = queryDesc->plannedstmt->stmt_len;
-	src->nested = exec_nested_level > 0;
+	src->nested = qc->level > 0;
 	src->rtable = queryDesc->plannedstmt->rtable;
 	src->cmd_type = queryDesc->operation;
 	src->plan = qc->plan;
 	src->plan_len = qc->plan_len;
+	src->appname = qc->app.name;
 }
 
 /*
- * Note the CPU time at start and, when plans are recorded, the plan's text
- * and id; record the planning of this plan if it waits for the id.
+ * Note the CPU time and the application name at start, when plans are
+ * recorded the plan's text and id, and the planning that made the plan if
+ * it waits to be recorded with the execution.
  */
 static void
 pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	int			level = nesting_level();
+
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
 	if (queryDesc->plannedstmt->queryId != UINT64CONST(0) &&
-		pgsm_enabled(exec_nested_level))
+		pgsm_enabled(level))
 	{
 		MemoryContext oldcxt;
 		QueryCpu   *qc;
@@ -848,17 +1028,14 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 		MemoryContextSwitchTo(oldcxt);
 
+		qc->level = level;
 		if (npending_plannings > 0)
-		{
-			TextSource	src;
-
-			executor_text_source(queryDesc, qc, &src);
-			pending_claim(queryDesc->plannedstmt->queryId,
-						  exec_nested_level == 0, qc->planid, &src);
-		}
+			qc->planning = pending_claim(queryDesc->plannedstmt->queryId,
+										 level, qc->planid, qc);
 
 		qc->queryDesc = queryDesc;
-		cpu_start(&qc->start, exec_nested_level);
+		qc->app = *app_name_current();
+		cpu_start(&qc->start, level);
 		qc->cb.func = query_cpu_forget;
 		qc->cb.arg = qc;
 		MemoryContextRegisterResetCallback(queryDesc->estate->es_query_cxt,
@@ -909,6 +1086,7 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 {
 	uint64		queryId = queryDesc->plannedstmt->queryId;
 	QueryCpu   *qc = NULL;
+	int			level = nesting_level();
 
 	for (QueryCpu *q = running_queries; q != NULL; q = q->next)
 		if (q->queryDesc == queryDesc)
@@ -918,13 +1096,14 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		}
 
 	if (qc != NULL && queryId != UINT64CONST(0) && queryDesc->totaltime &&
-		pgsm_enabled(exec_nested_level))
+		pgsm_enabled(qc->level))
 	{
 		PgsmCounters delta;
 		PgsmKey		key;
 		TextSource	src;
 		struct rusage end;
 		double		msec;
+		int			what = PGSM_RECORD_EXEC;
 
 		cpu_end(&end);
 		InstrEndLoop(queryDesc->totaltime);
@@ -954,16 +1133,41 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		}
 
 		executor_text_source(queryDesc, qc, &src);
-		make_key(&key, queryId, qc->planid, exec_nested_level);
-		pgsm_store_record(&key, &delta, pgsm_histogram_cell(msec), false,
+		make_key(&key, queryId, qc->planid, qc->level, &qc->app);
+
+		/*
+		 * The planning that made the plan goes into the same row, in the
+		 * same visit to the store, unless something of the key changed in
+		 * between (the user, the application, the bucket).
+		 */
+		if (qc->planning > 0)
+		{
+			PendingPlanning *p = &pending_plannings[qc->planning - 1];
+
+			if (p->claimed == qc &&
+				memcmp(&p->key, &key, sizeof(PgsmKey)) == 0)
+			{
+				add_planning(&delta, &p->delta);
+				what |= PGSM_RECORD_PLAN;
+				p->used = false;
+				npending_plannings--;
+				qc->planning = 0;
+			}
+			else if (p->claimed == qc)
+			{
+				p->claimed = NULL;
+				qc->planning = 0;
+				pending_record(p - pending_plannings);
+			}
+		}
+		pgsm_store_record(&key, &delta, pgsm_histogram_cell(msec), what,
 						  build_texts, &src);
 	}
 
-	if (exec_nested_level == 0)
-	{
+	if (level == 0)
 		noted_stmt.done = true;
-		pending_flush(0);
-	}
+	if (npending_plannings > 0)
+		pending_flush(level);
 
 	if (prev_ExecutorEnd)
 		prev_ExecutorEnd(queryDesc);
@@ -983,30 +1187,30 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	uint64		queryId = UINT64CONST(0);
+	uint64		queryId;
 	int			location = pstmt->stmt_location;
 	int			len = pstmt->stmt_len;
-	int			level = exec_nested_level;
+	int			level = nesting_level();
 	bool		is_execute = IsA(parsetree, ExecuteStmt);
 	bool		track;
 	instr_time	start;
 	BufferUsage bufusage_start = pgBufferUsage;
 	WalUsage	walusage_start = pgWalUsage;
 	struct rusage ru_start;
+	AppName		app;
 
 	/* the query id is worked out only for a statement that is recorded */
 	track = pgsm_track_utility &&
 		!is_execute && !IsA(parsetree, PrepareStmt) &&
 		(PGSM_TRACK_DEALLOCATE || !IsA(parsetree, DeallocateStmt)) &&
 		pgsm_enabled(level);
-	if (track)
-	{
-		queryId = utility_query_id(pstmt, queryString, context);
-		track = queryId != UINT64CONST(0);
-	}
+	queryId = track ? utility_query_id(pstmt, queryString, context) :
+		UINT64CONST(0);
+	track = queryId != UINT64CONST(0);
 
 	if (track)
 	{
+		app = *app_name_current();
 		cpu_start(&ru_start, level);
 		INSTR_TIME_SET_CURRENT(start);
 	}
@@ -1072,16 +1276,16 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		src.len = len;
 		src.nested = level > 0;
 		src.cmd_type = CMD_UTILITY;
-		make_key(&key, queryId, 0, level);
+		src.appname = app.name;
+		make_key(&key, queryId, 0, level, &app);
 		pgsm_store_record(&key, &delta, pgsm_histogram_cell(delta.total_time),
-						  false, build_texts, &src);
+						  PGSM_RECORD_EXEC, build_texts, &src);
 	}
 
-	if (exec_nested_level == 0)
-	{
+	if (level == 0)
 		noted_stmt.done = true;
-		pending_flush(0);
-	}
+	if (npending_plannings > 0)
+		pending_flush(level);
 }
 
 /*
@@ -1170,10 +1374,12 @@ pgsm_emit_log_hook(ErrorData *edata)
 		}
 
 		MemSet(&delta, 0, sizeof(delta));
-		make_key(&key, queryid, 0, 0);
+		src.appname = app_name_current()->name;
+		make_key(&key, queryid, 0, 0, app_name_current());
 		key.sqlcode = edata->sqlerrcode;
 		key.elevel = (uint8) edata->elevel;
-		pgsm_store_record(&key, &delta, -1, false, build_texts, &src);
+		pgsm_store_record(&key, &delta, -1, PGSM_RECORD_EXEC, build_texts,
+						  &src);
 	}
 	PG_FINALLY();
 	{

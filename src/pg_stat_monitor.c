@@ -37,7 +37,6 @@ double		pgsm_histogram_max = 100000.0;
 int			pgsm_histogram_buckets = 20;
 int			pgsm_query_shared_buffer = 20 * 1024;
 bool		pgsm_track_utility = true;
-bool		pgsm_track_application_names = true;
 bool		pgsm_enable_pgsm_query_id = true;
 bool		pgsm_normalized_query = true;
 bool		pgsm_enable_overflow = true;
@@ -50,6 +49,9 @@ char	   *pgsm_database = "postgres";
 int			pgsm_partition_span = 24 * 60 * 60;
 int			pgsm_retention = 7 * 24 * 60 * 60;
 bool		pgsm_mask_error_values = true;
+
+/* Deprecated: accepted for pg_stat_monitor's configurations, never read */
+static bool pgsm_track_application_names = true;
 
 static const struct config_enum_entry track_options[] =
 {
@@ -79,6 +81,23 @@ static const char *const startup_settings[] =
 };
 
 #define NUM_STARTUP_SETTINGS lengthof(startup_settings)
+
+/*
+ * pgsm_track_application_names is deprecated, as in pg_stat_monitor 2.x:
+ * any value is accepted, with a warning when it is set anywhere but by
+ * default, and application names are recorded whatever it says.
+ */
+static bool
+check_track_application_names(bool *newval, void **extra, GucSource source)
+{
+	if (source >= PGC_S_FILE)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING_DEPRECATED_FEATURE),
+				 errmsg("pg_stat_monitor.pgsm_track_application_names is deprecated and has no effect"),
+				 errdetail("Application names are always recorded."),
+				 errhint("Remove the setting from the configuration.")));
+	return true;
+}
 
 static void
 define_settings(void)
@@ -158,12 +177,12 @@ define_settings(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_track_application_names",
-							 "Whether statistics are kept apart by application name.",
+							 "Deprecated, has no effect: application names are always recorded.",
 							 NULL,
 							 &pgsm_track_application_names,
 							 true,
 							 PGC_USERSET, 0,
-							 NULL, NULL, NULL);
+							 check_track_application_names, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_enable_pgsm_query_id",
 							 "Whether pgsm_query_id, a hash of the normalized text, is computed.",

@@ -45,7 +45,6 @@ extern double pgsm_histogram_max;
 extern int	pgsm_histogram_buckets;
 extern int	pgsm_query_shared_buffer;
 extern bool pgsm_track_utility;
-extern bool pgsm_track_application_names;
 extern bool pgsm_enable_pgsm_query_id;
 extern bool pgsm_normalized_query;
 extern bool pgsm_enable_overflow;
@@ -147,6 +146,8 @@ typedef enum PgsmTextKind
 	PGSM_TEXT_COMMENTS,
 	PGSM_TEXT_RELATIONS,
 	PGSM_TEXT_APPNAME,
+	PGSM_TEXT_DATNAME,
+	PGSM_TEXT_USERNAME,
 	PGSM_NUM_TEXTS
 } PgsmTextKind;
 
@@ -175,6 +176,10 @@ typedef struct PgsmTexts
 	uint32		len[PGSM_NUM_TEXTS];
 } PgsmTexts;
 
+/* What pgsm_store_record() adds: a planning, an execution, or both */
+#define PGSM_RECORD_PLAN		0x01
+#define PGSM_RECORD_EXEC		0x02
+
 /* Results of pgsm_store_record() */
 typedef enum PgsmRecordResult
 {
@@ -186,8 +191,9 @@ typedef enum PgsmRecordResult
  * Called by the store, with no lock held, when a statement needs a new
  * entry: fills in the entry's texts, its pgsm_query_id and command type.
  */
-typedef void (*PgsmBuildTexts) (void *arg, PgsmTexts *texts,
-								int64 *pgsm_query_id, uint8 *cmd_type);
+typedef void (*PgsmBuildTexts) (void *arg, const PgsmKey *key,
+								PgsmTexts *texts, int64 *pgsm_query_id,
+								uint8 *cmd_type);
 
 /* What the worker reports about itself, shown by pg_stat_monitor_info */
 typedef struct PgsmWorkerStats
@@ -213,7 +219,7 @@ extern bool pgsm_store_ready(void);
 extern void pgsm_store_check_ready(void);
 extern PgsmRecordResult pgsm_store_record(const PgsmKey *key,
 										  const PgsmCounters *delta,
-										  int hist_cell, bool planning,
+										  int hist_cell, int what,
 										  PgsmBuildTexts build_texts,
 										  void *arg);
 extern int64 pgsm_current_bucket(TimestampTz now);

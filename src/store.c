@@ -62,7 +62,7 @@
 #include "pgsm.h"
 
 #define PGSM_DUMP_FILE		"pg_stat/pg_stat_monitor.stat"
-#define PGSM_DUMP_MAGIC		0x50475333	/* "PGS3" */
+#define PGSM_DUMP_MAGIC		0x50475334	/* "PGS4" */
 
 /* Share of the capacity at which the worker is asked to flush early */
 #define PGSM_HIGH_WATER		0.25
@@ -634,16 +634,17 @@ add_sample(double x, int64 n, double *mean, double *sum_var,
 }
 
 /*
- * Fold one statement's figures into an entry.  Caller holds the lock and
- * the entry's mutex.
+ * Fold one statement's figures into an entry: its planning, its execution
+ * or both ("what", PGSM_RECORD_*).  Caller holds the lock and the entry's
+ * mutex.
  */
 static inline void
 entry_accumulate(PgsmEntry *e, const PgsmCounters *d, int hist_cell,
-				 bool planning)
+				 int what)
 {
 	PgsmCounters *c = &e->counters;
 
-	if (planning)
+	if (what & PGSM_RECORD_PLAN)
 	{
 		c->plans++;
 		c->total_plan_time += d->total_plan_time;
@@ -651,7 +652,7 @@ entry_accumulate(PgsmEntry *e, const PgsmCounters *d, int hist_cell,
 				   &c->sum_var_plan_time, &c->min_plan_time,
 				   &c->max_plan_time);
 	}
-	else
+	if (what & PGSM_RECORD_EXEC)
 	{
 		c->calls++;
 		c->rows += d->rows;
@@ -738,7 +739,8 @@ entry_create(const PgsmKey *key, uint32 hash, const PgsmTexts *texts,
 }
 
 /*
- * Record one statement (or one planning, or one error) for a key.
+ * Record one statement (its planning, its execution or both, or an error)
+ * for a key.
  *
  * The common case, an entry that exists, takes the lock in shared mode and
  * the entry's mutex.  Otherwise build_texts is called with no lock held to
@@ -748,7 +750,7 @@ entry_create(const PgsmKey *key, uint32 hash, const PgsmTexts *texts,
  */
 PgsmRecordResult
 pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
-				  int hist_cell, bool planning,
+				  int hist_cell, int what,
 				  PgsmBuildTexts build_texts, void *arg)
 {
 	uint32		hash = key_hash(key);
@@ -765,7 +767,7 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 	{
 		e = EntryAt(n);
 		SpinLockAcquire(&e->mutex);
-		entry_accumulate(e, delta, hist_cell, planning);
+		entry_accumulate(e, delta, hist_cell, what);
 		SpinLockRelease(&e->mutex);
 		LWLockRelease(&pgsm->lock);
 		return PGSM_RECORDED;
@@ -773,7 +775,7 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 	LWLockRelease(&pgsm->lock);
 
 	MemSet(&texts, 0, sizeof(texts));
-	build_texts(arg, &texts, &pgsm_query_id, &cmd_type);
+	build_texts(arg, key, &texts, &pgsm_query_id, &cmd_type);
 
 	LWLockAcquire(&pgsm->lock, LW_EXCLUSIVE);
 	n = index_lookup(key, hash);
@@ -783,14 +785,14 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 	{
 		LWLockRelease(&pgsm->lock);
 		/* a planning is not a call: its execution is counted on its own */
-		if (!planning)
+		if (what & PGSM_RECORD_EXEC)
 			pg_atomic_fetch_add_u64(&pgsm->calls_dropped, 1);
 		pg_atomic_fetch_add_u64(&pgsm->entries_dropped, 1);
 		wake_worker();
 		return PGSM_DROPPED;
 	}
 	e = EntryAt(n);
-	entry_accumulate(e, delta, hist_cell, planning);
+	entry_accumulate(e, delta, hist_cell, what);
 	high = pgsm->nentries >= pgsm->high_entries ||
 		pgsm->text_used >= pgsm->high_text;
 	LWLockRelease(&pgsm->lock);

@@ -315,7 +315,18 @@ typedef struct StmtState
 	bool		create_or_alter;
 	bool		role_stmt;		/* CREATE or ALTER, then ROLE, USER, GROUP */
 	bool		after_password;
+	bool		dml;			/* starts with SELECT, INSERT, WITH, ... */
+	uint8		after_is;		/* 1 after IS, 2 after IS NOT, else 0 */
 } StmtState;
+
+/*
+ * The first words of statements whose NULLs are constants to the parser,
+ * as the jumble records them: the statements pg_stat_statements normalizes.
+ */
+static const char *const dml_words[] = {
+	"select", "insert", "update", "delete", "merge", "with", "values",
+	"table"
+};
 
 /*
  * Is this token a secret, to be masked whatever the normalization?  The
@@ -347,8 +358,12 @@ note_token(StmtState *st, TokenKind kind, const char *tok, int len,
 	else if (word && ++st->words <= 2)
 	{
 		if (st->words == 1)
+		{
 			st->create_or_alter = is_keyword(tok, len, "create") ||
 				is_keyword(tok, len, "alter");
+			for (int i = 0; i < lengthof(dml_words) && !st->dml; i++)
+				st->dml = is_keyword(tok, len, dml_words[i]);
+		}
 		else
 			st->role_stmt = st->create_or_alter &&
 				(is_keyword(tok, len, "role") ||
@@ -356,6 +371,12 @@ note_token(StmtState *st, TokenKind kind, const char *tok, int len,
 				 is_keyword(tok, len, "group"));
 	}
 	st->after_password = word && is_keyword(tok, len, "password");
+	if (word && is_keyword(tok, len, "is"))
+		st->after_is = 1;
+	else if (word && st->after_is == 1 && is_keyword(tok, len, "not"))
+		st->after_is = 2;
+	else
+		st->after_is = 0;
 	return secret;
 }
 
@@ -450,8 +471,15 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 
 		if (kind != TOK_SPACE && kind != TOK_COMMENT)
 		{
+			bool		null_const = normalize && kind == TOK_OTHER &&
+				st.dml && st.after_is == 0 &&
+				is_keyword(query + start, lx.pos - start, "null");
 			bool		masked = note_token(&st, kind, query + start,
 											lx.pos - start, normalize);
+
+			/* NULL is a constant, except in IS [NOT] NULL */
+			if (null_const)
+				kind = TOK_CONST;
 
 			unary_ok = kind == TOK_OTHER && lx.pos == start + 1 &&
 				strchr("(,=<>+-*/%^|&~!@#?[:", query[start]) != NULL;
