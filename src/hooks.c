@@ -103,6 +103,25 @@ typedef struct NotedStatement
 
 static NotedStatement noted_stmt;
 
+/*
+ * Parameters a nested statement has that its text does not show: PL/pgSQL
+ * variables and SQL function arguments are $n to the parser, and
+ * pg_stat_statements numbers the constants it replaces after them.  The
+ * highest of a nested statement is noted at parse analysis (once per
+ * parse, not per execution) in a small direct-mapped table, for when its
+ * entry is made; a collision loses it, and numbering then follows the
+ * text alone.
+ */
+typedef struct NestedParams
+{
+	uint64		queryid;
+	int			highest;
+} NestedParams;
+
+#define PGSM_NESTED_PARAM_SLOTS	256
+
+static NestedParams nested_params[PGSM_NESTED_PARAM_SLOTS];
+
 /* Guards the error hook against recursion */
 static bool in_error_hook = false;
 
@@ -496,18 +515,35 @@ build_texts(void *arg, const PgsmKey *key, PgsmTexts *texts,
 	char	   *query;
 	StringInfoData comments;
 	bool		secret;
+	int			min_param = 0;
 
 	initStringInfo(&comments);
 	stmt = statement_text(src->source, src->location, src->len, src->bounded,
 						  &len);
+	if (src->nested)
+	{
+		NestedParams *np = &nested_params[(uint64) key->queryid %
+										  PGSM_NESTED_PARAM_SLOTS];
+
+		if (np->queryid == (uint64) key->queryid)
+			min_param = np->highest;
+	}
 	query = pgsm_scan_query(stmt, len, pgsm_query_max_len,
-							pgsm_normalized_query,
+							pgsm_normalized_query, min_param,
 							pgsm_extract_comments ? &comments : NULL,
 							&secret);
-	len = strlen(query);
+
+	/*
+	 * pgsm_query_id is that of the normalized text, whatever
+	 * pgsm_normalized_query says, as in pg_stat_monitor
+	 */
 	if (pgsm_enable_pgsm_query_id)
-		*pgsm_query_id = (int64) hash_bytes_extended((const unsigned char *) query,
-													 len, 0);
+		*pgsm_query_id = pgsm_text_id(pgsm_normalized_query ? query :
+									  pgsm_scan_query(stmt, len,
+													  pgsm_query_max_len,
+													  true, min_param,
+													  NULL, NULL));
+	len = strlen(query);
 	texts->str[PGSM_TEXT_QUERY] = query;
 	texts->len[PGSM_TEXT_QUERY] = len;
 
@@ -523,7 +559,7 @@ build_texts(void *arg, const PgsmKey *key, PgsmTexts *texts,
 		else
 			top = statement_text(debug_query_string, -1, 0, false, &toplen);
 		topq = pgsm_scan_query(top, toplen, pgsm_query_max_len,
-							   pgsm_normalized_query, NULL, NULL);
+							   pgsm_normalized_query, 0, NULL, NULL);
 		texts->str[PGSM_TEXT_TOP_QUERY] = topq;
 		texts->len[PGSM_TEXT_TOP_QUERY] = strlen(topq);
 	}
@@ -896,6 +932,15 @@ pgsm_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		/* the names the error hook will need, when they are new */
 		if (unlikely(GetUserId() != cached_user) && pgsm_enabled(0))
 			names_refresh(GetUserId());
+	}
+	else if (jstate != NULL && jstate->highest_extern_param_id > 0 &&
+			 pgsm_track == PGSM_TRACK_ALL)
+	{
+		NestedParams *np = &nested_params[query->queryId %
+										  PGSM_NESTED_PARAM_SLOTS];
+
+		np->queryid = query->queryId;
+		np->highest = jstate->highest_extern_param_id;
 	}
 }
 
@@ -1367,7 +1412,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 			const char *stmt = statement_text(src.source, src.location,
 											  src.len, true, &len);
 			char	   *norm = pgsm_scan_query(stmt, len, pgsm_query_max_len,
-											   true, NULL, NULL);
+											   true, 0, NULL, NULL);
 
 			queryid = hash_bytes_extended((const unsigned char *) norm,
 										  strlen(norm), 0);

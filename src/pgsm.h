@@ -285,8 +285,9 @@ extern void pgsm_entry_row(const PgsmEntry *e, const char *texts,
 
 /* Text scanning (text.c) */
 extern char *pgsm_scan_query(const char *query, int len, int max_len,
-							 bool normalize, StringInfo comments,
-							 bool *secret);
+							 bool normalize, int min_param,
+							 StringInfo comments, bool *secret);
+extern int64 pgsm_text_id(const char *normalized);
 extern char *pgsm_mask_message(const char *msg, int len, bool complete);
 extern char *pgsm_mask_near_token(const char *msg, int len, bool complete,
 								  bool secret);

@@ -29,6 +29,7 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "parser/parser.h"
@@ -407,7 +408,8 @@ clip_buffer(StringInfo buf, int max)
  * literal replaced by a parameter symbol when "normalize" is set, and
  * secrets (note_token) replaced whatever "normalize" says; symbols are
  * numbered after the highest parameter the statement already uses, as
- * pg_stat_statements does.  Scanning stops when the copy is full, so memory
+ * pg_stat_statements does: the highest $n of its text, or "min_param" when
+ * the statement has parameters its text does not show.  Scanning stops when the copy is full, so memory
  * is bounded by "max_len" whatever the statement's length.  When "comments"
  * is not NULL, the C-style comments of the statement are appended to it,
  * separated by ", ", up to PGSM_COMMENTS_MAX_LEN bytes.  When "secret"
@@ -415,12 +417,12 @@ clip_buffer(StringInfo buf, int max)
  */
 char *
 pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
-				StringInfo comments, bool *secret)
+				int min_param, StringInfo comments, bool *secret)
 {
 	StringInfoData out;
 	Lexer		lx;
 	StmtState	st;
-	int			next_param = 1;
+	int			next_param = Max(min_param, 0) + 1;
 	bool		unary_ok = true;	/* may a minus sign start a number? */
 
 	/* first pass: the highest $n already used */
@@ -507,6 +509,46 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 	}
 	clip_buffer(&out, max_len);
 	return out.data;
+}
+
+/*
+ * pgsm_query_id of a normalized text: a hash of it without its comments and
+ * with each run of blanks made one space, so that comments that vary (query
+ * tags) and layout do not split a statement, as in pg_stat_monitor.  Never
+ * 0, which stands for none.
+ */
+int64
+pgsm_text_id(const char *normalized)
+{
+	int			len = strlen(normalized);
+	char	   *buf = palloc(len + 1);
+	int			n = 0;
+	bool		blank = false;
+	Lexer		lx;
+	uint64		h;
+
+	lx.s = normalized;
+	lx.len = len;
+	lx.pos = 0;
+	while (lx.pos < lx.len)
+	{
+		int			start = lx.pos;
+		TokenKind	kind = next_token(&lx);
+
+		if (kind == TOK_SPACE || kind == TOK_COMMENT)
+		{
+			blank = true;
+			continue;
+		}
+		if (blank && n > 0)
+			buf[n++] = ' ';
+		blank = false;
+		memcpy(buf + n, normalized + start, lx.pos - start);
+		n += lx.pos - start;
+	}
+	h = hash_bytes_extended((const unsigned char *) buf, n, 0);
+	pfree(buf);
+	return h != 0 ? (int64) h : 1;
 }
 
 /*

@@ -4,6 +4,7 @@
 -- nothing
 CREATE EXTENSION pg_stat_monitor;
 CREATE TABLE an (a int);
+INSERT INTO an VALUES (1);
 PREPARE an_rename(text) AS
     SELECT count(*) FROM an WHERE set_config('application_name', $1, false) <> '';
 SELECT pg_stat_monitor_reset();

@@ -106,7 +106,7 @@ SELECT bool_and(username = current_user) AS user_ok,
        bool_and(userid = (SELECT oid FROM pg_roles WHERE rolname = current_user)) AS userid_ok,
        bool_and(datname = current_database()) AS db_ok,
        bool_and(dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS dbid_ok,
-       bool_and(client_ip IS NULL) AS unix_socket,
+       bool_and(client_ip = inet '127.0.0.1') AS unix_socket,
        bool_and(bucket_start_time = to_timestamp(bucket * :bucket_time)) AS bucket_is_absolute,
        bool_and(bucket_start_time <= :'t1'
                 AND :'t0' < bucket_start_time + make_interval(secs => :bucket_time)) AS its_bucket,

@@ -7,6 +7,10 @@ CREATE FUNCTION lt_count(x int) RETURNS bigint LANGUAGE plpgsql AS
 $$ BEGIN RETURN (SELECT count(*) FROM lt WHERE a >= x); END $$;
 CREATE FUNCTION lt_sql(x int) RETURNS bigint LANGUAGE sql AS
 $$ SELECT count(*) FROM lt WHERE a <= x $$;
+-- a nested statement's constants are numbered after the parameters its
+-- text does not show (x is $1 to the parser), as pg_stat_statements does
+CREATE FUNCTION lt_const(x int) RETURNS bigint LANGUAGE plpgsql AS
+$$ BEGIN RETURN (SELECT count(*) FROM lt WHERE a >= x AND a < 100); END $$;
 
 SHOW pg_stat_monitor.pgsm_track;
 SELECT pg_stat_monitor_reset();
@@ -16,6 +20,7 @@ SET pg_stat_monitor.pgsm_track = 'all';
 SELECT lt_count(2);
 SELECT lt_sql(2), lt_count(3);
 DO $$ BEGIN PERFORM lt_count(1); END $$;
+SELECT lt_const(1);
 
 SET pg_stat_monitor.pgsm_track = 'none';
 SELECT lt_count(3);
@@ -36,6 +41,6 @@ ORDER BY n.query COLLATE "C", t.query COLLATE "C";
 SELECT count(*) AS toplevel_with_top_queryid
 FROM pg_stat_monitor_live WHERE toplevel AND top_queryid IS NOT NULL;
 
-DROP FUNCTION lt_count(int), lt_sql(int);
+DROP FUNCTION lt_count(int), lt_sql(int), lt_const(int);
 DROP TABLE lt;
 DROP EXTENSION pg_stat_monitor;

@@ -25,8 +25,20 @@ DEALLOCATE np;
 CREATE ROLE regress_pgsm_norm PASSWORD 'secret';
 DROP ROLE regress_pgsm_norm;
 
+-- NULL is a constant like the others, but not in IS [NOT] NULL, nor in a
+-- utility statement
+INSERT INTO nt VALUES (1, NULL);
+SELECT a FROM nt WHERE b IS NULL OR b IS NOT NULL OR b IS DISTINCT FROM NULL;
+CREATE TABLE nt_null (a int DEFAULT NULL);
+DROP TABLE nt_null;
+
+-- off: texts as sent, utility statements too (passwords still masked)
 SET pg_stat_monitor.pgsm_normalized_query = off;
 SELECT a FROM nt WHERE b = 'kept as is';
+CREATE TABLE nt_off (a int DEFAULT 42, b text DEFAULT 'kept too');
+DROP TABLE nt_off;
+CREATE ROLE regress_pgsm_norm_off PASSWORD 'secret' CONNECTION LIMIT 7;
+DROP ROLE regress_pgsm_norm_off;
 RESET pg_stat_monitor.pgsm_normalized_query;
 
 SELECT query FROM pg_stat_monitor_live

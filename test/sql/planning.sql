@@ -49,6 +49,29 @@ WHERE query LIKE 'SET %' OR query LIKE 'RESET %'
 GROUP BY query
 ORDER BY query COLLATE "C";
 
+-- A statement run by the planner (an immutable SQL function folded into a
+-- constant) is nested: with pgsm_track = top it is not recorded; with all,
+-- its planning and its execution are in one nested row.
+CREATE FUNCTION pl_folded() RETURNS int LANGUAGE sql IMMUTABLE
+    AS 'SELECT 40 + 2 AS pl_folded_body';
+SELECT pg_stat_monitor_reset();
+SELECT count(*) FROM pl WHERE a = pl_folded();
+SET pg_stat_monitor.pgsm_track = 'all';
+SELECT count(*) FROM pl WHERE a > pl_folded();
+RESET pg_stat_monitor.pgsm_track;
+SELECT query, toplevel, sum(calls) AS calls, sum(plans) AS plans
+FROM pg_stat_monitor_live
+WHERE query LIKE '%pl_folded%' AND query NOT LIKE '%pg_stat_monitor%'
+GROUP BY query, toplevel
+ORDER BY query COLLATE "C", toplevel;
+
+-- The reset's own planning is counted with its execution, after the reset;
+-- a statement that is running (this one) shows no row with calls = 0.
+SELECT pg_stat_monitor_reset();
+SELECT query, calls, plans FROM pg_stat_monitor_live
+WHERE query LIKE '%pg_stat_monitor%' ORDER BY query COLLATE "C";
+
 DEALLOCATE ALL;
+DROP FUNCTION pl_folded();
 DROP TABLE pl;
 DROP EXTENSION pg_stat_monitor;

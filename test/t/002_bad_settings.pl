@@ -127,4 +127,22 @@ is($node->safe_psql('postgres', 'SHOW pg_stat_monitor.pgsm_max'),
 	'2MB', 'SHOW pgsm_max');
 $node->stop;
 
+# pgsm_track_application_names is deprecated, as in pg_stat_monitor 2.x: the
+# server starts, says so, and application names are recorded all the same
+my $offset = -s $node->logfile // 0;
+ok(start_with("pg_stat_monitor.pgsm_track_application_names = off\n"),
+	'pgsm_track_application_names = off starts');
+like(
+	slurp_file($node->logfile, $offset),
+	qr/WARNING:  pg_stat_monitor.pgsm_track_application_names is deprecated and has no effect\n.*DETAIL:  Application names are always recorded.\n.*HINT:  Remove the setting from the configuration./,
+	'with a deprecation warning');
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_stat_monitor');
+$node->safe_psql('postgres', 'SELECT 1 AS app_tracked',
+	connstr => $node->connstr('postgres') . ' application_name=regress_app');
+is( $node->safe_psql('postgres', q{
+	SELECT application_name FROM pg_stat_monitor_live
+	WHERE query LIKE 'SELECT $1 AS app_tracked'}),
+	'regress_app', 'application names are recorded');
+$node->stop;
+
 done_testing();
