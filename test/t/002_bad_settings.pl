@@ -136,7 +136,6 @@ like(
 	slurp_file($node->logfile, $offset),
 	qr/WARNING:  pg_stat_monitor.pgsm_track_application_names is deprecated and has no effect\n.*DETAIL:  Application names are always recorded.\n.*HINT:  Remove the setting from the configuration./,
 	'with a deprecation warning');
-$node->safe_psql('postgres', 'CREATE EXTENSION pg_stat_monitor');
 $node->safe_psql('postgres', 'SELECT 1 AS app_tracked',
 	connstr => $node->connstr('postgres') . ' application_name=regress_app');
 is( $node->safe_psql('postgres', q{
