@@ -15,10 +15,18 @@
  * statements issued by the client, and all records nested ones too.
  * Parallel workers and pg_stat_monitor's own worker are never recorded.
  *
- * With pg_stat_monitor.pgsm_enable_query_plan on, an execution is recorded
- * under the id of its plan, known only once the executor has set the plan
- * up.  The planning that made the plan waits for that in this backend's
- * memory (pending_plannings), so that it is counted in the same row.
+ * A planning waits in this backend's memory (pending_plannings) until the
+ * execution of its plan ends, and both are then added to one row in one
+ * visit to the store, as pg_stat_monitor does: a statement still running
+ * has no row yet, and the planning of the reset function's own statement
+ * is counted after the reset.  With pg_stat_monitor.pgsm_enable_query_plan
+ * on, that row is the plan's, whose id is known only once the executor has
+ * set the plan up.
+ *
+ * What a row records of the session is taken when its statement starts,
+ * as in pg_stat_monitor: the application name and the user (SET ROLE, or a
+ * statement that changes application_name, is filed under the old ones).  The names of the user and the database are stored
+ * with each entry when it is made, so that history keeps them after a drop.
  *
  * Locking: none here; see store.c.
  *
@@ -174,6 +182,7 @@ typedef struct QueryCpu
 	struct rusage start;
 	uint64		planid;			/* 0 unless plans are recorded */
 	AppName		app;			/* application name at start */
+	Oid			userid;			/* user at start */
 	int			level;			/* nesting level */
 	int			planning;		/* pending planning's slot + 1, or 0 */
 	char	   *plan;
@@ -333,7 +342,7 @@ pgsm_enabled(int level)
  */
 static void
 make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level,
-		 const AppName *app)
+		 const AppName *app, Oid userid)
 {
 	static bool addr_known = false;
 	static uint8 addr_family = 0;
@@ -374,7 +383,7 @@ make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level,
 	key->bucket = pgsm_current_bucket(GetCurrentStatementStartTimestamp());
 	key->queryid = (int64) queryid;
 	key->planid = (int64) planid;
-	key->userid = GetUserId();
+	key->userid = userid;
 	key->dbid = MyDatabaseId;
 	key->toplevel = (level == 0);
 	if (level > 0)
@@ -1001,7 +1010,7 @@ pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
 		delta.total_plan_time = INSTR_TIME_GET_MILLISEC(duration);
 
 		app = app_name_current();
-		make_key(&key, parse->queryId, 0, level, app);
+		make_key(&key, parse->queryId, 0, level, app, GetUserId());
 		pending_add(&key, &delta, query_string, parse, level, app);
 	}
 	return result;
@@ -1080,6 +1089,7 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 		qc->queryDesc = queryDesc;
 		qc->app = *app_name_current();
+		qc->userid = GetUserId();
 		cpu_start(&qc->start, level);
 		qc->cb.func = query_cpu_forget;
 		qc->cb.arg = qc;
@@ -1178,7 +1188,8 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		}
 
 		executor_text_source(queryDesc, qc, &src);
-		make_key(&key, queryId, qc->planid, qc->level, &qc->app);
+		make_key(&key, queryId, qc->planid, qc->level, &qc->app,
+				 qc->userid);
 
 		/*
 		 * The planning that made the plan goes into the same row, in the
@@ -1243,6 +1254,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	WalUsage	walusage_start = pgWalUsage;
 	struct rusage ru_start;
 	AppName		app;
+	Oid			userid = GetUserId();	/* at start, as the name */
 
 	/* the query id is worked out only for a statement that is recorded */
 	track = pgsm_track_utility &&
@@ -1322,7 +1334,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		src.nested = level > 0;
 		src.cmd_type = CMD_UTILITY;
 		src.appname = app.name;
-		make_key(&key, queryId, 0, level, &app);
+		make_key(&key, queryId, 0, level, &app, userid);
 		pgsm_store_record(&key, &delta, pgsm_histogram_cell(delta.total_time),
 						  PGSM_RECORD_EXEC, build_texts, &src);
 	}
@@ -1420,7 +1432,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 
 		MemSet(&delta, 0, sizeof(delta));
 		src.appname = app_name_current()->name;
-		make_key(&key, queryid, 0, 0, app_name_current());
+		make_key(&key, queryid, 0, 0, app_name_current(), GetUserId());
 		key.sqlcode = edata->sqlerrcode;
 		key.elevel = (uint8) edata->elevel;
 		pgsm_store_record(&key, &delta, -1, PGSM_RECORD_EXEC, build_texts,

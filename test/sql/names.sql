@@ -23,4 +23,12 @@ FROM pg_stat_monitor_live
 WHERE query LIKE 'SELECT $1 AS names_%'
 ORDER BY query COLLATE "C";
 
+-- a statement is filed under the user it started as: SET ROLE under the
+-- user before it, RESET ROLE under the role it leaves
+SELECT query,
+       CASE WHEN username = current_user THEN '(current_user)' ELSE username END AS username
+FROM pg_stat_monitor_live
+WHERE query LIKE 'SET ROLE%' OR query LIKE 'RESET ROLE%'
+ORDER BY query COLLATE "C";
+
 DROP EXTENSION pg_stat_monitor;

@@ -52,8 +52,8 @@ ORDER BY query COLLATE "C", host(client_ip) COLLATE "C"});
 is( $rows,
 	join("\n",
 		'SELECT count(*) /* v4 */ FROM ip_t|127.0.0.1|4',
-		'SELECT count(a) /* unix */ FROM ip_t|127.0.0.1|4',
 		'SELECT count(*) /* v6 */ FROM ip_t|::1|6',
+		'SELECT count(a) /* unix */ FROM ip_t|127.0.0.1|4',
 		'SELECT max(a) FROM ip_t|127.0.0.1|4',
 		'SELECT max(a) FROM ip_t|::1|6'),
 	'client_ip over IPv4, IPv6 and a Unix socket');
