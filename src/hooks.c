@@ -54,6 +54,7 @@
 #include "parser/analyze.h"
 #include "parser/parsetree.h"
 #include "parser/scansup.h"
+#include "storage/ipc.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/backend_status.h"
@@ -744,6 +745,18 @@ pending_flush(int level)
 }
 
 /*
+ * The backend exits: record the plannings that still wait (of a statement
+ * that failed last, say), unless it exits because something went wrong.
+ */
+static void
+pending_at_exit(int code, Datum arg)
+{
+	if (code == 0 && npending_plannings > 0 && pgsm_store_ready() &&
+		!pgsm_store_lock_held())
+		pending_flush(0);
+}
+
+/*
  * Keep a planning until its execution ends, with a copy of what its texts
  * are made from.  When every slot is taken, the oldest planning no
  * execution waits for is recorded now to make room; when executions wait
@@ -760,9 +773,12 @@ pending_add(const PgsmKey *key, const PgsmCounters *delta,
 	int			slot = -1;
 
 	if (pending_texts == NULL)
+	{
 		pending_texts = MemoryContextAlloc(TopMemoryContext,
 										   (Size) PGSM_PENDING_PLANNINGS *
 										   (pgsm_query_max_len + 1));
+		before_shmem_exit(pending_at_exit, (Datum) 0);
+	}
 
 	for (int round = 0; round < 2 && slot < 0; round++)
 	{
