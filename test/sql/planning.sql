@@ -72,26 +72,28 @@ SELECT query, calls, plans FROM pg_stat_monitor_live
 WHERE query LIKE '%pg_stat_monitor%' ORDER BY query COLLATE "C";
 
 -- A planning whose execution failed is recorded alone (calls 0) once a
--- later statement ends, or when the session ends.
+-- later statement ends, or when the session ends.  (The two statements
+-- differ in more than a column alias, so as to have query ids of their own.)
 CREATE TABLE pl_zero AS SELECT 1 AS a;
 SELECT pg_stat_monitor_reset();
-SELECT 1 / (a - a) AS after_next FROM pl_zero;
+SELECT 1 / (a - a) FROM pl_zero;
 SELECT 1 AS next;
 SELECT query, calls, plans FROM pg_stat_monitor_live
-WHERE query LIKE '%after_next%' AND elevel = 0;
+WHERE query LIKE '%pl_zero' AND elevel = 0;
 \c
-SELECT 1 / (a - a) AS at_exit FROM pl_zero;
+SELECT a / (a - a) FROM pl_zero;
 \c
 DO $$
 BEGIN
     FOR i IN 1..600 LOOP
         EXIT WHEN EXISTS (SELECT FROM pg_stat_monitor_live
-                          WHERE query LIKE '%at_exit%' AND elevel = 0);
+                          WHERE query = 'SELECT a / (a - a) FROM pl_zero'
+                            AND elevel = 0);
         PERFORM pg_sleep(0.1);
     END LOOP;
 END $$;
 SELECT query, calls, plans FROM pg_stat_monitor_live
-WHERE query LIKE '%at_exit%' AND elevel = 0;
+WHERE query LIKE '%pl_zero' AND elevel = 0 ORDER BY query COLLATE "C";
 
 DEALLOCATE ALL;
 DROP TABLE pl_zero;
