@@ -23,8 +23,8 @@ my $locker = pgsm_lock_history($node);
 $node->safe_psql('postgres', 'SELECT 1 AS kill_marker') for 1 .. 10;
 $node->safe_psql('postgres', 'SELECT pg_stat_monitor_flush()');
 ok( $node->poll_query_until('postgres', q(
-	SELECT wait_event_type = 'Lock' FROM pg_stat_activity
-	WHERE backend_type = 'pg_stat_monitor')),
+	SELECT wait_event_type = 'Lock' AND query = 'export statistics'
+	FROM pg_stat_activity WHERE backend_type = 'pg_stat_monitor')),
 	'the worker is in the middle of an export');
 
 my $pid = worker_pid();
