@@ -22,8 +22,9 @@ $primary->wait_for_catchup($standby);
 # in one session, a few milliseconds apart: far less than the buckets kept
 my @out = split /\n/, $standby->safe_psql('postgres',
 	"SELECT 1 AS standby_marker;\n" x 4
-	  . "SELECT sum(calls) FROM pg_stat_monitor_live WHERE query = 'SELECT \$1 AS standby_marker'");
-is($out[-1], '4', 'the live view works on a standby');
+	  . "SELECT sum(calls), max(bucket) FROM pg_stat_monitor_live WHERE query = 'SELECT \$1 AS standby_marker'");
+my ($calls, $bucket) = split /\|/, $out[-1];
+is($calls, '4', 'the live view works on a standby');
 is( $standby->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_stat_monitor'"),
 	'1', 'the worker runs on the standby');
@@ -33,6 +34,10 @@ is( $standby->safe_psql('postgres',
 ok( $standby->poll_query_until('postgres', q(
 	SELECT count(*) = 0 FROM pg_stat_monitor_live WHERE query = 'SELECT $1 AS standby_marker')),
 	'the worker on the standby runs its cycles, rotating the store');
+# with one-second buckets, a bucket is a second since the epoch
+cmp_ok( $standby->safe_psql('postgres',
+		'SELECT floor(extract(epoch FROM clock_timestamp()))::int8'),
+	'>=', $bucket + 3, 'not before three buckets had begun since it');
 is( $standby->safe_psql('postgres', 'SELECT exports, export_failures FROM pg_stat_monitor_info'),
 	'0|0', 'the standby exports nothing and fails nothing');
 my $log = slurp_file($standby->logfile);
