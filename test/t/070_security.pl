@@ -273,7 +273,16 @@ $node->safe_psql('postgres', 'SELECT count(*) FROM probe AS squat_marker')
 ok(pgsm_wait_exported($node, 'SELECT count(*) FROM probe AS squat_marker'),
 	'export goes on');
 is(pgsm_history_calls($node, 'SELECT count(*) FROM probe AS squat_marker'),
-	'3', 'statements reach history');
+	'3', 'statements reach history')
+  or diag(
+	"pg_stat_monitor_info: "
+	  . $node->safe_psql('postgres', 'SELECT * FROM pg_stat_monitor_info')
+	  . "\nexports: "
+	  . $node->safe_psql('postgres',
+		'SELECT string_agg(batch_id || \' \' || exported_at || \' \' || rows, \', \' ORDER BY batch_id) FROM pg_stat_monitor_exports')
+	  . "\nlog since the partitions were dropped:\n"
+	  . join("\n", grep { /pg_stat_monitor|ERROR|WARNING|FATAL/ }
+		  split /\n/, slurp_file($node->logfile, $log_offset)));
 ok( $node->wait_for_log(
 	qr/WARNING:  name "pg_stat_monitor_entries_p\d{8}T000000" for a partition of public.pg_stat_monitor_entries is taken by table public."pg_stat_monitor_entries_p\d{8}T000000", owned by role "mallory_public"/,
 	$log_offset),
