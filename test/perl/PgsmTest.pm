@@ -7,10 +7,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes;
 
 use Exporter 'import';
 our @EXPORT = qw(pgsm_node pgsm_wait_exported pgsm_flood_file pgsm_history_calls
-  pgsm_lock_history);
+  pgsm_lock_history pgsm_wait_rotated);
 
 # A started server with pg_stat_monitor preloaded and the extension created
 # in database postgres, where the worker exports.  Extra settings may follow.
@@ -85,6 +86,28 @@ sub pgsm_history_calls
 		        WHERE t.text LIKE '$like')
 		     + (SELECT coalesce(sum(calls), 0) FROM pg_stat_monitor_live
 		        WHERE query LIKE '$like')));
+}
+
+# Watch a statement of bucket $bucket (buckets of $bucket_time seconds)
+# until the worker rotates it out of the store, which it must not do before
+# bucket $bucket + $nb has begun.  Each look reads the store and then the
+# clock in one statement, so a statement found gone in an earlier bucket
+# was gone too early.  Returns (whether it went, whether it went too early).
+sub pgsm_wait_rotated
+{
+	my ($node, $db, $query, $bucket, $nb, $bucket_time) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+
+	while (time < $deadline)
+	{
+		my ($calls, $now) = split /\|/, $node->safe_psql($db, qq(
+			SELECT count(*),
+			       floor(extract(epoch FROM clock_timestamp()) / $bucket_time)::int8
+			FROM pg_stat_monitor_live WHERE query = '$query'));
+		return (1, $now < $bucket + $nb) if $calls == 0;
+		Time::HiRes::usleep(50_000);
+	}
+	return (0, 0);
 }
 
 1;

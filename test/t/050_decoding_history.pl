@@ -288,6 +288,13 @@ for my $node ($pub, $sub)
 		'0', $node->name . ': the worker never failed');
 	ok(!$node->log_contains('could not record logical decoding statistics'),
 		$node->name . ': nothing about decoding statistics in the log');
+	# a snapshot is taken after its bucket has ended, however late
+	my ($early, $all) = split /\|/, $node->safe_psql('postgres', qq(
+		SELECT count(*) FILTER (WHERE taken_at < bucket_start_time + interval '$bucket_time s'),
+		       count(*)
+		FROM pg_stat_monitor_decoding_snapshots));
+	cmp_ok($all, '>', 0, $node->name . ": $all snapshots");
+	is($early, 0, $node->name . ': each is filed under a bucket that had ended when it was taken');
 }
 
 done_testing();

@@ -29,6 +29,11 @@ ok( $node->poll_query_until('postgres', q(
 
 my $pid = worker_pid();
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+# The lock is held until the worker has gone, so that it cannot commit the
+# batch between the signal and its death: the next worker must write it.
+ok( $node->poll_query_until('postgres', qq(
+	SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid)),
+	'the worker dies in the middle of its export');
 $locker->query_safe('ROLLBACK');
 $locker->quit;
 

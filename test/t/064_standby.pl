@@ -15,7 +15,10 @@ $primary->backup('backup');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'backup', has_streaming => 1);
 # three buckets in the store, so that the worker's rotation shows soon
-$standby->append_conf('postgresql.conf', 'pg_stat_monitor.pgsm_max_buckets = 3');
+$standby->append_conf('postgresql.conf', q(
+pg_stat_monitor.pgsm_max_buckets = 3
+pg_stat_monitor.pgsm_bucket_time = 2
+));
 $standby->start;
 $primary->wait_for_catchup($standby);
 
@@ -31,13 +34,10 @@ is( $standby->safe_psql('postgres',
 # A few buckets go by: the worker rotates the store, as without export,
 # which only it does.  Then it has been through several cycles, and must
 # have exported nothing, failed nothing and logged nothing.
-ok( $standby->poll_query_until('postgres', q(
-	SELECT count(*) = 0 FROM pg_stat_monitor_live WHERE query = 'SELECT $1 AS standby_marker')),
-	'the worker on the standby runs its cycles, rotating the store');
-# with one-second buckets, a bucket is a second since the epoch
-cmp_ok( $standby->safe_psql('postgres',
-		'SELECT floor(extract(epoch FROM clock_timestamp()))::int8'),
-	'>=', $bucket + 3, 'not before three buckets had begun since it');
+my ($gone, $early) = pgsm_wait_rotated($standby, 'postgres',
+	'SELECT $1 AS standby_marker', $bucket, 3, 2);
+ok($gone, 'the worker on the standby runs its cycles, rotating the store');
+ok(!$early, 'not before three buckets had begun since it');
 is( $standby->safe_psql('postgres', 'SELECT exports, export_failures FROM pg_stat_monitor_info'),
 	'0|0', 'the standby exports nothing and fails nothing');
 my $log = slurp_file($standby->logfile);

@@ -11,7 +11,7 @@ use Test::More;
 use PgsmTest;
 
 my $nb = 3;
-my $node = pgsm_node('noext', bucket_time => 1, no_extension => 1,
+my $node = pgsm_node('noext', bucket_time => 2, no_extension => 1,
 	conf => "pg_stat_monitor.pgsm_max_buckets = $nb\n");
 
 $node->wait_for_log(
@@ -22,23 +22,16 @@ pass('the worker says it waits for the extension');
 $node->safe_psql('postgres', 'CREATE DATABASE other');
 $node->safe_psql('other', 'CREATE EXTENSION pg_stat_monitor');
 
-# with one-second buckets, a bucket is a second since the epoch
-sub bucket_now
-{
-	return $node->safe_psql('other',
-		'SELECT floor(extract(epoch FROM clock_timestamp()))::int8');
-}
-
 my @out = split /\n/, $node->safe_psql('other', q(
 	SELECT 1 AS noext_marker;
 	SELECT sum(calls), max(bucket) FROM pg_stat_monitor_live
 	WHERE query = 'SELECT $1 AS noext_marker'));
 my ($calls, $b) = split /\|/, $out[-1];
 is($calls, '1', 'statements are recorded meanwhile');
-ok( $node->poll_query_until('other', q(
-	SELECT count(*) = 0 FROM pg_stat_monitor_live WHERE query = 'SELECT $1 AS noext_marker')),
-	'an old bucket leaves the store');
-cmp_ok(bucket_now(), '>=', $b + $nb, "not before $nb buckets had begun since it");
+my ($gone, $early) = pgsm_wait_rotated($node, 'other', 'SELECT $1 AS noext_marker',
+	$b, $nb, 2);
+ok($gone, 'an old bucket leaves the store');
+ok(!$early, "not before $nb buckets had begun since it");
 is($node->safe_psql('other', 'SELECT exports, export_failures FROM pg_stat_monitor_info'),
 	'0|0', 'nothing exported, nothing failed');
 my $waits = () = slurp_file($node->logfile) =~ /is waiting for extension/g;
