@@ -66,7 +66,7 @@ $node->start;
 ok(pgsm_wait_exported($node, $marker), 'the frozen batch is written and released');
 is(pgsm_history_calls($node, $marker), '5', 'the batch is written once');
 my $rows = $node->safe_psql('postgres',
-	"SELECT count(*) FROM pg_stat_monitor_data WHERE batch_id = $batch");
+	"SELECT count(*) FROM pg_stat_monitor_entries WHERE batch_id = $batch");
 cmp_ok($rows, '>', 0, 'its rows carry its id');
 is( $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_monitor_exports WHERE batch_id = $batch"),
@@ -82,7 +82,7 @@ ok( $node->poll_query_until('postgres', qq(
 	'a batch written already is released from the store');
 is(pgsm_history_calls($node, $marker), '5', 'and not written again');
 is( $node->safe_psql('postgres',
-	"SELECT count(*) FROM pg_stat_monitor_data WHERE batch_id = $batch"),
+	"SELECT count(*) FROM pg_stat_monitor_entries WHERE batch_id = $batch"),
 	$rows, 'no row of the batch is added');
 is( $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_monitor_exports WHERE batch_id = $batch"),

@@ -87,7 +87,7 @@ is(pgsm_history_calls($node, 'SELECT $1 AS after_marker'), '3', 'once');
 is( $node->safe_psql('postgres', q(
 	SELECT count(*) FROM (SELECT batch_id, bucket, queryid, userid, dbid,
 	                             toplevel, elevel, application_name
-	                      FROM pg_stat_monitor_data
+	                      FROM pg_stat_monitor_entries
 	                      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 	                      HAVING count(*) > 1) d)),
 	'0', 'no entry is written twice');

@@ -24,7 +24,7 @@ my $tables = q(
 	WHERE c.relkind = 'p'
 	  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_stat_monitor'));
 
-# Partitions of pg_stat_monitor_data, as "lower upper" lines
+# Partitions of pg_stat_monitor_entries, as "lower upper" lines
 sub data_partitions
 {
 	my ($where) = @_;
@@ -33,7 +33,7 @@ sub data_partitions
 		SELECT string_agg(to_char(lower_bound, 'YYYY-MM-DD HH24:MI') || ' '
 		                  || to_char(upper_bound, 'YYYY-MM-DD HH24:MI'), ', '
 		                  ORDER BY lower_bound)
-		FROM pgsm_partitions('pg_stat_monitor_data') WHERE $where));
+		FROM pgsm_partitions('pg_stat_monitor_entries') WHERE $where));
 }
 
 # --- the worker's upkeep with a one-hour span ----------------------------------
@@ -96,7 +96,7 @@ is( $node->safe_psql('postgres', qq(
 
 # Far from now, so that the worker's upkeep has nothing to do with them
 $node->safe_psql('postgres', q(
-	SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2030-01-01 01:30+00')));
+	SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2030-01-01 01:30+00')));
 is(data_partitions("lower_bound >= '2030-01-01'"), '2030-01-01 01:00 2030-01-01 02:00',
 	'a one-hour partition');
 
@@ -113,9 +113,9 @@ is( $node->safe_psql('postgres',
 	'2h', 'the span is changed by a reload');
 
 $node->safe_psql('postgres', q(
-	SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2030-01-01 00:30+00');
-	SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2030-01-01 02:30+00');
-	SELECT pgsm_ensure_partition('pg_stat_monitor_data', '2030-01-01 05:00+00');));
+	SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2030-01-01 00:30+00');
+	SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2030-01-01 02:30+00');
+	SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2030-01-01 05:00+00');));
 is( data_partitions("lower_bound >= '2030-01-01'"),
 	'2030-01-01 00:00 2030-01-01 01:00, 2030-01-01 01:00 2030-01-01 02:00, '
 	  . '2030-01-01 02:00 2030-01-01 04:00, 2030-01-01 04:00 2030-01-01 06:00',
