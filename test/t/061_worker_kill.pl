@@ -8,7 +8,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgsmTest;
 
-my $node = pgsm_node('kill', bucket_time => 2,
+# long buckets: the worker exports only when asked, and at start, so that
+# the batch it is killed in is the one the test made
+my $node = pgsm_node('kill', bucket_time => 3600,
 	conf => "restart_after_crash = on\n");
 
 sub worker_pid
@@ -17,10 +19,14 @@ sub worker_pid
 		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_stat_monitor'");
 }
 
-# Hold the history table, so that the next export waits on its lock.
-my $locker = pgsm_lock_history($node);
-
+# A first export, so that partitions are looked after; then the markers,
+# and the history table held, so that the next export, which freezes the
+# markers as its batch, waits on its lock.
+$node->safe_psql('postgres', 'SELECT pg_stat_monitor_flush()');
+$node->poll_query_until('postgres', 'SELECT exports > 0 FROM pg_stat_monitor_info')
+  or die 'no first export';
 $node->safe_psql('postgres', 'SELECT 1 AS kill_marker') for 1 .. 10;
+my $locker = pgsm_lock_history($node);
 $node->safe_psql('postgres', 'SELECT pg_stat_monitor_flush()');
 ok( $node->poll_query_until('postgres', q(
 	SELECT wait_event_type = 'Lock' AND query = 'export statistics'
@@ -28,6 +34,9 @@ ok( $node->poll_query_until('postgres', q(
 	'the worker is in the middle of an export');
 
 my $pid = worker_pid();
+# a batch's id is the time it was frozen, in microseconds since 2000
+my $killed_at = $node->safe_psql('postgres',
+	"SELECT ((extract(epoch FROM clock_timestamp()) - 946684800) * 1000000)::int8");
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 # The lock is held until the worker has gone, so that it cannot commit the
 # batch between the signal and its death: the next worker must write it.
@@ -43,6 +52,12 @@ ok( $node->poll_query_until('postgres', qq(
 	'the worker comes back after pg_terminate_backend');
 ok(pgsm_wait_exported($node, 'SELECT $1 AS kill_marker'),
 	'the interrupted batch is exported by the next worker');
+my ($batches, $newest) = split /\|/, $node->safe_psql('postgres', q(
+	SELECT count(DISTINCT batch_id), max(batch_id) FROM pg_stat_monitor_data d
+	JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
+	WHERE t.text = 'SELECT $1 AS kill_marker'));
+is($batches, 1, 'the markers are written in one batch');
+cmp_ok($newest, '<', $killed_at, 'the batch frozen before the worker was killed');
 is(pgsm_history_calls($node, 'SELECT $1 AS kill_marker'), '10',
 	'nothing lost, nothing written twice');
 
