@@ -9,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use PgsmTest;
 
 my $nb = 3;
@@ -57,11 +58,13 @@ $node->poll_query_until('postgres', 'SELECT exports > 0 FROM pg_stat_monitor_inf
 
 # One marker in each of 2 * $nb buckets; then one snapshot of the view and
 # of history, taken while the view shows the last marker's bucket.  The
-# view moves on at every bucket, so on a loaded machine the test may look
-# too late, when that bucket has left the view already: then it tries again
-# with new markers.
+# view moves on at every bucket, so one session looks again and again,
+# each time in one transaction that takes the snapshot when the bucket is
+# there; on a loaded machine it may still look too late, when that bucket
+# has left the view already: then it tries again with new markers.
 my ($first, $last, $hist_buckets, $view_min, $view_max, $v_only, $h_only, $compared);
 my $shown = 0;
+my $both = $node->background_psql('postgres');
 for my $round (1 .. 5)
 {
 	my $marker = "SELECT \$1 AS window_marker_$round";
@@ -69,44 +72,54 @@ for my $round (1 .. 5)
 	for (1 .. 2 * $nb)
 	{
 		after_bucket($b);
-		$node->safe_psql('postgres', "SELECT 1 AS window_marker_$round");
+		my $o = $node->safe_psql('postgres', qq(
+			SELECT 1 AS window_marker_$round;
+			SELECT coalesce(max(bucket), -1) FROM pg_stat_monitor_live
+			WHERE query = '$marker'));
+		$last = (split /\n/, $o)[-1];
 		$b = bucket_now();
+	}
+	# (exported between the two statements: its bucket is not known)
+	next if $last < 0;
+	my $past = 'f';
+	for (1 .. $PostgreSQL::Test::Utils::timeout_default * 10)
+	{
+		$both->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+		$shown = $both->query_safe(qq(
+			SELECT count(*) FROM pg_stat_monitor WHERE query = '$marker' AND bucket = $last));
+		if ($shown > 0)
+		{
+			($view_min, $view_max) = split /\|/, $both->query_safe(q(
+				SELECT min(bucket), max(bucket) FROM pg_stat_monitor));
+			# The markers' rows the view shows are those of history: each
+			# marker ran just after a bucket began, and was exported at its
+			# end, before the refresh that showed its bucket.
+			($v_only, $h_only, $compared) = split /\|/, $both->query_safe(qq(
+				WITH v AS (SELECT * FROM pg_stat_monitor WHERE query = '$marker'),
+				     h AS (SELECT * FROM pg_stat_monitor_history
+				           WHERE query = '$marker'
+				             AND bucket IN (SELECT bucket FROM v))
+				SELECT (SELECT count(*) FROM (TABLE v EXCEPT ALL TABLE h) x),
+				       (SELECT count(*) FROM (TABLE h EXCEPT ALL TABLE v) x),
+				       (SELECT count(*) FROM v)));
+		}
+		$past = $both->query_safe(qq(
+			SELECT coalesce(min(bucket) > $last, false) FROM pg_stat_monitor));
+		$both->query_safe('COMMIT');
+		last if $shown > 0 || $past eq 't';
+		usleep(50_000);
 	}
 	$node->poll_query_until('postgres', qq(
 		SELECT sum(calls) = @{[ 2 * $nb ]} FROM pg_stat_monitor_history
 		WHERE query = '$marker'))
 	  or die 'the markers were not exported';
-	($first, $last, $hist_buckets) = split /\|/, $node->safe_psql('postgres', qq(
-		SELECT min(bucket), max(bucket), count(DISTINCT bucket) FROM pg_stat_monitor_history
+	($first, $hist_buckets) = split /\|/, $node->safe_psql('postgres', qq(
+		SELECT min(bucket), count(DISTINCT bucket) FROM pg_stat_monitor_history
 		WHERE query = '$marker'));
-	# wait until the view shows the last bucket, or has moved past it
-	$node->poll_query_until('postgres', qq(
-		SELECT EXISTS (SELECT FROM pg_stat_monitor WHERE query = '$marker' AND bucket = $last)
-		    OR (SELECT min(bucket) > $last FROM pg_stat_monitor)))
-	  or die 'the view is not refreshed';
-
-	my $both = $node->background_psql('postgres');
-	$both->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
-	$shown = $both->query_safe(qq(
-		SELECT count(*) FROM pg_stat_monitor WHERE query = '$marker' AND bucket = $last));
-	($view_min, $view_max) = split /\|/, $both->query_safe(q(
-		SELECT min(bucket), max(bucket) FROM pg_stat_monitor));
-	# The markers' rows the view shows are those of history: each marker
-	# ran just after a bucket began, and was exported at its end, before the
-	# refresh that showed its bucket.
-	($v_only, $h_only, $compared) = split /\|/, $both->query_safe(qq(
-		WITH v AS (SELECT * FROM pg_stat_monitor WHERE query = '$marker'),
-		     h AS (SELECT * FROM pg_stat_monitor_history
-		           WHERE query = '$marker'
-		             AND bucket IN (SELECT bucket FROM v))
-		SELECT (SELECT count(*) FROM (TABLE v EXCEPT ALL TABLE h) x),
-		       (SELECT count(*) FROM (TABLE h EXCEPT ALL TABLE v) x),
-		       (SELECT count(*) FROM v)));
-	$both->query_safe('COMMIT');
-	$both->quit;
 	last if $shown > 0;
 	note "round $round: the view had moved past bucket $last when looked at";
 }
+$both->quit;
 is($hist_buckets, 2 * $nb, 'history has a bucket for each marker');
 ok($shown > 0, 'the view shows the last bucket once it has ended');
 cmp_ok($view_max - $view_min, '<', $nb, "the view spans at most $nb buckets");
