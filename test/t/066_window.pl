@@ -123,6 +123,12 @@ $both->quit;
 is($hist_buckets, 2 * $nb, 'history has a bucket for each marker');
 ok($shown > 0, 'the view shows the last bucket once it has ended');
 cmp_ok($view_max - $view_min, '<', $nb, "the view spans at most $nb buckets");
+# The view keeps the buckets from pgsm_window_start() on: the bucket of the
+# transaction's start and the $nb - 1 before it (buckets of one second)
+is( $node->safe_psql('postgres', qq(
+	SELECT pgsm_window_start()
+	     = to_timestamp(floor(extract(epoch FROM now())) - $nb + 1))),
+	't', "the window is the bucket in progress and the @{[ $nb - 1 ]} before it");
 cmp_ok($view_min, '>', $first, 'the oldest buckets have left the view');
 is("$v_only|$h_only", '0|0', 'the view matches history for the buckets it shows');
 cmp_ok($compared, '>', 0, "$compared rows compared");
