@@ -7,7 +7,8 @@
 #   bash scripts/chroot.sh 17     Debian 13 (trixie), PostgreSQL 17
 #   bash scripts/chroot.sh 18     Debian unstable (sid), PostgreSQL 18
 #
-# The chroots are kept in /var/cache/pgsm-chroots and reused by later runs.
+# The chroots are kept in /var/cache/pgsm-chroots (PGSM_CHROOT_CACHE=DIR
+# puts them elsewhere) and reused by later runs.
 # PGSM_LANE=NAME gives a run a private copy of the chroot (made from the
 # shared one), so that runs testing different builds at once never load
 # each other's library.
@@ -21,7 +22,7 @@ case $major in
     *) echo "chroot.sh: no Debian release known for PostgreSQL $major" >&2; exit 2 ;;
 esac
 
-cache=/var/cache/pgsm-chroots
+cache=${PGSM_CHROOT_CACHE:-/var/cache/pgsm-chroots}
 root=$cache/$suite
 mirror=${PGSM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages="postgresql-$major postgresql-server-dev-$major postgresql-contrib-$major

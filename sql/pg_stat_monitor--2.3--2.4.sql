@@ -63,6 +63,18 @@ BEGIN
 END
 $$;
 
+-- what later PostgreSQL versions measure (NULL where the server did not);
+-- before pg_stat_monitor_data, which shows every column
+ALTER TABLE @extschema@.pg_stat_monitor_entries
+    ADD COLUMN local_blk_read_time float8,
+    ADD COLUMN local_blk_write_time float8,
+    ADD COLUMN jit_deform_count int8,
+    ADD COLUMN jit_deform_time float8,
+    ADD COLUMN stats_since timestamptz,
+    ADD COLUMN wal_buffers_full int8,
+    ADD COLUMN parallel_workers_to_launch int8,
+    ADD COLUMN parallel_workers_launched int8;
+
 -- The exported entries under the names of the plan this fork was built
 -- from, beside their own: bucket_id (the bucket's number, as in
 -- pg_stat_monitor's "bucket"), total_time, mean_time, min_time and
@@ -300,6 +312,17 @@ AS 'MODULE_PATHNAME', 'pgsm_current_bucket_start';
  * older than the newest one recorded: deltas are taken between consecutive
  * snapshots, which must therefore be in the order they were taken.
  */
+-- PostgreSQL 18's conflict counters of pg_stat_subscription_stats (NULL
+-- before 18)
+ALTER TABLE @extschema@.pg_stat_monitor_subscription_history
+    ADD COLUMN confl_insert_exists int8,
+    ADD COLUMN confl_update_origin_differs int8,
+    ADD COLUMN confl_update_exists int8,
+    ADD COLUMN confl_update_missing int8,
+    ADD COLUMN confl_delete_origin_differs int8,
+    ADD COLUMN confl_delete_missing int8,
+    ADD COLUMN confl_multiple_unique_conflicts int8;
+
 CREATE OR REPLACE FUNCTION @extschema@.pgsm_snapshot_decoding(bucket_start timestamptz)
 RETURNS void
 LANGUAGE plpgsql
@@ -347,7 +370,10 @@ BEGIN
 
     INSERT INTO @extschema@.pg_stat_monitor_subscription_history
         (bucket_start_time, subid, subname, enabled, streaming, sub_slot_name,
-         apply_error_count, sync_error_count, stats_reset)
+         apply_error_count, sync_error_count, stats_reset,
+         confl_insert_exists, confl_update_origin_differs, confl_update_exists,
+         confl_update_missing, confl_delete_origin_differs, confl_delete_missing,
+         confl_multiple_unique_conflicts)
     -- the option as CREATE SUBSCRIPTION spells it: substream is a boolean
     -- up to PostgreSQL 15 and a letter from 16 on
     SELECT bucket_start, s.subid, s.subname, p.subenabled,
@@ -358,9 +384,18 @@ BEGIN
                ELSE p.substream::text
            END,
            p.subslotname, s.apply_error_count, s.sync_error_count,
-           s.stats_reset
+           s.stats_reset,
+           -- conflict counters: PostgreSQL 18 on, NULL before
+           (j OPERATOR(pg_catalog.->>) 'confl_insert_exists')::int8,
+           (j OPERATOR(pg_catalog.->>) 'confl_update_origin_differs')::int8,
+           (j OPERATOR(pg_catalog.->>) 'confl_update_exists')::int8,
+           (j OPERATOR(pg_catalog.->>) 'confl_update_missing')::int8,
+           (j OPERATOR(pg_catalog.->>) 'confl_delete_origin_differs')::int8,
+           (j OPERATOR(pg_catalog.->>) 'confl_delete_missing')::int8,
+           (j OPERATOR(pg_catalog.->>) 'confl_multiple_unique_conflicts')::int8
     FROM pg_catalog.pg_stat_subscription_stats s
          LEFT JOIN pg_catalog.pg_subscription p ON p.oid = s.subid
+         CROSS JOIN LATERAL pg_catalog.to_jsonb(s.*) j
     ON CONFLICT DO NOTHING;
 END
 $$;
@@ -409,7 +444,8 @@ SELECT a.slot_name, a.buckets, a.seconds,
            WHEN sh.spilled_pct >= min_share_pct AND a.stream_txns = 0 THEN
                pg_catalog.format('%s%% of the bytes decoded for this slot were spilled to disk (%s in %s transaction%s). '
                       'Raise logical_decoding_work_mem (%s) above the size of the largest transactions, '
-                      'or, if a subscription reads this slot, set streaming = on for it.',
+                      'or, if a subscription reads this slot, let it stream them: streaming = on, '
+                      'or parallel from PostgreSQL 16 on (the default from 18).',
                       sh.spilled_pct, pg_catalog.pg_size_pretty(a.spill_bytes), a.spill_txns,
                       CASE WHEN a.spill_txns = 1 THEN '' ELSE 's' END,
                       pg_catalog.pg_size_pretty(a.work_mem))
@@ -422,7 +458,7 @@ SELECT a.slot_name, a.buckets, a.seconds,
                       pg_catalog.pg_size_pretty(a.work_mem))
            WHEN sh.streamed_pct >= min_share_pct THEN
                pg_catalog.format('%s%% of the bytes decoded for this slot were streamed before commit (%s in %s transaction%s). '
-                      'That is what streaming = on is for; if the subscriber applies them slowly and the publisher '
+                      'That is what streaming = on (or parallel) is for; if the subscriber applies them slowly and the publisher '
                       'has memory to spare, raise logical_decoding_work_mem (%s).',
                       sh.streamed_pct, pg_catalog.pg_size_pretty(a.stream_bytes), a.stream_txns,
                       CASE WHEN a.stream_txns = 1 THEN '' ELSE 's' END,
@@ -459,101 +495,6 @@ COMMENT ON FUNCTION @extschema@.pg_stat_monitor_decoding_advice(timestamptz, tim
 
 CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_info AS
     SELECT * FROM @extschema@.pg_stat_monitor_info();
-
--- All of history, with pg_stat_monitor's columns.  A bucket exported in
--- several parts (early flushes) is added back together here: counts and
--- times are summed, minima and maxima kept, means and standard deviations
--- recomputed from the parts' sums of squares, histograms summed cell by
--- cell.  Grouping by the columns of an entry's key, bucket_start_time
--- first, lets a condition on bucket_start_time reach the partitions.
-CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_history AS
-SELECT
-    d.bucket,
-    d.bucket_start_time,
-    d.userid,
-    max(d.username) AS username,
-    d.dbid,
-    max(d.datname) AS datname,
-    d.client_ip,
-    max(d.pgsm_query_id) AS pgsm_query_id,
-    d.queryid,
-    d.toplevel,
-    d.top_queryid,
-    (SELECT t.text FROM @extschema@.pg_stat_monitor_texts t
-     WHERE t.text_id = min(d.query_text_id)) AS query,
-    max(d.comments) AS comments,
-    d.planid,
-    (SELECT t.text FROM @extschema@.pg_stat_monitor_texts t
-     WHERE t.text_id = min(d.plan_text_id)) AS query_plan,
-    (SELECT t.text FROM @extschema@.pg_stat_monitor_texts t
-     WHERE t.text_id = min(d.top_query_text_id)) AS top_query,
-    d.application_name,
-    max(d.relations) AS relations,
-    max(d.cmd_type) AS cmd_type,
-    @extschema@.get_cmd_type(max(d.cmd_type)) AS cmd_type_text,
-    d.elevel,
-    d.sqlcode,
-    max(d.message) AS message,
-    sum(d.calls)::int8 AS calls,
-    sum(d.total_exec_time) AS total_exec_time,
-    coalesce(min(d.min_exec_time) FILTER (WHERE d.calls > 0), 0) AS min_exec_time,
-    coalesce(max(d.max_exec_time) FILTER (WHERE d.calls > 0), 0) AS max_exec_time,
-    coalesce(sum(d.total_exec_time) / nullif(sum(d.calls), 0), 0) AS mean_exec_time,
-    coalesce(sqrt(greatest(0,
-        (sum(d.sum_var_exec_time)
-         + sum(d.total_exec_time ^ 2 / d.calls) FILTER (WHERE d.calls > 0)
-         - sum(d.total_exec_time) ^ 2 / nullif(sum(d.calls), 0))
-        / nullif(sum(d.calls), 0))), 0) AS stddev_exec_time,
-    sum(d.rows)::int8 AS rows,
-    sum(d.shared_blks_hit)::int8 AS shared_blks_hit,
-    sum(d.shared_blks_read)::int8 AS shared_blks_read,
-    sum(d.shared_blks_dirtied)::int8 AS shared_blks_dirtied,
-    sum(d.shared_blks_written)::int8 AS shared_blks_written,
-    sum(d.local_blks_hit)::int8 AS local_blks_hit,
-    sum(d.local_blks_read)::int8 AS local_blks_read,
-    sum(d.local_blks_dirtied)::int8 AS local_blks_dirtied,
-    sum(d.local_blks_written)::int8 AS local_blks_written,
-    sum(d.temp_blks_read)::int8 AS temp_blks_read,
-    sum(d.temp_blks_written)::int8 AS temp_blks_written,
-    sum(d.blk_read_time) AS blk_read_time,
-    sum(d.blk_write_time) AS blk_write_time,
-    sum(d.temp_blk_read_time) AS temp_blk_read_time,
-    sum(d.temp_blk_write_time) AS temp_blk_write_time,
-    @extschema@.pgsm_sum(d.resp_calls)::text[] AS resp_calls,
-    sum(d.cpu_user_time) AS cpu_user_time,
-    sum(d.cpu_sys_time) AS cpu_sys_time,
-    sum(d.wal_records)::int8 AS wal_records,
-    sum(d.wal_fpi)::int8 AS wal_fpi,
-    sum(d.wal_bytes) AS wal_bytes,
-    d.bucket_start_time < @extschema@.pgsm_current_bucket_start() AS bucket_done,
-    sum(d.plans)::int8 AS plans,
-    sum(d.total_plan_time) AS total_plan_time,
-    coalesce(min(d.min_plan_time) FILTER (WHERE d.plans > 0), 0) AS min_plan_time,
-    coalesce(max(d.max_plan_time) FILTER (WHERE d.plans > 0), 0) AS max_plan_time,
-    coalesce(sum(d.total_plan_time) / nullif(sum(d.plans), 0), 0) AS mean_plan_time,
-    coalesce(sqrt(greatest(0,
-        (sum(d.sum_var_plan_time)
-         + sum(d.total_plan_time ^ 2 / d.plans) FILTER (WHERE d.plans > 0)
-         - sum(d.total_plan_time) ^ 2 / nullif(sum(d.plans), 0))
-        / nullif(sum(d.plans), 0))), 0) AS stddev_plan_time,
-    sum(d.jit_functions)::int8 AS jit_functions,
-    sum(d.jit_generation_time) AS jit_generation_time,
-    sum(d.jit_inlining_count)::int8 AS jit_inlining_count,
-    sum(d.jit_inlining_time) AS jit_inlining_time,
-    sum(d.jit_optimization_count)::int8 AS jit_optimization_count,
-    sum(d.jit_optimization_time) AS jit_optimization_time,
-    sum(d.jit_emission_count)::int8 AS jit_emission_count,
-    sum(d.jit_emission_time) AS jit_emission_time
-FROM @extschema@.pg_stat_monitor_entries d
-GROUP BY d.bucket_start_time, d.bucket, d.userid, d.dbid, d.client_ip,
-         d.queryid, d.toplevel, d.top_queryid, d.planid, d.application_name,
-         d.elevel, d.sqlcode;
-
--- What shared memory holds now: the bucket in progress, and anything not
--- exported yet.  Readable by all; other users' texts are masked.
-CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_live AS
-    SELECT * FROM @extschema@.pg_stat_monitor_internal(true)
-    ORDER BY bucket_start_time;
 
 CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_slot_deltas AS
 SELECT c.bucket_start_time,
@@ -648,7 +589,14 @@ SELECT c.bucket_start_time,
        round(d.apply_error_count / nullif(extract(epoch FROM s.taken_at - p.taken_at), 0), 4)
            AS apply_errors_per_sec,
        round(d.sync_error_count / nullif(extract(epoch FROM s.taken_at - p.taken_at), 0), 4)
-           AS sync_errors_per_sec
+           AS sync_errors_per_sec,
+       d.confl_insert_exists,
+       d.confl_update_origin_differs,
+       d.confl_update_exists,
+       d.confl_update_missing,
+       d.confl_delete_origin_differs,
+       d.confl_delete_missing,
+       d.confl_multiple_unique_conflicts
 FROM @extschema@.pg_stat_monitor_subscription_history c
      JOIN @extschema@.pg_stat_monitor_decoding_snapshots s
          ON s.bucket_start_time = c.bucket_start_time
@@ -670,6 +618,13 @@ FROM @extschema@.pg_stat_monitor_subscription_history c
              WHEN c.stats_reset IS DISTINCT FROM o.stats_reset THEN 'statistics reset'
              WHEN c.apply_error_count < o.apply_error_count
                   OR c.sync_error_count < o.sync_error_count
+                  OR c.confl_insert_exists < o.confl_insert_exists
+                  OR c.confl_update_origin_differs < o.confl_update_origin_differs
+                  OR c.confl_update_exists < o.confl_update_exists
+                  OR c.confl_update_missing < o.confl_update_missing
+                  OR c.confl_delete_origin_differs < o.confl_delete_origin_differs
+                  OR c.confl_delete_missing < o.confl_delete_missing
+                  OR c.confl_multiple_unique_conflicts < o.confl_multiple_unique_conflicts
                  THEN 'counters went down'
          END AS new_series) r
      CROSS JOIN LATERAL (
@@ -678,25 +633,443 @@ FROM @extschema@.pg_stat_monitor_subscription_history c
                      ELSE c.apply_error_count END AS apply_error_count,
                 CASE WHEN p.bucket_start_time IS NULL THEN NULL
                      WHEN r.new_series IS NULL THEN c.sync_error_count - o.sync_error_count
-                     ELSE c.sync_error_count END AS sync_error_count) d;
+                     ELSE c.sync_error_count END AS sync_error_count,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.confl_insert_exists - o.confl_insert_exists
+                     ELSE c.confl_insert_exists END AS confl_insert_exists,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.confl_update_origin_differs - o.confl_update_origin_differs
+                     ELSE c.confl_update_origin_differs END AS confl_update_origin_differs,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.confl_update_exists - o.confl_update_exists
+                     ELSE c.confl_update_exists END AS confl_update_exists,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.confl_update_missing - o.confl_update_missing
+                     ELSE c.confl_update_missing END AS confl_update_missing,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.confl_delete_origin_differs - o.confl_delete_origin_differs
+                     ELSE c.confl_delete_origin_differs END AS confl_delete_origin_differs,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.confl_delete_missing - o.confl_delete_missing
+                     ELSE c.confl_delete_missing END AS confl_delete_missing,
+                CASE WHEN p.bucket_start_time IS NULL THEN NULL
+                     WHEN r.new_series IS NULL THEN c.confl_multiple_unique_conflicts - o.confl_multiple_unique_conflicts
+                     ELSE c.confl_multiple_unique_conflicts END AS confl_multiple_unique_conflicts) d;
 
 CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_decoding_advice AS
     SELECT * FROM @extschema@.pg_stat_monitor_decoding_advice();
 
--- pg_stat_monitor: a materialized view of the last pgsm_max_buckets
--- buckets of history, refreshed by the worker after each bucket.  Reading
--- only those buckets' partitions, its refresh does not grow with history.
-CREATE MATERIALIZED VIEW @extschema@.pg_stat_monitor AS
-    SELECT * FROM @extschema@.pg_stat_monitor_history
-    WHERE bucket_start_time >= @extschema@.pgsm_window_start();
+/*
+ * The columns of PostgreSQL 17 and 18: the functions that read the store
+ * give them, and the history table keeps them, on every version (NULL where
+ * the server does not measure them); the views show those of the running
+ * server's version.
+ */
+DROP VIEW @extschema@.pg_stat_monitor_live;
+DROP VIEW @extschema@.pg_stat_monitor_history;
+DROP FUNCTION @extschema@.pg_stat_monitor_internal(boolean);
+DROP FUNCTION @extschema@.pgsm_batch_rows(int8);
 
--- the key of an entry: what REFRESH ... CONCURRENTLY matches rows on
-CREATE UNIQUE INDEX pg_stat_monitor_entry_key ON @extschema@.pg_stat_monitor (
-    bucket, userid, dbid, client_ip, queryid, toplevel, top_queryid, planid,
-    application_name, elevel, sqlcode);
+-- The statistics in shared memory, with pg_stat_monitor's columns
+CREATE FUNCTION @extschema@.pg_stat_monitor_internal(
+    IN showtext boolean,
+    OUT bucket int8,
+    OUT bucket_start_time timestamptz,
+    OUT userid oid,
+    OUT username text,
+    OUT dbid oid,
+    OUT datname text,
+    OUT client_ip inet,
+    OUT pgsm_query_id int8,
+    OUT queryid int8,
+    OUT toplevel boolean,
+    OUT top_queryid int8,
+    OUT query text,
+    OUT comments text,
+    OUT planid int8,
+    OUT query_plan text,
+    OUT top_query text,
+    OUT application_name text,
+    OUT relations text[],
+    OUT cmd_type int,
+    OUT cmd_type_text text,
+    OUT elevel int,
+    OUT sqlcode text,
+    OUT message text,
+    OUT calls int8,
+    OUT total_exec_time float8,
+    OUT min_exec_time float8,
+    OUT max_exec_time float8,
+    OUT mean_exec_time float8,
+    OUT stddev_exec_time float8,
+    OUT rows int8,
+    OUT shared_blks_hit int8,
+    OUT shared_blks_read int8,
+    OUT shared_blks_dirtied int8,
+    OUT shared_blks_written int8,
+    OUT local_blks_hit int8,
+    OUT local_blks_read int8,
+    OUT local_blks_dirtied int8,
+    OUT local_blks_written int8,
+    OUT temp_blks_read int8,
+    OUT temp_blks_written int8,
+    OUT blk_read_time float8,
+    OUT blk_write_time float8,
+    OUT temp_blk_read_time float8,
+    OUT temp_blk_write_time float8,
+    OUT resp_calls text[],
+    OUT cpu_user_time float8,
+    OUT cpu_sys_time float8,
+    OUT wal_records int8,
+    OUT wal_fpi int8,
+    OUT wal_bytes numeric,
+    OUT bucket_done boolean,
+    OUT plans int8,
+    OUT total_plan_time float8,
+    OUT min_plan_time float8,
+    OUT max_plan_time float8,
+    OUT mean_plan_time float8,
+    OUT stddev_plan_time float8,
+    OUT jit_functions int8,
+    OUT jit_generation_time float8,
+    OUT jit_inlining_count int8,
+    OUT jit_inlining_time float8,
+    OUT jit_optimization_count int8,
+    OUT jit_optimization_time float8,
+    OUT jit_emission_count int8,
+    OUT jit_emission_time float8,
+    -- columns of later PostgreSQL versions, NULL where this one does not
+    -- measure them (see pgsm_view_columns() for where the views show them)
+    OUT local_blk_read_time float8,
+    OUT local_blk_write_time float8,
+    OUT jit_deform_count int8,
+    OUT jit_deform_time float8,
+    OUT stats_since timestamptz,
+    OUT minmax_stats_since timestamptz,
+    OUT wal_buffers_full int8,
+    OUT parallel_workers_to_launch int8,
+    OUT parallel_workers_launched int8
+)
+RETURNS SETOF record
+LANGUAGE c STRICT VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME';
 
-REVOKE ALL ON @extschema@.pg_stat_monitor FROM PUBLIC;
-GRANT SELECT ON @extschema@.pg_stat_monitor TO pg_read_all_stats;
+CREATE FUNCTION @extschema@.pgsm_batch_rows(
+    IN batch_id int8,
+    OUT bucket int8,
+    OUT bucket_start_time timestamptz,
+    OUT userid oid,
+    OUT username text,
+    OUT dbid oid,
+    OUT datname text,
+    OUT client_ip inet,
+    OUT pgsm_query_id int8,
+    OUT queryid int8,
+    OUT toplevel boolean,
+    OUT top_queryid int8,
+    OUT query text,
+    OUT comments text,
+    OUT planid int8,
+    OUT query_plan text,
+    OUT top_query text,
+    OUT application_name text,
+    OUT relations text[],
+    OUT cmd_type int,
+    OUT cmd_type_text text,
+    OUT elevel int,
+    OUT sqlcode text,
+    OUT message text,
+    OUT calls int8,
+    OUT total_exec_time float8,
+    OUT min_exec_time float8,
+    OUT max_exec_time float8,
+    OUT mean_exec_time float8,
+    OUT stddev_exec_time float8,
+    OUT rows int8,
+    OUT shared_blks_hit int8,
+    OUT shared_blks_read int8,
+    OUT shared_blks_dirtied int8,
+    OUT shared_blks_written int8,
+    OUT local_blks_hit int8,
+    OUT local_blks_read int8,
+    OUT local_blks_dirtied int8,
+    OUT local_blks_written int8,
+    OUT temp_blks_read int8,
+    OUT temp_blks_written int8,
+    OUT blk_read_time float8,
+    OUT blk_write_time float8,
+    OUT temp_blk_read_time float8,
+    OUT temp_blk_write_time float8,
+    OUT resp_calls text[],
+    OUT cpu_user_time float8,
+    OUT cpu_sys_time float8,
+    OUT wal_records int8,
+    OUT wal_fpi int8,
+    OUT wal_bytes numeric,
+    OUT bucket_done boolean,
+    OUT plans int8,
+    OUT total_plan_time float8,
+    OUT min_plan_time float8,
+    OUT max_plan_time float8,
+    OUT mean_plan_time float8,
+    OUT stddev_plan_time float8,
+    OUT jit_functions int8,
+    OUT jit_generation_time float8,
+    OUT jit_inlining_count int8,
+    OUT jit_inlining_time float8,
+    OUT jit_optimization_count int8,
+    OUT jit_optimization_time float8,
+    OUT jit_emission_count int8,
+    OUT jit_emission_time float8,
+    -- columns of later PostgreSQL versions, NULL where this one does not
+    -- measure them (see pgsm_view_columns() for where the views show them)
+    OUT local_blk_read_time float8,
+    OUT local_blk_write_time float8,
+    OUT jit_deform_count int8,
+    OUT jit_deform_time float8,
+    OUT stats_since timestamptz,
+    OUT minmax_stats_since timestamptz,
+    OUT wal_buffers_full int8,
+    OUT parallel_workers_to_launch int8,
+    OUT parallel_workers_launched int8,
+    OUT sum_var_exec_time float8,
+    OUT sum_var_plan_time float8,
+    OUT query_text_id int8,
+    OUT top_query_text_id int8,
+    OUT plan_text_id int8
+)
+RETURNS SETOF record
+LANGUAGE c STRICT VOLATILE
+AS 'MODULE_PATHNAME';
+
+REVOKE ALL ON FUNCTION @extschema@.pgsm_batch_rows(int8) FROM PUBLIC;
+
+/*
+ * The shape of history on each PostgreSQL version, in one place: the columns
+ * of pg_stat_monitor (and of pg_stat_monitor_history and
+ * pg_stat_monitor_live) as upstream pg_stat_monitor has them on that version,
+ * in its order, each with the expression that gives it over the live store
+ * (pg_stat_monitor_internal(), NULL: the column of that name) and over the
+ * history table pg_stat_monitor_entries d (one row per export of an entry,
+ * added back together per bucket).  A column is shown from server version
+ * "since" up to, not including, "until".
+ *
+ * The store, the exporter and pg_stat_monitor_entries carry every column on
+ * every version, NULL where the version does not measure it; only the views
+ * differ, so that history survives pg_upgrade to a later version unchanged
+ * and pgsm_create_views() reshapes the views there.  On 15 and 16,
+ * blk_read_time and blk_write_time count shared and local blocks together;
+ * from 17 on, the same stored columns count shared blocks only, and the
+ * local ones have columns of their own.  A bucket exported in several parts
+ * (early flushes) is added back together: counts and times are summed,
+ * minima and maxima kept, means and standard deviations recomputed from the
+ * parts' sums of squares, histograms summed cell by cell.
+ */
+CREATE FUNCTION @extschema@.pgsm_view_columns(
+    server_version int DEFAULT pg_catalog.current_setting('server_version_num')::int,
+    OUT "position" int, OUT name text, OUT live text, OUT history text)
+RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT pg_catalog.row_number() OVER (ORDER BY c.pos)::int, c.name, c.live, c.history
+FROM (VALUES
+    (1, 'bucket', 0, NULL, NULL, 'd.bucket'),
+    (2, 'bucket_start_time', 0, NULL, NULL, 'd.bucket_start_time'),
+    (3, 'userid', 0, NULL, NULL, 'd.userid'),
+    (4, 'username', 0, NULL, NULL, 'max(d.username)'),
+    (5, 'dbid', 0, NULL, NULL, 'd.dbid'),
+    (6, 'datname', 0, NULL, NULL, 'max(d.datname)'),
+    (7, 'client_ip', 0, NULL, NULL, 'd.client_ip'),
+    (8, 'pgsm_query_id', 0, NULL, NULL, 'max(d.pgsm_query_id)'),
+    (9, 'queryid', 0, NULL, NULL, 'd.queryid'),
+    (10, 'toplevel', 0, NULL, NULL, 'd.toplevel'),
+    (11, 'top_queryid', 0, NULL, NULL, 'd.top_queryid'),
+    (12, 'query', 0, NULL, NULL,
+     '(SELECT t.text FROM @extschema@.pg_stat_monitor_texts t WHERE t.text_id = min(d.query_text_id))'),
+    (13, 'comments', 0, NULL, NULL, 'max(d.comments)'),
+    (14, 'planid', 0, NULL, NULL, 'd.planid'),
+    (15, 'query_plan', 0, NULL, NULL,
+     '(SELECT t.text FROM @extschema@.pg_stat_monitor_texts t WHERE t.text_id = min(d.plan_text_id))'),
+    (16, 'top_query', 0, NULL, NULL,
+     '(SELECT t.text FROM @extschema@.pg_stat_monitor_texts t WHERE t.text_id = min(d.top_query_text_id))'),
+    (17, 'application_name', 0, NULL, NULL, 'd.application_name'),
+    (18, 'relations', 0, NULL, NULL, 'max(d.relations)'),
+    (19, 'cmd_type', 0, NULL, NULL, 'max(d.cmd_type)'),
+    (20, 'cmd_type_text', 0, NULL, NULL, '@extschema@.get_cmd_type(max(d.cmd_type))'),
+    (21, 'elevel', 0, NULL, NULL, 'd.elevel'),
+    (22, 'sqlcode', 0, NULL, NULL, 'd.sqlcode'),
+    (23, 'message', 0, NULL, NULL, 'max(d.message)'),
+    (24, 'calls', 0, NULL, NULL, 'sum(d.calls)::int8'),
+    (25, 'total_exec_time', 0, NULL, NULL, 'sum(d.total_exec_time)'),
+    (26, 'min_exec_time', 0, NULL, NULL,
+     'coalesce(min(d.min_exec_time) FILTER (WHERE d.calls > 0), 0)'),
+    (27, 'max_exec_time', 0, NULL, NULL,
+     'coalesce(max(d.max_exec_time) FILTER (WHERE d.calls > 0), 0)'),
+    (28, 'mean_exec_time', 0, NULL, NULL,
+     'coalesce(sum(d.total_exec_time) / nullif(sum(d.calls), 0), 0)'),
+    (29, 'stddev_exec_time', 0, NULL, NULL,
+     'coalesce(sqrt(greatest(0, (sum(d.sum_var_exec_time) + sum(d.total_exec_time ^ 2 / d.calls) FILTER (WHERE d.calls > 0) - sum(d.total_exec_time) ^ 2 / nullif(sum(d.calls), 0)) / nullif(sum(d.calls), 0))), 0)'),
+    (30, 'rows', 0, NULL, NULL, 'sum(d.rows)::int8'),
+    (31, 'shared_blks_hit', 0, NULL, NULL, 'sum(d.shared_blks_hit)::int8'),
+    (32, 'shared_blks_read', 0, NULL, NULL, 'sum(d.shared_blks_read)::int8'),
+    (33, 'shared_blks_dirtied', 0, NULL, NULL, 'sum(d.shared_blks_dirtied)::int8'),
+    (34, 'shared_blks_written', 0, NULL, NULL, 'sum(d.shared_blks_written)::int8'),
+    (35, 'local_blks_hit', 0, NULL, NULL, 'sum(d.local_blks_hit)::int8'),
+    (36, 'local_blks_read', 0, NULL, NULL, 'sum(d.local_blks_read)::int8'),
+    (37, 'local_blks_dirtied', 0, NULL, NULL, 'sum(d.local_blks_dirtied)::int8'),
+    (38, 'local_blks_written', 0, NULL, NULL, 'sum(d.local_blks_written)::int8'),
+    (39, 'temp_blks_read', 0, NULL, NULL, 'sum(d.temp_blks_read)::int8'),
+    (40, 'temp_blks_written', 0, NULL, NULL, 'sum(d.temp_blks_written)::int8'),
+    (41, 'blk_read_time', 0, 170000, NULL, 'sum(d.blk_read_time)'),
+    (42, 'blk_write_time', 0, 170000, NULL, 'sum(d.blk_write_time)'),
+    (43, 'shared_blk_read_time', 170000, NULL, 'blk_read_time', 'sum(d.blk_read_time)'),
+    (44, 'shared_blk_write_time', 170000, NULL, 'blk_write_time', 'sum(d.blk_write_time)'),
+    (45, 'local_blk_read_time', 170000, NULL, NULL, 'sum(d.local_blk_read_time)'),
+    (46, 'local_blk_write_time', 170000, NULL, NULL, 'sum(d.local_blk_write_time)'),
+    (47, 'temp_blk_read_time', 0, NULL, NULL, 'sum(d.temp_blk_read_time)'),
+    (48, 'temp_blk_write_time', 0, NULL, NULL, 'sum(d.temp_blk_write_time)'),
+    (49, 'resp_calls', 0, NULL, NULL, '@extschema@.pgsm_sum(d.resp_calls)::text[]'),
+    (50, 'cpu_user_time', 0, NULL, NULL, 'sum(d.cpu_user_time)'),
+    (51, 'cpu_sys_time', 0, NULL, NULL, 'sum(d.cpu_sys_time)'),
+    (52, 'wal_records', 0, NULL, NULL, 'sum(d.wal_records)::int8'),
+    (53, 'wal_fpi', 0, NULL, NULL, 'sum(d.wal_fpi)::int8'),
+    (54, 'wal_bytes', 0, NULL, NULL, 'sum(d.wal_bytes)'),
+    (55, 'wal_buffers_full', 180000, NULL, NULL, 'sum(d.wal_buffers_full)::int8'),
+    (56, 'bucket_done', 0, NULL, NULL,
+     'd.bucket_start_time < @extschema@.pgsm_current_bucket_start()'),
+    (57, 'plans', 0, NULL, NULL, 'sum(d.plans)::int8'),
+    (58, 'total_plan_time', 0, NULL, NULL, 'sum(d.total_plan_time)'),
+    (59, 'min_plan_time', 0, NULL, NULL,
+     'coalesce(min(d.min_plan_time) FILTER (WHERE d.plans > 0), 0)'),
+    (60, 'max_plan_time', 0, NULL, NULL,
+     'coalesce(max(d.max_plan_time) FILTER (WHERE d.plans > 0), 0)'),
+    (61, 'mean_plan_time', 0, NULL, NULL,
+     'coalesce(sum(d.total_plan_time) / nullif(sum(d.plans), 0), 0)'),
+    (62, 'stddev_plan_time', 0, NULL, NULL,
+     'coalesce(sqrt(greatest(0, (sum(d.sum_var_plan_time) + sum(d.total_plan_time ^ 2 / d.plans) FILTER (WHERE d.plans > 0) - sum(d.total_plan_time) ^ 2 / nullif(sum(d.plans), 0)) / nullif(sum(d.plans), 0))), 0)'),
+    (63, 'jit_functions', 0, NULL, NULL, 'sum(d.jit_functions)::int8'),
+    (64, 'jit_generation_time', 0, NULL, NULL, 'sum(d.jit_generation_time)'),
+    (65, 'jit_inlining_count', 0, NULL, NULL, 'sum(d.jit_inlining_count)::int8'),
+    (66, 'jit_inlining_time', 0, NULL, NULL, 'sum(d.jit_inlining_time)'),
+    (67, 'jit_optimization_count', 0, NULL, NULL, 'sum(d.jit_optimization_count)::int8'),
+    (68, 'jit_optimization_time', 0, NULL, NULL, 'sum(d.jit_optimization_time)'),
+    (69, 'jit_emission_count', 0, NULL, NULL, 'sum(d.jit_emission_count)::int8'),
+    (70, 'jit_emission_time', 0, NULL, NULL, 'sum(d.jit_emission_time)'),
+    (71, 'jit_deform_count', 170000, NULL, NULL, 'sum(d.jit_deform_count)::int8'),
+    (72, 'jit_deform_time', 170000, NULL, NULL, 'sum(d.jit_deform_time)'),
+    (73, 'parallel_workers_to_launch', 180000, NULL, 'parallel_workers_to_launch::int4',
+     'sum(d.parallel_workers_to_launch)::int4'),
+    (74, 'parallel_workers_launched', 180000, NULL, 'parallel_workers_launched::int4',
+     'sum(d.parallel_workers_launched)::int4'),
+    (75, 'stats_since', 170000, NULL, NULL, 'min(d.stats_since)'),
+    (76, 'minmax_stats_since', 170000, NULL, NULL, 'min(d.stats_since)')
+) c(pos, name, since, until, live, history)
+WHERE server_version >= c.since
+  AND (c.until IS NULL OR server_version < c.until)
+ORDER BY c.pos
+$$;
+
+-- Whether the script of this extension is running (CREATE or ALTER
+-- EXTENSION): then what it creates joins the extension by itself.
+CREATE FUNCTION @extschema@.pgsm_creating_extension()
+RETURNS boolean
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME';
+
+/*
+ * (Re-)create pg_stat_monitor_history, pg_stat_monitor_live and the
+ * materialized view pg_stat_monitor with the columns pgsm_view_columns()
+ * gives for server_version (by default the running server's).  The
+ * extension's scripts call it; after pg_upgrade from an earlier major
+ * version, a superuser calls it once to give the views the new version's
+ * columns (history itself needs nothing).  The materialized view comes back
+ * empty: the worker's next refresh fills it.
+ */
+CREATE FUNCTION @extschema@.pgsm_create_views(server_version int DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ver int := coalesce(server_version,
+                        pg_catalog.current_setting('server_version_num')::int);
+    in_script boolean := @extschema@.pgsm_creating_extension();
+    live text;
+    hist text;
+    v record;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s AS %I',
+                                     coalesce(c.live, pg_catalog.quote_ident(c.name)), c.name),
+                                 ', ' ORDER BY c.position),
+           pg_catalog.string_agg(pg_catalog.format('%s AS %I', c.history, c.name),
+                                 ', ' ORDER BY c.position)
+    INTO live, hist
+    FROM @extschema@.pgsm_view_columns(ver) c;
+
+    -- the views as they are, the materialized view (which reads history) first
+    FOR v IN
+        SELECT x.kind, x.name
+        FROM (VALUES (1, 'MATERIALIZED VIEW', 'pg_stat_monitor'),
+                     (2, 'VIEW', 'pg_stat_monitor_live'),
+                     (3, 'VIEW', 'pg_stat_monitor_history')) x(o, kind, name)
+        WHERE pg_catalog.to_regclass('@extschema@.' OPERATOR(pg_catalog.||) x.name) IS NOT NULL
+        ORDER BY x.o
+    LOOP
+        IF NOT in_script THEN
+            EXECUTE pg_catalog.format('ALTER EXTENSION pg_stat_monitor DROP %s @extschema@.%I',
+                                      v.kind, v.name);
+        END IF;
+        EXECUTE pg_catalog.format('DROP %s @extschema@.%I', v.kind, v.name);
+    END LOOP;
+
+    -- Grouping by the columns of an entry's key, bucket_start_time first,
+    -- lets a condition on bucket_start_time reach the partitions.
+    EXECUTE 'CREATE VIEW @extschema@.pg_stat_monitor_history AS SELECT ' OPERATOR(pg_catalog.||) hist
+        OPERATOR(pg_catalog.||) ' FROM @extschema@.pg_stat_monitor_entries d'
+        ' GROUP BY d.bucket_start_time, d.bucket, d.userid, d.dbid, d.client_ip,'
+        ' d.queryid, d.toplevel, d.top_queryid, d.planid, d.application_name,'
+        ' d.elevel, d.sqlcode';
+    COMMENT ON VIEW @extschema@.pg_stat_monitor_history IS
+        'All of history, one row per bucket and statement, with pg_stat_monitor''s columns';
+
+    EXECUTE 'CREATE VIEW @extschema@.pg_stat_monitor_live AS SELECT ' OPERATOR(pg_catalog.||) live
+        OPERATOR(pg_catalog.||) ' FROM @extschema@.pg_stat_monitor_internal(true)'
+        ' ORDER BY bucket_start_time';
+    COMMENT ON VIEW @extschema@.pg_stat_monitor_live IS
+        'What shared memory holds now: the bucket in progress and anything not exported yet; other users'' texts are masked';
+
+    -- Reading only the last buckets' partitions, the refresh does not grow
+    -- with history.
+    CREATE MATERIALIZED VIEW @extschema@.pg_stat_monitor AS
+        SELECT * FROM @extschema@.pg_stat_monitor_history
+        WHERE bucket_start_time >= @extschema@.pgsm_window_start();
+    COMMENT ON MATERIALIZED VIEW @extschema@.pg_stat_monitor IS
+        'The last pgsm_max_buckets buckets of history, refreshed by the worker after each bucket';
+
+    -- the key of an entry: what REFRESH ... CONCURRENTLY matches rows on
+    CREATE UNIQUE INDEX pg_stat_monitor_entry_key ON @extschema@.pg_stat_monitor (
+        bucket, userid, dbid, client_ip, queryid, toplevel, top_queryid, planid,
+        application_name, elevel, sqlcode);
+
+    REVOKE ALL ON @extschema@.pg_stat_monitor, @extschema@.pg_stat_monitor_history FROM PUBLIC;
+    GRANT SELECT ON @extschema@.pg_stat_monitor, @extschema@.pg_stat_monitor_history
+        TO pg_read_all_stats;
+    GRANT SELECT ON @extschema@.pg_stat_monitor_live TO PUBLIC;
+
+    IF NOT in_script THEN
+        ALTER EXTENSION pg_stat_monitor ADD VIEW @extschema@.pg_stat_monitor_history;
+        ALTER EXTENSION pg_stat_monitor ADD VIEW @extschema@.pg_stat_monitor_live;
+        ALTER EXTENSION pg_stat_monitor ADD MATERIALIZED VIEW @extschema@.pg_stat_monitor;
+    END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.pgsm_create_views(int) FROM PUBLIC;
+
+SELECT @extschema@.pgsm_create_views();
+
+REVOKE ALL ON FUNCTION @extschema@.pgsm_creating_extension() FROM PUBLIC;
 
 -- The histograms the current user may see, wherever they are (in shared
 -- memory, in history, or both for a bucket exported early): their own

@@ -71,7 +71,7 @@ pgsm_utility_jumble(PlannedStmt *pstmt, const char *sql, int len)
 
 /*
  * PostgreSQL 17 split the block I/O timings into shared and local ones and
- * renamed the fields; 15 has one pair, which is what the view shows.
+ * renamed the fields; 15 has one pair, for shared and local blocks together.
  */
 #if PG_VERSION_NUM >= 170000
 #define PGSM_BLK_READ_TIME(bu)	((bu)->shared_blk_read_time)
@@ -79,6 +79,40 @@ pgsm_utility_jumble(PlannedStmt *pstmt, const char *sql, int len)
 #else
 #define PGSM_BLK_READ_TIME(bu)	((bu)->blk_read_time)
 #define PGSM_BLK_WRITE_TIME(bu) ((bu)->blk_write_time)
+#endif
+
+/*
+ * Counters that only some versions measure.  PGSM_MEASURES_* says whether
+ * this one does: where it does not, the functions return NULL for them (see
+ * pgsm_view_columns() in the SQL for which columns each version's views
+ * show).  PostgreSQL 17 times local block I/O apart and counts JIT tuple
+ * deforming; 18 counts WAL writes forced by full WAL buffers and the
+ * parallel workers a statement planned and got.
+ */
+#if PG_VERSION_NUM >= 170000
+#define PGSM_MEASURES_17	true
+#define PGSM_LOCAL_BLK_READ_TIME(bu)	INSTR_TIME_GET_MILLISEC((bu)->local_blk_read_time)
+#define PGSM_LOCAL_BLK_WRITE_TIME(bu)	INSTR_TIME_GET_MILLISEC((bu)->local_blk_write_time)
+#define PGSM_JIT_DEFORM_COUNT(ji)	(!INSTR_TIME_IS_ZERO((ji)->deform_counter))
+#define PGSM_JIT_DEFORM_TIME(ji)	INSTR_TIME_GET_MILLISEC((ji)->deform_counter)
+#else
+#define PGSM_MEASURES_17	false
+#define PGSM_LOCAL_BLK_READ_TIME(bu)	0.0
+#define PGSM_LOCAL_BLK_WRITE_TIME(bu)	0.0
+#define PGSM_JIT_DEFORM_COUNT(ji)	0
+#define PGSM_JIT_DEFORM_TIME(ji)	0.0
+#endif
+
+#if PG_VERSION_NUM >= 180000
+#define PGSM_MEASURES_18	true
+#define PGSM_WAL_BUFFERS_FULL(wu)	((wu)->wal_buffers_full)
+#define PGSM_PARALLEL_WORKERS_TO_LAUNCH(es) ((es)->es_parallel_workers_to_launch)
+#define PGSM_PARALLEL_WORKERS_LAUNCHED(es)	((es)->es_parallel_workers_launched)
+#else
+#define PGSM_MEASURES_18	false
+#define PGSM_WAL_BUFFERS_FULL(wu)	0
+#define PGSM_PARALLEL_WORKERS_TO_LAUNCH(es) 0
+#define PGSM_PARALLEL_WORKERS_LAUNCHED(es)	0
 #endif
 
 /* ExecutorRun lost its execute_once argument in PostgreSQL 18. */

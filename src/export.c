@@ -59,7 +59,8 @@ PG_FUNCTION_INFO_V1(pg_stat_monitor_flush);
 #define VERSION_TABLES		201 /* history tables */
 #define VERSION_MATVIEW		202 /* pg_stat_monitor is a materialized view */
 #define VERSION_DECODING	203 /* logical decoding history */
-#define VERSION_ENTRIES		204 /* history's table is pg_stat_monitor_entries */
+#define VERSION_ENTRIES		204 /* history's table is pg_stat_monitor_entries,
+								 * with the columns of 17 and 18 */
 
 /* How often partitions are looked after */
 #define MAINTAIN_INTERVAL_MS	(5 * 60 * 1000)
@@ -97,10 +98,13 @@ pgsm_batch_rows(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	PgsmSnapshot snap;
 	TimestampTz now = GetCurrentTimestamp();
+	int			base;
 
 	pgsm_store_check_ready();
 	InitMaterializedSRF(fcinfo, 0);
-	if (rsinfo->setDesc->natts != BATCH_COLS)
+	/* before 2.4, the extra columns came after the first PGSM_COLS_2_3 */
+	base = rsinfo->setDesc->natts - BATCH_EXTRA_COLS;
+	if (base != PGSM_COLS && base != PGSM_COLS_2_3)
 		elog(ERROR, "pgsm_batch_rows() has %d columns, expected %d",
 			 rsinfo->setDesc->natts, BATCH_COLS);
 
@@ -116,7 +120,7 @@ pgsm_batch_rows(PG_FUNCTION_ARGS)
 		Datum		values[BATCH_COLS];
 		bool		nulls[BATCH_COLS];
 		const char *t = snap.texts + e->text_offset;
-		int			i = PGSM_COLS;
+		int			i = base;
 
 		memset(nulls, 0, sizeof(nulls));
 		pgsm_entry_row(e, snap.texts, true, false, now, values, nulls);
@@ -139,7 +143,7 @@ pgsm_batch_rows(PG_FUNCTION_ARGS)
 			}
 			t += e->text_len[kind];
 		}
-		Assert(i == BATCH_COLS);
+		Assert(i == base + BATCH_EXTRA_COLS);
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
 							 nulls);
@@ -332,6 +336,12 @@ step_maintain(void *arg)
 	" jit_inlining_count, jit_inlining_time, jit_optimization_count," \
 	" jit_optimization_time, jit_emission_count, jit_emission_time"
 
+/* ... and those added in 2.4, for the counters of PostgreSQL 17 and 18 */
+#define HISTORY_COLUMNS_2_4 \
+	HISTORY_COLUMNS ", local_blk_read_time, local_blk_write_time," \
+	" jit_deform_count, jit_deform_time, stats_since, wal_buffers_full," \
+	" parallel_workers_to_launch, parallel_workers_launched"
+
 /* What a batch's write needs */
 typedef struct BatchWrite
 {
@@ -353,6 +363,7 @@ step_write_batch(void *arg)
 	Datum		values[2];
 	StringInfoData sql;
 	const char *s = ext_schema;
+	const char *columns;
 
 	/* written already, by a worker that died before releasing it? */
 	initStringInfo(&sql);
@@ -389,6 +400,8 @@ write:
 	 * Texts, rows and the record of the batch in one statement.  A text
 	 * already stored only has its last_used moved on, at most hourly.
 	 */
+	columns = ext_version >= VERSION_ENTRIES ?
+		HISTORY_COLUMNS_2_4 : HISTORY_COLUMNS;
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "WITH b AS MATERIALIZED (SELECT * FROM %s.pgsm_batch_rows($1)),"
@@ -406,10 +419,10 @@ write:
 					 "  INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
 					 "  SELECT $1, pg_catalog.count(*) FROM b)"
 					 " INSERT INTO %s.%s ("
-					 HISTORY_COLUMNS ", resp_calls, batch_id)"
-					 " SELECT " HISTORY_COLUMNS ", resp_calls::pg_catalog.int8[], $1"
+					 "%s, resp_calls, batch_id)"
+					 " SELECT %s, resp_calls::pg_catalog.int8[], $1"
 					 " FROM b",
-					 s, s, s, s, entries_table);
+					 s, s, s, s, entries_table, columns, columns);
 	types[0] = INT8OID;
 	values[0] = Int64GetDatum((int64) bw->batch_id);
 	spi_exec(sql.data, 1, types, values, SPI_OK_INSERT);

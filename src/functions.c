@@ -26,6 +26,7 @@
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
@@ -46,6 +47,7 @@ PG_FUNCTION_INFO_V1(pgsm_add_arrays);
 PG_FUNCTION_INFO_V1(get_cmd_type);
 PG_FUNCTION_INFO_V1(pgsm_window_start);
 PG_FUNCTION_INFO_V1(pgsm_current_bucket_start);
+PG_FUNCTION_INFO_V1(pgsm_creating_extension);
 
 /* Columns of pg_stat_monitor_info() */
 #define PGSM_INFO_COLS		18
@@ -285,6 +287,30 @@ pgsm_entry_row(const PgsmEntry *e, const char *texts, bool showtext, bool masked
 	values[i++] = Int64GetDatum(c->jit_emission_count);
 	values[i++] = Float8GetDatum(c->jit_emission_time);
 
+	/*
+	 * Columns added in later versions of PostgreSQL, NULL where this one
+	 * does not measure them
+	 */
+#define MEASURED(measured, datum) \
+	do { \
+		if (measured) \
+			values[i] = (datum); \
+		else \
+			nulls[i] = true; \
+		i++; \
+	} while (0)
+	MEASURED(PGSM_MEASURES_17, Float8GetDatum(c->local_blk_read_time));
+	MEASURED(PGSM_MEASURES_17, Float8GetDatum(c->local_blk_write_time));
+	MEASURED(PGSM_MEASURES_17, Int64GetDatum(c->jit_deform_count));
+	MEASURED(PGSM_MEASURES_17, Float8GetDatum(c->jit_deform_time));
+	/* an entry's statistics start when it is made, min and max included */
+	values[i++] = TimestampTzGetDatum(e->first_seen);
+	values[i++] = TimestampTzGetDatum(e->first_seen);
+	MEASURED(PGSM_MEASURES_18, Int64GetDatum(c->wal_buffers_full));
+	MEASURED(PGSM_MEASURES_18, Int64GetDatum(c->parallel_workers_to_launch));
+	MEASURED(PGSM_MEASURES_18, Int64GetDatum(c->parallel_workers_launched));
+
+#undef MEASURED
 #undef TEXT_OR_NULL
 #undef MASKED_TEXT
 
@@ -311,7 +337,9 @@ pg_stat_monitor_internal(PG_FUNCTION_ARGS)
 	now = GetCurrentTimestamp();
 	oldest = pgsm_window_first(now);
 	InitMaterializedSRF(fcinfo, 0);
-	if (rsinfo->setDesc->natts != PGSM_COLS)
+	/* an extension not yet updated to 2.4 asks for the first columns only */
+	if (rsinfo->setDesc->natts != PGSM_COLS &&
+		rsinfo->setDesc->natts != PGSM_COLS_2_3)
 		elog(ERROR, "pg_stat_monitor_internal() has %d columns, expected %d",
 			 rsinfo->setDesc->natts, PGSM_COLS);
 
@@ -541,4 +569,17 @@ Datum
 pgsm_current_bucket_start(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TIMESTAMPTZ(bucket_start_now(false));
+}
+
+/*
+ * Whether this extension's own script is running (CREATE EXTENSION or ALTER
+ * EXTENSION ... UPDATE), so that pgsm_create_views() knows whether what it
+ * creates joins the extension by itself.
+ */
+Datum
+pgsm_creating_extension(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(creating_extension &&
+				   CurrentExtensionObject == get_extension_oid("pg_stat_monitor",
+																true));
 }

@@ -882,11 +882,14 @@ set_usage(PgsmCounters *c, const BufferUsage *bu, const WalUsage *wu)
 	c->temp_blks_written = bu->temp_blks_written;
 	c->blk_read_time = INSTR_TIME_GET_MILLISEC(PGSM_BLK_READ_TIME(bu));
 	c->blk_write_time = INSTR_TIME_GET_MILLISEC(PGSM_BLK_WRITE_TIME(bu));
+	c->local_blk_read_time = PGSM_LOCAL_BLK_READ_TIME(bu);
+	c->local_blk_write_time = PGSM_LOCAL_BLK_WRITE_TIME(bu);
 	c->temp_blk_read_time = INSTR_TIME_GET_MILLISEC(bu->temp_blk_read_time);
 	c->temp_blk_write_time = INSTR_TIME_GET_MILLISEC(bu->temp_blk_write_time);
 	c->wal_records = wu->wal_records;
 	c->wal_fpi = wu->wal_fpi;
 	c->wal_bytes = wu->wal_bytes;
+	c->wal_buffers_full = PGSM_WAL_BUFFERS_FULL(wu);
 }
 
 /* Add a planning's figures to those of its execution. */
@@ -1201,7 +1204,13 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 			delta.jit_optimization_time = INSTR_TIME_GET_MILLISEC(ji->optimization_counter);
 			delta.jit_emission_count = !INSTR_TIME_IS_ZERO(ji->emission_counter);
 			delta.jit_emission_time = INSTR_TIME_GET_MILLISEC(ji->emission_counter);
+			delta.jit_deform_count = PGSM_JIT_DEFORM_COUNT(ji);
+			delta.jit_deform_time = PGSM_JIT_DEFORM_TIME(ji);
 		}
+		delta.parallel_workers_to_launch =
+			PGSM_PARALLEL_WORKERS_TO_LAUNCH(queryDesc->estate);
+		delta.parallel_workers_launched =
+			PGSM_PARALLEL_WORKERS_LAUNCHED(queryDesc->estate);
 
 		executor_text_source(queryDesc, qc, &src);
 		make_key(&key, queryId, qc->planid, qc->level, &qc->app,

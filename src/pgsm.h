@@ -114,8 +114,10 @@ typedef struct PgsmCounters
 	int64		local_blks_written;
 	int64		temp_blks_read;
 	int64		temp_blks_written;
-	double		blk_read_time;
+	double		blk_read_time;	/* shared blocks only, from 17 on */
 	double		blk_write_time;
+	double		local_blk_read_time;	/* 17 on */
+	double		local_blk_write_time;
 	double		temp_blk_read_time;
 	double		temp_blk_write_time;
 	double		cpu_user_time;	/* msec */
@@ -123,6 +125,7 @@ typedef struct PgsmCounters
 	int64		wal_records;
 	int64		wal_fpi;
 	uint64		wal_bytes;
+	int64		wal_buffers_full;	/* 18 on */
 	int64		jit_functions;
 	double		jit_generation_time;
 	int64		jit_inlining_count;
@@ -131,6 +134,10 @@ typedef struct PgsmCounters
 	double		jit_optimization_time;
 	int64		jit_emission_count;
 	double		jit_emission_time;
+	int64		jit_deform_count;	/* 17 on */
+	double		jit_deform_time;
+	int64		parallel_workers_to_launch; /* 18 on */
+	int64		parallel_workers_launched;
 } PgsmCounters;
 
 /*
@@ -278,7 +285,8 @@ extern void pgsm_store_info(PgsmStoreInfo *info);
 extern bool pgsm_store_lock_held(void);
 
 /* SQL-callable functions (functions.c) */
-#define PGSM_COLS			65	/* columns of the pg_stat_monitor view */
+#define PGSM_COLS			74	/* columns of pg_stat_monitor_internal() */
+#define PGSM_COLS_2_3		65	/* ... and before 2.4 */
 extern void pgsm_entry_row(const PgsmEntry *e, const char *texts,
 						   bool showtext, bool masked, TimestampTz now,
 						   Datum *values, bool *nulls);

@@ -671,6 +671,10 @@ entry_accumulate(PgsmEntry *e, const PgsmCounters *d, int hist_cell,
 		c->jit_optimization_time += d->jit_optimization_time;
 		c->jit_emission_count += d->jit_emission_count;
 		c->jit_emission_time += d->jit_emission_time;
+		c->jit_deform_count += d->jit_deform_count;
+		c->jit_deform_time += d->jit_deform_time;
+		c->parallel_workers_to_launch += d->parallel_workers_to_launch;
+		c->parallel_workers_launched += d->parallel_workers_launched;
 	}
 
 	/* Buffer and WAL usage is counted in whichever phase it occurred. */
@@ -686,11 +690,14 @@ entry_accumulate(PgsmEntry *e, const PgsmCounters *d, int hist_cell,
 	c->temp_blks_written += d->temp_blks_written;
 	c->blk_read_time += d->blk_read_time;
 	c->blk_write_time += d->blk_write_time;
+	c->local_blk_read_time += d->local_blk_read_time;
+	c->local_blk_write_time += d->local_blk_write_time;
 	c->temp_blk_read_time += d->temp_blk_read_time;
 	c->temp_blk_write_time += d->temp_blk_write_time;
 	c->wal_records += d->wal_records;
 	c->wal_fpi += d->wal_fpi;
 	c->wal_bytes += d->wal_bytes;
+	c->wal_buffers_full += d->wal_buffers_full;
 }
 
 /*

@@ -14,15 +14,17 @@ FROM pg_stat_monitor_live
 ORDER BY query COLLATE "C";
 
 -- pg_stat_monitor, the live view and the history have pg_stat_monitor's
--- 65 columns, in the same order
-SELECT c.relname, c.relkind, count(*) AS columns
+-- columns for the server's version (test columns), in the same order
+SELECT c.relname, c.relkind,
+       count(*) = (SELECT count(*) FROM pgsm_view_columns()) AS all_columns
 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 WHERE c.relname IN ('pg_stat_monitor', 'pg_stat_monitor_live',
                     'pg_stat_monitor_history')
   AND a.attnum > 0
 GROUP BY c.relname, c.relkind
 ORDER BY c.relname;
-SELECT count(DISTINCT (a.attnum, a.attname, a.atttypid)) AS distinct_columns
+SELECT count(DISTINCT (a.attnum, a.attname, a.atttypid)) =
+       (SELECT count(*) FROM pgsm_view_columns()) AS same_columns
 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 WHERE c.relname IN ('pg_stat_monitor', 'pg_stat_monitor_live',
                     'pg_stat_monitor_history')

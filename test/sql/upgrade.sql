@@ -45,7 +45,7 @@ LANGUAGE sql AS $$
     UNION ALL
     SELECT m.object, 'constraint ' || co.conname, pg_get_constraintdef(co.oid)
     FROM members m JOIN pg_constraint co ON co.conrelid = m.objid
-    WHERE m.classid = 'pg_class'::regclass
+    WHERE m.classid = 'pg_class'::regclass AND co.contype <> 'n'
     UNION ALL
     SELECT m.object, 'index', pg_get_indexdef(i.indexrelid)
     FROM members m JOIN pg_index i ON i.indrelid = m.objid
