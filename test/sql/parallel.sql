@@ -14,9 +14,9 @@ SET parallel_leader_participation = off;
 SELECT pg_stat_monitor_reset();
 
 -- the workers run the scan: the leader takes no part
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM par;
+EXPLAIN (ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM par;
 SET pg_stat_monitor.pgsm_track = 'all';
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM par;
+EXPLAIN (ANALYZE, BUFFERS OFF, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM par;
 RESET pg_stat_monitor.pgsm_track;
 SELECT count(*) FROM par;
 SELECT count(*) FROM par;
@@ -30,6 +30,15 @@ WHERE query LIKE '%par%' AND query NOT LIKE '%pg_stat_monitor%'
   AND query NOT LIKE '%parallel%'
 GROUP BY query, toplevel
 ORDER BY query COLLATE "C", toplevel;
+
+-- PostgreSQL 18 counts the workers each execution planned and launched
+-- (the columns are not there before: NULL)
+SELECT query, sum(calls) AS calls,
+       sum((to_jsonb(l) ->> 'parallel_workers_to_launch')::int) AS to_launch,
+       sum((to_jsonb(l) ->> 'parallel_workers_launched')::int) AS launched
+FROM pg_stat_monitor_live l
+WHERE query = 'SELECT count(*) FROM par'
+GROUP BY query;
 
 RESET ALL;
 DROP TABLE par;
