@@ -1,6 +1,7 @@
 # History of logical decoding statistics, taken by the worker at every
 # bucket boundary: a publisher (logical_decoding_work_mem = 64kB) feeds two
-# subscriptions, one with streaming = off and one with streaming = on, and
+# subscriptions, one with streaming = off and one with streaming = on (a
+# third, made without the option, checks PostgreSQL 18's default), and
 # the history must show a large transaction as spilled on the first and
 # streamed on the second, in the bucket where it happened, a small one as
 # neither, and a slot reset as a new series rather than a negative delta.
@@ -279,6 +280,36 @@ is( $sub->safe_psql('postgres', qq(
 	GROUP BY subname, streaming ORDER BY subname)),
 	"sub_off|off|$errors|0|t\nsub_on|on|0|0|t",
 	'subscriber: apply errors per bucket add up to the server\'s count');
+
+# PostgreSQL 18 also counts the conflict behind that error (a row already
+# there: insert_exists); the history records its counters there, NULL before
+my $v18 = $sub->safe_psql('postgres', 'SHOW server_version_num') >= 180000;
+my $conflicts = $v18 ? $sub->safe_psql('postgres', q(
+	SELECT confl_insert_exists FROM pg_stat_subscription_stats
+	WHERE subname = 'sub_off')) : '';
+ok(!$v18 || $conflicts > 0, 'PostgreSQL 18 counted the conflict');
+is( $sub->safe_psql('postgres', qq(
+	SELECT sum(confl_insert_exists),
+	       bool_and(confl_update_missing IS NOT NULL
+	                AND confl_multiple_unique_conflicts IS NOT NULL)
+	FROM pg_stat_monitor_subscription_deltas
+	WHERE bucket_start_time > '$sub_first' AND bucket_start_time <= '$sub_last'
+	  AND subname = 'sub_off')),
+	$v18 ? "$conflicts|t" : '|f',
+	'subscriber: conflicts per bucket add up to the server\'s count (18), NULL before');
+
+# A subscription made without the option streams as the version has it by
+# default: off up to 17, parallel from 18 on; the history says which
+$sub->safe_psql('sub_off', qq(
+	CREATE SUBSCRIPTION sub_default CONNECTION '$connstr' PUBLICATION pub
+	WITH (connect = false, enabled = false, create_slot = false, slot_name = NONE)));
+my $default_taken = next_snapshot($sub);
+is( $sub->safe_psql('postgres', qq(
+	SELECT streaming FROM pg_stat_monitor_subscription_history
+	WHERE subname = 'sub_default' AND bucket_start_time = '$default_taken')),
+	$v18 ? 'parallel' : 'off',
+	'a subscription made with the default streaming is recorded as such');
+$sub->safe_psql('sub_off', 'DROP SUBSCRIPTION sub_default');
 
 # --- no noise --------------------------------------------------------------
 
