@@ -22,8 +22,10 @@ GROUP BY c.relname ORDER BY c.relname;
 
 -- Each column of the later versions has a real value there (NULL where the
 -- version does not have the column): local block I/O times (temporary
--- tables that do not fit in temp_buffers), JIT tuple deforming,
--- stats_since.  The parallel workers are in the parallel test.
+-- tables that do not fit in temp_buffers), JIT tuple deforming (where JIT
+-- is installed: Debian packages 18's apart, in postgresql-18-jit, which the
+-- test chroot does not have), stats_since.  The parallel workers are in the
+-- parallel test.
 SET temp_buffers = 100;
 SET track_io_timing = on;
 SET max_parallel_workers_per_gather = 0;
