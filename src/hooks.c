@@ -528,6 +528,8 @@ build_texts(void *arg, const PgsmKey *key, PgsmTexts *texts,
 	int			min_param = 0;
 
 	initStringInfo(&comments);
+	if (pgsm_extract_comments && src->location > 0)
+		pgsm_leading_comments(src->source, src->location, &comments);
 	stmt = statement_text(src->source, src->location, src->len, src->bounded,
 						  &len);
 	if (src->nested)

@@ -292,6 +292,8 @@ extern void pgsm_entry_row(const PgsmEntry *e, const char *texts,
 						   Datum *values, bool *nulls);
 
 /* Text scanning (text.c) */
+extern void pgsm_leading_comments(const char *source, int location,
+								  StringInfo comments);
 extern char *pgsm_scan_query(const char *query, int len, int max_len,
 							 bool normalize, int min_param,
 							 StringInfo comments, bool *secret);

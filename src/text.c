@@ -33,6 +33,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "parser/parser.h"
+#include "parser/scansup.h"
 
 #include "pgsm.h"
 
@@ -549,6 +550,69 @@ pgsm_text_id(const char *normalized)
 	h = hash_bytes_extended((const unsigned char *) buf, n, 0);
 	pfree(buf);
 	return h != 0 ? (int64) h : 1;
+}
+
+/*
+ * Append to "comments" the C-style comments that stand right before the
+ * statement at "location" of "source", with only blanks between them and
+ * it, in their order.  From PostgreSQL 18 on, a statement's location skips
+ * the comments before it (its text is then the statement alone, as
+ * pg_stat_statements shows it); they are its comments all the same.  Up to
+ * 17 the location is the start of the string or right after a semicolon,
+ * and nothing is found here.  Reads backwards over blanks and comments
+ * only, so never into the statement before.
+ */
+void
+pgsm_leading_comments(const char *source, int location, StringInfo comments)
+{
+	int			starts[8];
+	int			ends[8];
+	int			n = 0;
+	int			p = location;
+
+	while (n < lengthof(starts))
+	{
+		int			depth = 0;
+		int			q;
+
+		while (p > 0 && scanner_isspace(source[p - 1]))
+			p--;
+		if (p < 4 || source[p - 1] != '/' || source[p - 2] != '*')
+			break;
+		/* back to the "/ *" that opens it, through nested comments */
+		for (q = p; q >= 2; q--)
+		{
+			if (source[q - 2] == '*' && source[q - 1] == '/')
+			{
+				depth++;
+				q--;
+			}
+			else if (source[q - 2] == '/' && source[q - 1] == '*')
+			{
+				depth--;
+				q--;
+				if (depth == 0)
+					break;
+			}
+		}
+		if (depth != 0 || q < 1)
+			break;
+		starts[n] = q - 1;
+		ends[n] = p;
+		n++;
+		p = q - 1;
+	}
+
+	for (int i = n - 1; i >= 0; i--)
+	{
+		if (comments->len >= PGSM_COMMENTS_MAX_LEN)
+			break;
+		if (comments->len > 0)
+			appendStringInfoString(comments, ", ");
+		append_bounded(comments, source + starts[i], ends[i] - starts[i],
+					   PGSM_COMMENTS_MAX_LEN);
+		clip_buffer(comments, PGSM_COMMENTS_MAX_LEN);
+	}
 }
 
 /*
