@@ -3,14 +3,33 @@
 # local cluster: a short pgbench workload, what was collected live, what the
 # worker exported to history, and how full the store is.  On a fresh Debian
 # 12 machine it first installs what it needs.  Run as root (or with sudo).
+#
+# PG=17 or PG=18 shows it on that version instead of the machine's own 15,
+# inside the Debian chroot that scripts/test.sh uses (made the first time);
+# PGSM_CHROOT=1 does the same for 15.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+pg=${PG:-15}
 sudo=
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 
-"$top/scripts/deps.sh"
-export PATH=/usr/lib/postgresql/15/bin:$PATH
+case $pg in
+    15 | 17 | 18) ;;
+    *) echo "demo.sh: PG=$pg: supported versions are 15, 17 and 18" >&2; exit 2 ;;
+esac
+if { [ "$pg" != 15 ] || [ -n "${PGSM_CHROOT:-}" ]; } && [ -z "${PGSM_IN_CHROOT:-}" ]; then
+    root=$($sudo bash "$top/scripts/chroot.sh" "$pg")
+    src=$($sudo mktemp -d "$root/tmp/pgsm-src.XXXXXX")
+    trap '$sudo rm -rf "$src"' EXIT
+    $sudo "$top/scripts/copy-tree.sh" "$top" "$src"
+    echo "== PostgreSQL $pg, in $root"
+    $sudo chroot "$root" env PG="$pg" PGSM_IN_CHROOT=1 bash "${src#"$root"}/scripts/demo.sh"
+    exit
+fi
+
+[ -n "${PGSM_IN_CHROOT:-}" ] || "$top/scripts/deps.sh"
+export PATH=/usr/lib/postgresql/$pg/bin:$PATH
 
 work=$(mktemp -d /tmp/pgsm-demo.XXXXXX)
 "$top/scripts/copy-tree.sh" "$top" "$work"

@@ -1,25 +1,49 @@
 #!/usr/bin/env bash
-# Runs every test of pg_stat_monitor: builds with warnings as errors,
-# installs, then runs the regression tests and the TAP tests, each against
-# servers of their own.  On a fresh Debian 12 machine it first installs what
-# it needs.  Run as root (or as a user with sudo).
+# Runs every test of pg_stat_monitor on every PostgreSQL version it
+# supports: builds with warnings as errors, installs, then runs the
+# regression tests and the TAP tests, each against servers of their own.
+# Run as root (or as a user with sudo).
 #
-#   bash scripts/test.sh            everything
+#   bash scripts/test.sh            everything, on 15, 17 and 18
 #   bash scripts/test.sh regress    regression tests only
 #   bash scripts/test.sh tap [t/..] TAP tests only (optionally some of them)
+#   PG=17 bash scripts/test.sh ...  one version only (15, 17 or 18)
 #
-# PG=17 or PG=18 in the environment runs them against that PostgreSQL
-# instead of the machine's own 15, inside a Debian chroot that has it
-# (scripts/chroot.sh makes it the first time, as root).  PGSM_CHROOT=1 runs
-# 15 in a chroot too, leaving the machine's own installation alone.
-# PGSM_LANE=NAME makes that chroot a private copy, for runs of different
-# builds at the same time.
+# PostgreSQL 15 is the machine's own (Debian 12; installed first if
+# missing).  17 and 18 run inside a Debian chroot that has them (trixie and
+# sid), which scripts/chroot.sh makes the first time (a few minutes each)
+# and later runs reuse.  PGSM_CHROOT=1 runs 15 in a chroot too (bookworm),
+# leaving the machine's own installation alone.  PGSM_LANE=NAME makes each
+# chroot a private copy, for runs of different builds at the same time.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+versions="15 17 18"
+
+# No version asked for: each in turn, all of them even if one fails.
+if [ -z "${PG:-}" ] && [ -z "${PGSM_IN_CHROOT:-}" ]; then
+    failed=
+    for v in $versions; do
+        start=$SECONDS
+        echo "===== PostgreSQL $v"
+        PG=$v bash "$0" "$@" || failed="$failed $v"
+        echo "===== PostgreSQL $v: $((SECONDS - start)) s"
+    done
+    if [ -n "$failed" ]; then
+        echo "TESTS FAILED on PostgreSQL$failed"
+        exit 1
+    fi
+    echo "all tests passed on PostgreSQL ${versions// /, }"
+    exit 0
+fi
+
 what=${1:-all}
 shift || true
-pg=${PG:-15}
+pg=$PG
+case " $versions " in
+    *" $pg "*) ;;
+    *) echo "test.sh: PG=$pg: supported versions are $versions" >&2; exit 2 ;;
+esac
 
 sudo=
 [ "$(id -u)" -eq 0 ] || sudo=sudo
