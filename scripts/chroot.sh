@@ -41,12 +41,14 @@ if [ ! -f "$root/.pgsm-ready" ]; then
     mkdir -p "$root.tmp/etc/postgresql-common/createcluster.d"
     echo "create_main_cluster = false" >"$root.tmp/etc/postgresql-common/createcluster.d/pgsm.conf"
     # packages' scripts need /proc; sid's Release file may be older than
-    # its validity allows
+    # its validity allows; a chroot being made is thrown away if anything
+    # fails, so dpkg need not sync every file
     mount -t proc proc "$root.tmp/proc"
     status=0
     chroot "$root.tmp" apt-get -o Acquire::Check-Valid-Until=false update -q >&2 &&
         chroot "$root.tmp" env DEBIAN_FRONTEND=noninteractive apt-get \
-            -o Acquire::Check-Valid-Until=false install -y -q --no-install-recommends \
+            -o Acquire::Check-Valid-Until=false -o Dpkg::Options::=--force-unsafe-io \
+            install -y -q --no-install-recommends \
             $packages >&2 || status=$?
     umount "$root.tmp/proc"
     if [ $status -ne 0 ]; then

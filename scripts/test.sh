@@ -22,13 +22,32 @@ versions="15 17 18"
 
 # No version asked for: each in turn, all of them even if one fails.
 if [ -z "${PG:-}" ] && [ -z "${PGSM_IN_CHROOT:-}" ]; then
+    # The chroots of 17 and 18 are made (the first time) while 15's tests
+    # run: making them is mostly waiting for the network and the disk.
+    sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    # (what the machine itself needs first: apt-get runs one at a time)
+    [ -n "${PGSM_CHROOT:-}" ] || "$top/scripts/deps.sh"
+    prep_log=$(mktemp /tmp/pgsm-chroots.XXXXXX)
+    (for v in $versions; do
+        [ "$v" = 15 ] && [ -z "${PGSM_CHROOT:-}" ] && continue
+        $sudo bash "$top/scripts/chroot.sh" "$v" >/dev/null || exit 1
+    done) >"$prep_log" 2>&1 &
+    prep=$!
     failed=
     for v in $versions; do
+        if [ -n "$prep" ] && { [ "$v" != 15 ] || [ -n "${PGSM_CHROOT:-}" ]; }; then
+            # a chroot that could not be made is tried again, and its error
+            # shown, by the run itself
+            wait "$prep" || cat "$prep_log"
+            prep=
+        fi
         start=$SECONDS
         echo "===== PostgreSQL $v"
         PG=$v bash "$0" "$@" || failed="$failed $v"
         echo "===== PostgreSQL $v: $((SECONDS - start)) s"
     done
+    rm -f "$prep_log"
     if [ -n "$failed" ]; then
         echo "TESTS FAILED on PostgreSQL$failed"
         exit 1
