@@ -31,6 +31,26 @@ is( $node->safe_psql('postgres', q(
 	SELECT count(*) FROM pg_stat_monitor_texts
 	WHERE text = 'SELECT count(*) FROM t WHERE a > $1')),
 	'1', 'a query text is stored once');
+# what later versions measure is in history where the server measures it,
+# NULL where it does not, and the views show it on those versions
+my $version = $node->safe_psql('postgres', 'SHOW server_version_num');
+is( $node->safe_psql('postgres', q(
+	SELECT bool_and(d.stats_since IS NOT NULL),
+	       bool_and(d.local_blk_read_time IS NOT NULL AND d.jit_deform_count IS NOT NULL),
+	       bool_and(d.wal_buffers_full IS NOT NULL
+	                AND d.parallel_workers_launched IS NOT NULL)
+	FROM pg_stat_monitor_entries d
+	JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
+	WHERE t.text = 'SELECT count(*) FROM t WHERE a > $1')),
+	't|' . ($version >= 170000 ? 't' : 'f') . '|' . ($version >= 180000 ? 't' : 'f'),
+	'history holds the columns this version measures');
+is( $node->safe_psql('postgres', q(
+	SELECT coalesce(bool_and((to_jsonb(m) ->> 'stats_since')::timestamptz <= now()), false),
+	       coalesce(bool_and((to_jsonb(m) ->> 'parallel_workers_launched')::int = 0), false)
+	FROM pg_stat_monitor m
+	WHERE query = 'SELECT count(*) FROM t WHERE a > $1')),
+	($version >= 170000 ? 't' : 'f') . '|' . ($version >= 180000 ? 't' : 'f'),
+	'the materialized view shows them from history on the versions that have them');
 is( $node->safe_psql('postgres', q(
 	SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_stat_monitor')),
 	'1', 'the worker shows in pg_stat_activity');
