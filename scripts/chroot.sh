@@ -25,8 +25,10 @@ esac
 cache=${PGSM_CHROOT_CACHE:-/var/cache/pgsm-chroots}
 root=$cache/$suite
 mirror=${PGSM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# chromium renders the HTML report in test/t/090_report.pl
 packages="postgresql-$major postgresql-server-dev-$major postgresql-contrib-$major
-    make gcc libc6-dev libkrb5-dev libipc-run-perl perl util-linux procps"
+    make gcc libc6-dev libkrb5-dev libipc-run-perl perl util-linux procps
+    chromium fonts-dejavu-core"
 
 if [ ! -f "$root/.pgsm-ready" ]; then
     command -v debootstrap >/dev/null || {
@@ -73,4 +75,22 @@ fi
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mkdir -p "$root/dev/shm"
 mountpoint -q "$root/dev/shm" || mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
+
+# A chroot made before a package joined the list gets it now, once; one
+# run at a time installs into a given chroot.
+(
+    flock 9
+    missing=()
+    for p in $packages; do
+        chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+            missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "chroot.sh: installing ${missing[*]} in $root" >&2
+        chroot "$root" apt-get -o Acquire::Check-Valid-Until=false update -q >&2
+        chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get \
+            -o Acquire::Check-Valid-Until=false install -y -q --no-install-recommends \
+            "${missing[@]}" >&2
+    fi
+) 9>"$root.lock"
 echo "$root"

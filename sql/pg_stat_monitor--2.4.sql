@@ -1319,3 +1319,828 @@ REVOKE ALL ON FUNCTION @extschema@.pg_stat_monitor_reset(),
 GRANT EXECUTE ON FUNCTION
     @extschema@.pg_stat_monitor_decoding_advice(timestamptz, timestamptz, numeric)
     TO pg_read_all_stats;
+
+/*
+ * Reports: pg_stat_monitor_report() and pg_stat_monitor_diff_report() return
+ * one self-contained HTML document (inline CSS and SVG, no script, nothing
+ * loaded from anywhere) made from history as the views show it:
+ * pg_stat_monitor_history, pg_stat_monitor_slot_deltas,
+ * pg_stat_monitor_decoding_advice(), pg_stat_monitor_exports and
+ * pg_stat_monitor_info.  They run with the caller's privileges, so they show
+ * what those views show the caller, and no more.  Every text that comes from
+ * the database goes through pgsm_html().
+ */
+
+-- Text made safe for HTML, in element content and in quoted attributes
+CREATE FUNCTION @extschema@.pgsm_html(t text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(
+           pg_catalog.replace(coalesce(t, ''), '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+           '"', '&quot;'), '''', '&#39;')
+$$;
+
+-- A number as a report shows it: bytes with pg_size_pretty, milliseconds
+-- from 1000 on as seconds, others with k, M or G and two decimals at most
+CREATE FUNCTION @extschema@.pgsm_report_number(v float8, unit text DEFAULT '')
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN x.v IS NULL THEN ''
+        WHEN x.unit = 'bytes' THEN pg_catalog.pg_size_pretty(pg_catalog.round(x.v::numeric))
+        WHEN pg_catalog.abs(x.v) >= 1e9 THEN pg_catalog.round((x.v / 1e9)::numeric, 2) || 'G'
+        WHEN pg_catalog.abs(x.v) >= 1e6 THEN pg_catalog.round((x.v / 1e6)::numeric, 2) || 'M'
+        WHEN pg_catalog.abs(x.v) >= 1e4 THEN pg_catalog.round((x.v / 1e3)::numeric, 1) || 'k'
+        WHEN x.v = pg_catalog.round(x.v) THEN pg_catalog.round(x.v::numeric)::text
+        ELSE pg_catalog.round(x.v::numeric, 2)::text
+    END || CASE WHEN x.unit IN ('', 'bytes') OR x.v IS NULL THEN '' ELSE ' ' || x.unit END
+    FROM (SELECT CASE WHEN unit = 'ms' AND pg_catalog.abs(v) >= 1000 THEN v / 1000 ELSE v END AS v,
+                 CASE WHEN unit = 'ms' AND pg_catalog.abs(v) >= 1000 THEN 's' ELSE unit END AS unit) x
+$$;
+
+/*
+ * An SVG bar chart over time: one bar per slot (labels[i] is when slot i
+ * starts), a second series beside the first when vals2 is given, and a
+ * dashed line at refline (labelled reflabel) when it is given.  unit is
+ * passed to pgsm_report_number() for the axis and the tooltips.
+ */
+CREATE FUNCTION @extschema@.pgsm_svg_bars(labels text[], vals float8[], title text,
+                                          unit text DEFAULT '',
+                                          color text DEFAULT '#3366cc',
+                                          vals2 float8[] DEFAULT NULL,
+                                          color2 text DEFAULT '#dc7633',
+                                          refline float8 DEFAULT NULL,
+                                          reflabel text DEFAULT NULL,
+                                          width int DEFAULT 900,
+                                          height int DEFAULT 150)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n int := greatest(coalesce(pg_catalog.array_length(labels, 1), 0), 1);
+    lm float8 := 72;
+    tm float8 := 22;
+    bm float8 := 20;
+    pw float8 := width - lm - 8;
+    ph float8 := height - tm - bm;
+    mx float8;
+    slotw float8 := pw / n;
+    bw float8;
+    svg text;
+    y float8;
+BEGIN
+    SELECT coalesce(pg_catalog.max(x), 0) INTO mx
+    FROM pg_catalog.unnest(vals || coalesce(vals2, '{}'::float8[])) x;
+    mx := greatest(mx, coalesce(refline, 0));
+    IF mx <= 0 THEN
+        mx := 1;
+    END IF;
+    bw := greatest(slotw * CASE WHEN vals2 IS NULL THEN 0.8 ELSE 0.4 END, 0.5);
+
+    svg := pg_catalog.format(
+        '<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" role="img" aria-label="%s">'
+        '<rect x="0" y="0" width="%s" height="%s" fill="#ffffff"/>'
+        '<text x="%s" y="14" class="ct">%s</text>'
+        '<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#999"/>'
+        '<text x="%s" y="%s" class="ax" text-anchor="end">%s</text>'
+        '<text x="%s" y="%s" class="ax" text-anchor="end">0</text>'
+        '<text x="%s" y="%s" class="ax">%s</text>'
+        '<text x="%s" y="%s" class="ax" text-anchor="end">%s</text>',
+        width, height, width, height, @extschema@.pgsm_html(title),
+        width, height,
+        lm, @extschema@.pgsm_html(title),
+        lm, tm + ph, lm + pw, tm + ph,
+        lm - 4, tm + 8, @extschema@.pgsm_html(@extschema@.pgsm_report_number(mx, unit)),
+        lm - 4, tm + ph,
+        lm, height - 4, @extschema@.pgsm_html(labels[1]),
+        lm + pw, height - 4, @extschema@.pgsm_html(labels[n]));
+
+    SELECT svg || coalesce(pg_catalog.string_agg(pg_catalog.format(
+               '<rect x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %s</title></rect>',
+               pg_catalog.round((lm + (i - 1) * slotw + slotw * 0.1 + s.k * bw)::numeric, 2),
+               pg_catalog.round((tm + ph - s.v / mx * ph)::numeric, 2),
+               pg_catalog.round(bw::numeric, 2),
+               pg_catalog.round(greatest(s.v / mx * ph, 1)::numeric, 2),
+               s.color,
+               @extschema@.pgsm_html(labels[i]),
+               @extschema@.pgsm_html(@extschema@.pgsm_report_number(s.v, unit))), ''), '')
+    INTO svg
+    FROM pg_catalog.generate_series(1, n) i,
+         LATERAL (VALUES (0, vals[i], color), (1, vals2[i], color2)) s(k, v, color)
+    WHERE s.v > 0;
+
+    IF refline IS NOT NULL AND refline > 0 THEN
+        y := tm + ph - refline / mx * ph;
+        svg := svg || pg_catalog.format(
+            '<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#c0392b" stroke-dasharray="5,3"/>'
+            '<text x="%s" y="%s" class="ax" text-anchor="end" fill="#c0392b">%s</text>',
+            lm, pg_catalog.round(y::numeric, 2), lm + pw, pg_catalog.round(y::numeric, 2),
+            lm + pw, pg_catalog.round((y - 3)::numeric, 2),
+            @extschema@.pgsm_html(coalesce(reflabel, '') || ' '
+                                  || @extschema@.pgsm_report_number(refline, unit)));
+    END IF;
+    RETURN svg || '</svg>';
+END
+$$;
+
+-- A sparkline: vals as a small line chart, scaled to its own maximum
+CREATE FUNCTION @extschema@.pgsm_svg_sparkline(vals float8[], width int DEFAULT 160,
+                                               height int DEFAULT 28)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format(
+        '<svg class="spark" xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s">'
+        '<polyline fill="none" stroke="#3366cc" stroke-width="1.5" points="%s"/></svg>',
+        width, height, width, height,
+        pg_catalog.string_agg(pg_catalog.format('%s,%s',
+            pg_catalog.round((2 + CASE WHEN m.n = 1 THEN (width - 4) / 2.0
+                                       ELSE (i - 1) * (width - 4)::numeric / (m.n - 1) END), 2),
+            pg_catalog.round((height - 2 - coalesce(vals[i], 0) / m.mx * (height - 4))::numeric, 2)),
+            ' ' ORDER BY i)
+        || CASE WHEN m.n = 1 THEN pg_catalog.format(' %s,%s', width - 2,
+               pg_catalog.round((height - 2 - coalesce(vals[1], 0) / m.mx * (height - 4))::numeric, 2))
+           ELSE '' END)
+    FROM (SELECT greatest(coalesce(pg_catalog.array_length(vals, 1), 0), 1) AS n,
+                 coalesce(nullif((SELECT pg_catalog.max(x) FROM pg_catalog.unnest(vals) x), 0), 1) AS mx) m,
+         pg_catalog.generate_series(1, m.n) i
+    GROUP BY m.n, m.mx
+$$;
+
+-- The page around a report's sections: title, style, and no way for
+-- anything in it to run a script or load anything
+CREATE FUNCTION @extschema@.pgsm_report_page(title text, body text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT '<!DOCTYPE html>' || E'\n'
+        || '<html lang="en"><head><meta charset="utf-8">'
+        || '<meta http-equiv="Content-Security-Policy" content="default-src ''none''; style-src ''unsafe-inline''">'
+        || '<title>' || @extschema@.pgsm_html(title) || '</title><style>'
+        || 'body{font-family:"DejaVu Sans",Arial,sans-serif;font-size:13px;margin:16px;color:#222;max-width:1200px}'
+        || 'h1{font-size:20px}h2{font-size:16px;border-bottom:1px solid #ccc;margin-top:28px}h3{font-size:14px}'
+        || 'table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 6px;vertical-align:top}'
+        || 'th{background:#f0f3f8;text-align:left}td.n{text-align:right;white-space:nowrap}'
+        || 'code,pre{font-family:"DejaVu Sans Mono",monospace;font-size:12px;white-space:pre-wrap;word-break:break-all}'
+        || 'td code{display:block;max-width:520px;max-height:5.5em;overflow:hidden}'
+        || '.ct{font-size:12px;font-weight:bold}.ax{font-size:10px;fill:#555}.note{color:#666}'
+        || '.hint{background:#fff8e1;padding:4px 8px;border-left:3px solid #f0ad4e}'
+        || '.row{display:flex;gap:16px;flex-wrap:wrap}'
+        || '</style></head><body>' || E'\n'
+        || body || E'\n</body></html>\n'
+$$;
+
+/*
+ * The HTML report of what history holds from "since" up to "until", over
+ * the statements of one database and one user when dbname and username are
+ * given: load over time, the top statements by time, calls, I/O and WAL,
+ * latency as a heat map, plan changes, errors by SQLSTATE, logical decoding
+ * per slot, and the health of the store.  Charts have one bar per bucket, or
+ * per group of whole buckets when the range holds more than 240.
+ */
+CREATE FUNCTION @extschema@.pg_stat_monitor_report(
+    since timestamptz DEFAULT pg_catalog.now() - interval '1 hour',
+    until timestamptz DEFAULT pg_catalog.now(),
+    dbname name DEFAULT NULL,
+    username name DEFAULT NULL,
+    top int DEFAULT 10)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bt numeric := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time');
+    origin numeric;
+    step numeric;
+    nslots int;
+    labels text[];
+    db name := pg_stat_monitor_report.dbname;
+    usr name := pg_stat_monitor_report.username;
+    html text;
+    part text;
+    r record;
+    t0 timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    IF since IS NULL OR until IS NULL OR until <= since THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'invalid_parameter_value',
+            MESSAGE = 'a report needs a range whose end is after its start',
+            DETAIL = pg_catalog.format('The range given is from %s to %s.', since, until);
+    END IF;
+    IF NOT pg_catalog.has_table_privilege('@extschema@.pg_stat_monitor_history', 'SELECT') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'insufficient_privilege',
+            MESSAGE = 'permission denied for the history of pg_stat_monitor',
+            HINT = 'A report shows every user''s statements: it needs the privileges of pg_read_all_stats.';
+    END IF;
+
+    -- slots: whole buckets, at most 240 of them
+    origin := pg_catalog.floor(extract(epoch FROM since) / bt) * bt;
+    step := bt * greatest(1, pg_catalog.ceil((extract(epoch FROM until) - origin) / bt / 240));
+    nslots := pg_catalog.ceil((extract(epoch FROM until) - origin) / step)::int;
+    SELECT pg_catalog.array_agg(pg_catalog.to_char(pg_catalog.to_timestamp((origin + i * step)::float8),
+                                                   'YYYY-MM-DD HH24:MI:SS') ORDER BY i)
+    INTO labels FROM pg_catalog.generate_series(0, nslots - 1) i;
+
+    html := pg_catalog.format(
+        '<h1>pg_stat_monitor report</h1><table>'
+        '<tr><th>range</th><td>%s &ndash; %s</td></tr>'
+        '<tr><th>database</th><td>%s</td></tr><tr><th>user</th><td>%s</td></tr>'
+        '<tr><th>server</th><td>%s</td></tr>'
+        '<tr><th>buckets</th><td>%s s each; charts show %s per bar</td></tr>'
+        '<tr><th>made</th><td>%s by %s</td></tr></table>',
+        @extschema@.pgsm_html(since::text), @extschema@.pgsm_html(until::text),
+        @extschema@.pgsm_html(coalesce(db, 'all')), @extschema@.pgsm_html(coalesce(usr, 'all')),
+        @extschema@.pgsm_html(pg_catalog.version()),
+        bt, CASE WHEN step = bt THEN 'one bucket' ELSE step || ' s' END,
+        @extschema@.pgsm_html(pg_catalog.now()::text), @extschema@.pgsm_html(CURRENT_USER::text));
+
+    -- load over time
+    SELECT '<h2 id="load">Load over time</h2>'
+        || @extschema@.pgsm_svg_bars(labels, pg_catalog.array_agg(coalesce(l.calls, 0) ORDER BY g),
+                                     'calls per bucket')
+        || @extschema@.pgsm_svg_bars(labels, pg_catalog.array_agg(coalesce(l.ms, 0) ORDER BY g),
+                                     'execution time per bucket', 'ms', '#2e8b57')
+        || @extschema@.pgsm_svg_bars(labels, pg_catalog.array_agg(coalesce(l.errors, 0) ORDER BY g),
+                                     'errors per bucket', '', '#c0392b')
+        || pg_catalog.format('<p>%s calls, %s of execution, %s errors, %s statements.</p>',
+                             @extschema@.pgsm_report_number(pg_catalog.sum(l.calls)),
+                             @extschema@.pgsm_report_number(coalesce(pg_catalog.sum(l.ms), 0), 'ms'),
+                             @extschema@.pgsm_report_number(coalesce(pg_catalog.sum(l.errors), 0)),
+                             (SELECT @extschema@.pgsm_report_number(pg_catalog.count(*))
+                              FROM (SELECT DISTINCT h.dbid, h.userid, h.queryid
+                                    FROM @extschema@.pg_stat_monitor_history h
+                                    WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
+                                      AND (db IS NULL OR h.datname = db)
+                                      AND (usr IS NULL OR h.username = usr)) s))
+    INTO part
+    FROM pg_catalog.generate_series(0, nslots - 1) g
+         LEFT JOIN (
+             SELECT pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
+                    pg_catalog.sum(h.calls) FILTER (WHERE h.elevel = 0)::float8 AS calls,
+                    pg_catalog.sum(h.total_exec_time) AS ms,
+                    pg_catalog.sum(h.calls) FILTER (WHERE h.elevel >= 21)::float8 AS errors
+             FROM @extschema@.pg_stat_monitor_history h
+             WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
+               AND (db IS NULL OR h.datname = db)
+               AND (usr IS NULL OR h.username = usr)
+             GROUP BY 1) l ON l.slot = g;
+    html := html || part;
+
+    -- top statements, by each measure, with their sparklines
+    WITH s AS (
+        SELECT h.dbid, h.userid, h.queryid,
+               pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
+               pg_catalog.max(h.datname) AS datname, pg_catalog.max(h.username) AS uname,
+               pg_catalog.max(h.bucket_start_time) AS last_seen,
+               pg_catalog.sum(h.calls)::float8 AS calls,
+               pg_catalog.sum(h.total_exec_time) AS ms,
+               pg_catalog.sum(h.rows)::float8 AS rows,
+               pg_catalog.sum(h.shared_blks_read + h.shared_blks_written + h.local_blks_read
+                              + h.local_blks_written + h.temp_blks_read + h.temp_blks_written)::float8 AS io,
+               pg_catalog.sum(h.wal_bytes)::float8 AS wal
+        FROM @extschema@.pg_stat_monitor_history h
+        WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
+          AND (db IS NULL OR h.datname = db)
+          AND (usr IS NULL OR h.username = usr)
+          AND h.elevel = 0
+        GROUP BY 1, 2, 3, 4),
+    t AS (
+        SELECT s.dbid, s.userid, s.queryid, pg_catalog.max(s.datname) AS datname,
+               pg_catalog.max(s.uname) AS uname, pg_catalog.max(s.last_seen) AS last_seen,
+               pg_catalog.sum(s.calls) AS calls, pg_catalog.sum(s.ms) AS ms,
+               pg_catalog.sum(s.rows) AS rows, pg_catalog.sum(s.io) AS io, pg_catalog.sum(s.wal) AS wal
+        FROM s GROUP BY 1, 2, 3),
+    m AS (
+        SELECT v.ord, v.measure, v.unit, v.rk, t.*
+        FROM (SELECT t.*,
+                     pg_catalog.row_number() OVER (ORDER BY t.ms DESC, t.queryid) AS rk_ms,
+                     pg_catalog.row_number() OVER (ORDER BY t.calls DESC, t.queryid) AS rk_calls,
+                     pg_catalog.row_number() OVER (ORDER BY t.io DESC, t.queryid) AS rk_io,
+                     pg_catalog.row_number() OVER (ORDER BY t.wal DESC, t.queryid) AS rk_wal
+              FROM t) t,
+             LATERAL (VALUES (1, 'total time', 'ms', t.rk_ms, t.ms),
+                             (2, 'calls', '', t.rk_calls, t.calls),
+                             (3, 'I/O (blocks read and written)', '', t.rk_io, t.io),
+                             (4, 'WAL', 'bytes', t.rk_wal, t.wal)) v(ord, measure, unit, rk, val)
+        WHERE v.rk <= top AND v.val > 0),
+    sp AS (
+        SELECT m.ord, m.rk,
+               @extschema@.pgsm_svg_sparkline(pg_catalog.array_agg(coalesce(
+                   CASE m.ord WHEN 1 THEN s.ms WHEN 2 THEN s.calls WHEN 3 THEN s.io ELSE s.wal END, 0)
+                   ORDER BY g)) AS spark
+        FROM m CROSS JOIN pg_catalog.generate_series(0, nslots - 1) g
+             LEFT JOIN s ON s.dbid = m.dbid AND s.userid = m.userid AND s.queryid = m.queryid
+                        AND s.slot = g
+        GROUP BY m.ord, m.rk),
+    rows AS (
+        SELECT m.ord, m.measure, m.rk, pg_catalog.format(
+                   '<tr><td class="n">%s</td><td>%s</td><td class="n">%s</td><td class="n">%s</td>'
+                   '<td class="n">%s</td><td class="n">%s</td><td class="n">%s</td>'
+                   '<td class="n">%s</td><td>%s<br><span class="note">%s / %s</span></td><td><code>%s</code></td></tr>',
+                   m.rk, sp.spark,
+                   @extschema@.pgsm_report_number(m.calls),
+                   @extschema@.pgsm_report_number(m.ms, 'ms'),
+                   @extschema@.pgsm_report_number(m.ms / nullif(m.calls, 0), 'ms'),
+                   @extschema@.pgsm_report_number(m.rows),
+                   @extschema@.pgsm_report_number(m.io),
+                   @extschema@.pgsm_report_number(m.wal, 'bytes'),
+                   m.queryid,
+                   @extschema@.pgsm_html(m.datname), @extschema@.pgsm_html(m.uname),
+                   @extschema@.pgsm_html(pg_catalog.left(
+                       (SELECT h.query FROM @extschema@.pg_stat_monitor_history h
+                        WHERE h.bucket_start_time = m.last_seen AND h.dbid = m.dbid
+                          AND h.userid = m.userid AND h.queryid = m.queryid AND h.elevel = 0
+                        LIMIT 1), 2000))) AS tr
+        FROM m JOIN sp ON sp.ord = m.ord AND sp.rk = m.rk)
+    SELECT '<h2 id="top">Top statements</h2>' || coalesce(pg_catalog.string_agg(x.tbl, '' ORDER BY x.ord), '<p>No statements in this range.</p>')
+    INTO part
+    FROM (SELECT rows.ord, pg_catalog.format(
+                     '<h3>By %s</h3><table><tr><th>#</th><th>per bucket</th><th>calls</th><th>total time</th>'
+                     '<th>mean time</th><th>rows</th><th>I/O blocks</th><th>WAL</th><th>query id, database / user</th>'
+                     '<th>query</th></tr>%s</table>',
+                     rows.measure, pg_catalog.string_agg(rows.tr, '' ORDER BY rows.rk)) AS tbl
+          FROM rows GROUP BY rows.ord, rows.measure) x;
+    html := html || part;
+
+    -- latency: calls per histogram cell and slot, darker for more
+    WITH c AS (
+        SELECT pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
+               x.pos::int AS pos, pg_catalog.sum(x.n::int8)::float8 AS n
+        FROM @extschema@.pg_stat_monitor_history h,
+             pg_catalog.unnest(h.resp_calls) WITH ORDINALITY x(n, pos)
+        WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
+          AND (db IS NULL OR h.datname = db)
+          AND (usr IS NULL OR h.username = usr)
+          AND h.elevel = 0
+        GROUP BY 1, 2),
+    rg AS (SELECT k.range, k.pos::int AS pos
+           FROM pg_catalog.unnest(@extschema@.range()) WITH ORDINALITY k(range, pos)),
+    dims AS (SELECT (SELECT pg_catalog.count(*) FROM rg)::int AS cells,
+                    (SELECT coalesce(pg_catalog.max(c.n), 0) FROM c) AS mx)
+    SELECT '<h2 id="latency">Latency</h2><p class="note">Calls in each cell of the response-time histogram '
+        || '(pg_stat_monitor.pgsm_histogram_*), per bucket; darker is more.</p>'
+        || pg_catalog.format(
+            '<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="900" height="%s" viewBox="0 0 900 %s" role="img" aria-label="latency heat map">'
+            '<rect x="0" y="0" width="900" height="%s" fill="#ffffff"/>'
+            '<text x="150" y="14" class="ct">calls per response time (ms) and bucket</text>'
+            '<text x="150" y="%s" class="ax">%s</text><text x="892" y="%s" class="ax" text-anchor="end">%s</text>',
+            dims.cells * 14 + 42, dims.cells * 14 + 42, dims.cells * 14 + 42,
+            dims.cells * 14 + 38, @extschema@.pgsm_html(labels[1]),
+            dims.cells * 14 + 38, @extschema@.pgsm_html(labels[nslots]))
+        || (SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(
+                '<text x="146" y="%s" class="ax" text-anchor="end">%s</text>',
+                22 + (dims.cells - rg.pos) * 14 + 11, @extschema@.pgsm_html(rg.range)), ''), '') FROM rg)
+        || (SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(
+                '<rect x="%s" y="%s" width="%s" height="13" fill="#1f4e9c" fill-opacity="%s"><title>%s, %s ms: %s calls</title></rect>',
+                pg_catalog.round((150 + c.slot * 742.0 / nslots)::numeric, 2),
+                22 + (dims.cells - c.pos) * 14,
+                pg_catalog.round(greatest(742.0 / nslots - 0.5, 0.5)::numeric, 2),
+                pg_catalog.round((0.15 + 0.85 * pg_catalog.ln(1 + c.n) / pg_catalog.ln(1 + dims.mx))::numeric, 3),
+                @extschema@.pgsm_html(labels[c.slot + 1]), @extschema@.pgsm_html(rg.range),
+                @extschema@.pgsm_report_number(c.n)), ''), '')
+            FROM c JOIN rg ON rg.pos = c.pos WHERE c.n > 0)
+        || '</svg>'
+    INTO part
+    FROM dims;
+    html := html || part;
+
+    -- plan changes: statements that ran with more than one plan
+    WITH p AS (
+        SELECT h.dbid, h.userid, h.queryid, h.planid,
+               pg_catalog.max(h.datname) AS datname, pg_catalog.max(h.username) AS uname,
+               pg_catalog.min(h.bucket_start_time) AS first_seen,
+               pg_catalog.max(h.bucket_start_time) AS last_seen,
+               pg_catalog.sum(h.calls)::float8 AS calls, pg_catalog.sum(h.total_exec_time) AS ms
+        FROM @extschema@.pg_stat_monitor_history h
+        WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
+          AND (db IS NULL OR h.datname = db)
+          AND (usr IS NULL OR h.username = usr)
+          AND h.planid IS NOT NULL AND h.planid <> 0 AND h.elevel = 0
+        GROUP BY 1, 2, 3, 4),
+    q AS (
+        SELECT p.dbid, p.userid, p.queryid, pg_catalog.sum(p.ms) AS ms,
+               pg_catalog.max(p.last_seen) AS last_seen, pg_catalog.count(*) AS plans
+        FROM p GROUP BY 1, 2, 3 HAVING pg_catalog.count(*) > 1
+        ORDER BY 4 DESC LIMIT top)
+    SELECT '<h2 id="plans">Plan changes</h2>'
+        || coalesce(pg_catalog.string_agg(pg_catalog.format(
+               '<h3>query id %s (%s / %s): %s plans</h3><pre>%s</pre><table><tr><th>plan id</th><th>first seen</th>'
+               '<th>last seen</th><th>calls</th><th>mean time</th><th>plan</th></tr>%s</table>',
+               q.queryid, @extschema@.pgsm_html(pl.datname), @extschema@.pgsm_html(pl.uname), q.plans,
+               @extschema@.pgsm_html(pg_catalog.left(
+                   (SELECT h.query FROM @extschema@.pg_stat_monitor_history h
+                    WHERE h.bucket_start_time = q.last_seen AND h.dbid = q.dbid
+                      AND h.userid = q.userid AND h.queryid = q.queryid LIMIT 1), 2000)),
+               pl.trs), '' ORDER BY q.ms DESC),
+            '<p>No statement ran with more than one plan in this range'
+            || CASE WHEN pg_catalog.current_setting('pg_stat_monitor.pgsm_enable_query_plan') = 'off'
+                    THEN ' (pg_stat_monitor.pgsm_enable_query_plan is off)' ELSE '' END || '.</p>')
+    INTO part
+    FROM q,
+         LATERAL (SELECT pg_catalog.max(p.datname) AS datname, pg_catalog.max(p.uname) AS uname,
+                         pg_catalog.string_agg(pg_catalog.format(
+                             '<tr><td>%s</td><td>%s</td><td>%s</td><td class="n">%s</td><td class="n">%s</td><td><pre>%s</pre></td></tr>',
+                             p.planid, @extschema@.pgsm_html(p.first_seen::text),
+                             @extschema@.pgsm_html(p.last_seen::text),
+                             @extschema@.pgsm_report_number(p.calls),
+                             @extschema@.pgsm_report_number(p.ms / nullif(p.calls, 0), 'ms'),
+                             @extschema@.pgsm_html(pg_catalog.left(
+                                 (SELECT h.query_plan FROM @extschema@.pg_stat_monitor_history h
+                                  WHERE h.bucket_start_time = p.last_seen AND h.dbid = p.dbid
+                                    AND h.userid = p.userid AND h.queryid = p.queryid
+                                    AND h.planid = p.planid LIMIT 1), 4000))),
+                             '' ORDER BY p.first_seen) AS trs
+                  FROM (SELECT p.* FROM p
+                        WHERE p.dbid = q.dbid AND p.userid = q.userid AND p.queryid = q.queryid
+                        ORDER BY p.calls DESC, p.planid LIMIT 5) p) pl;
+    html := html || part;
+
+    -- errors and warnings by SQLSTATE
+    SELECT '<h2 id="errors">Errors by SQLSTATE</h2>'
+        || coalesce('<table><tr><th>SQLSTATE</th><th>level</th><th>count</th><th>statements</th>'
+                    '<th>last seen</th><th>a message</th></tr>'
+                    || pg_catalog.string_agg(pg_catalog.format(
+                           '<tr><td><code>%s</code></td><td>%s</td><td class="n">%s</td><td class="n">%s</td><td>%s</td><td><code>%s</code></td></tr>',
+                           @extschema@.pgsm_html(e.sqlcode),
+                           @extschema@.pgsm_html(@extschema@.decode_error_level(e.elevel)),
+                           @extschema@.pgsm_report_number(e.n), e.statements,
+                           @extschema@.pgsm_html(e.last_seen::text),
+                           @extschema@.pgsm_html(pg_catalog.left(e.message, 500))),
+                           '' ORDER BY e.n DESC, e.sqlcode)
+                    || '</table>', '<p>No errors or warnings in this range.</p>')
+    INTO part
+    FROM (SELECT h.sqlcode, h.elevel, pg_catalog.sum(h.calls)::float8 AS n,
+                 pg_catalog.count(DISTINCT h.queryid) AS statements,
+                 pg_catalog.max(h.bucket_start_time) AS last_seen, pg_catalog.max(h.message) AS message
+          FROM @extschema@.pg_stat_monitor_history h
+          WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
+            AND (db IS NULL OR h.datname = db)
+            AND (usr IS NULL OR h.username = usr)
+            AND h.elevel <> 0
+          GROUP BY 1, 2) e;
+    html := html || part;
+
+    -- logical decoding, per slot (slots belong to the server: the
+    -- database and user filters do not apply)
+    part := '<h2 id="decoding">Logical decoding</h2>';
+    FOR r IN
+        WITH d AS (
+            SELECT x.slot_name,
+                   pg_catalog.floor((extract(epoch FROM x.bucket_start_time) - origin) / step)::int AS slot,
+                   pg_catalog.sum(x.spill_bytes)::float8 AS spill_bytes,
+                   pg_catalog.sum(x.stream_bytes)::float8 AS stream_bytes,
+                   pg_catalog.sum(x.spill_txns)::float8 AS spill_txns,
+                   pg_catalog.sum(x.stream_txns)::float8 AS stream_txns,
+                   pg_catalog.max(x.logical_decoding_work_mem)::float8 AS work_mem
+            FROM @extschema@.pg_stat_monitor_slot_deltas x
+            WHERE x.bucket_start_time >= since AND x.bucket_start_time < until
+            GROUP BY 1, 2)
+        SELECT sl.slot_name,
+               pg_catalog.array_agg(coalesce(d.spill_bytes, 0) ORDER BY g) AS spill_bytes,
+               pg_catalog.array_agg(coalesce(d.stream_bytes, 0) ORDER BY g) AS stream_bytes,
+               pg_catalog.array_agg(coalesce(d.spill_txns, 0) ORDER BY g) AS spill_txns,
+               pg_catalog.array_agg(coalesce(d.stream_txns, 0) ORDER BY g) AS stream_txns,
+               pg_catalog.max(d.work_mem) AS work_mem
+        FROM (SELECT DISTINCT d.slot_name FROM d) sl
+             CROSS JOIN pg_catalog.generate_series(0, nslots - 1) g
+             LEFT JOIN d ON d.slot_name = sl.slot_name AND d.slot = g
+        GROUP BY sl.slot_name
+        ORDER BY sl.slot_name
+    LOOP
+        part := part || pg_catalog.format('<h3>slot %s</h3>', @extschema@.pgsm_html(r.slot_name))
+            || @extschema@.pgsm_svg_bars(labels, r.spill_bytes,
+                                         'bytes spilled (orange) and streamed (blue) per bucket',
+                                         'bytes', '#dc7633', r.stream_bytes, '#3366cc',
+                                         r.work_mem, 'logical_decoding_work_mem')
+            || @extschema@.pgsm_svg_bars(labels, r.spill_txns,
+                                         'transactions spilled (orange) and streamed (blue) per bucket',
+                                         '', '#dc7633', r.stream_txns, '#3366cc');
+    END LOOP;
+    SELECT part || coalesce('<table><tr><th>slot</th><th>decoded</th><th>transactions</th><th>spilled</th>'
+                            '<th>streamed</th><th>logical_decoding_work_mem</th><th>advice</th></tr>'
+                            || pg_catalog.string_agg(pg_catalog.format(
+                                   '<tr><td>%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s (%s%%)</td>'
+                                   '<td class="n">%s (%s%%)</td><td class="n">%s</td><td>%s</td></tr>',
+                                   @extschema@.pgsm_html(a.slot_name),
+                                   @extschema@.pgsm_report_number(a.total_bytes, 'bytes'),
+                                   @extschema@.pgsm_report_number(a.total_txns),
+                                   @extschema@.pgsm_report_number(a.spill_bytes, 'bytes'), a.spilled_pct,
+                                   @extschema@.pgsm_report_number(a.stream_bytes, 'bytes'), a.streamed_pct,
+                                   @extschema@.pgsm_html(a.logical_decoding_work_mem),
+                                   CASE WHEN a.hint IS NULL THEN ''
+                                        ELSE '<div class="hint">' || @extschema@.pgsm_html(a.hint) || '</div>' END),
+                                   '' ORDER BY a.slot_name)
+                            || '</table>', '<p>No logical replication slot decoded in this range.</p>')
+    INTO part
+    FROM @extschema@.pg_stat_monitor_decoding_advice(since, until) a;
+    html := html || part;
+
+    -- the store's health: now, and the exports of the range
+    SELECT '<h2 id="health">The store</h2><div class="row"><table><tr><th colspan="2">pg_stat_monitor_info, now</th></tr>'
+        || pg_catalog.string_agg(pg_catalog.format('<tr><th>%s</th><td>%s</td></tr>',
+                                                   @extschema@.pgsm_html(j.key), @extschema@.pgsm_html(j.value)), '')
+        || '</table></div>'
+    INTO part
+    FROM @extschema@.pg_stat_monitor_info i,
+         pg_catalog.json_each_text(pg_catalog.row_to_json(i)) j;
+    html := html || part;
+
+    SELECT @extschema@.pgsm_svg_bars(labels, pg_catalog.array_agg(coalesce(e.rws, 0) ORDER BY g),
+                                     'rows exported per bucket', '', '#7d3c98',
+                                     pg_catalog.array_agg(coalesce(e.n, 0) ORDER BY g), '#16a085')
+        || pg_catalog.format('<p>%s exports (green) of %s rows (purple) in this range.</p>',
+                             @extschema@.pgsm_report_number(coalesce(pg_catalog.sum(e.n), 0)),
+                             @extschema@.pgsm_report_number(coalesce(pg_catalog.sum(e.rws), 0)))
+    INTO part
+    FROM pg_catalog.generate_series(0, nslots - 1) g
+         LEFT JOIN (
+             SELECT pg_catalog.floor((extract(epoch FROM x.exported_at) - origin) / step)::int AS slot,
+                    pg_catalog.count(*)::float8 AS n, pg_catalog.sum(x.rows)::float8 AS rws
+             FROM @extschema@.pg_stat_monitor_exports x
+             WHERE x.exported_at >= since AND x.exported_at < until
+             GROUP BY 1) e ON e.slot = g;
+    html := html || part;
+
+    html := html || pg_catalog.format('<p class="note">Made in %s ms.</p>',
+        pg_catalog.round((extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000)::numeric));
+    RETURN @extschema@.pgsm_report_page('pg_stat_monitor report', html);
+END
+$$;
+
+/*
+ * Two periods side by side: totals, load, the statements that got slower,
+ * the new ones and those that were gone, errors by SQLSTATE, and how
+ * spilling and streaming of logical decoding changed.  A statement is the
+ * same in both periods when its database, user and query id are.
+ */
+CREATE FUNCTION @extschema@.pg_stat_monitor_diff_report(
+    from1 timestamptz, to1 timestamptz,
+    from2 timestamptz, to2 timestamptz,
+    dbname name DEFAULT NULL,
+    username name DEFAULT NULL,
+    top int DEFAULT 10)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bt numeric := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time');
+    db name := pg_stat_monitor_diff_report.dbname;
+    usr name := pg_stat_monitor_diff_report.username;
+    html text;
+    part text;
+    p record;
+    origin numeric;
+    step numeric;
+    nslots int;
+    labels text[];
+    t0 timestamptz := pg_catalog.clock_timestamp();
+BEGIN
+    IF from1 IS NULL OR to1 IS NULL OR from2 IS NULL OR to2 IS NULL
+       OR to1 <= from1 OR to2 <= from2 THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'invalid_parameter_value',
+            MESSAGE = 'a diff report needs two ranges whose ends are after their starts',
+            DETAIL = pg_catalog.format('The ranges given are from %s to %s and from %s to %s.',
+                                       from1, to1, from2, to2);
+    END IF;
+    IF NOT pg_catalog.has_table_privilege('@extschema@.pg_stat_monitor_history', 'SELECT') THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'insufficient_privilege',
+            MESSAGE = 'permission denied for the history of pg_stat_monitor',
+            HINT = 'A report shows every user''s statements: it needs the privileges of pg_read_all_stats.';
+    END IF;
+
+    html := pg_catalog.format(
+        '<h1>pg_stat_monitor diff report</h1><table>'
+        '<tr><th>period 1</th><td>%s &ndash; %s</td></tr>'
+        '<tr><th>period 2</th><td>%s &ndash; %s</td></tr>'
+        '<tr><th>database</th><td>%s</td></tr><tr><th>user</th><td>%s</td></tr>'
+        '<tr><th>server</th><td>%s</td></tr>'
+        '<tr><th>made</th><td>%s by %s</td></tr></table>',
+        @extschema@.pgsm_html(from1::text), @extschema@.pgsm_html(to1::text),
+        @extschema@.pgsm_html(from2::text), @extschema@.pgsm_html(to2::text),
+        @extschema@.pgsm_html(coalesce(db, 'all')), @extschema@.pgsm_html(coalesce(usr, 'all')),
+        @extschema@.pgsm_html(pg_catalog.version()),
+        @extschema@.pgsm_html(pg_catalog.now()::text), @extschema@.pgsm_html(CURRENT_USER::text));
+
+    -- load of each period, side by side
+    part := '<h2 id="load">Load</h2><div class="row">';
+    FOR p IN SELECT * FROM (VALUES (1, from1, to1), (2, from2, to2)) v(n, since, until) LOOP
+        origin := pg_catalog.floor(extract(epoch FROM p.since) / bt) * bt;
+        step := bt * greatest(1, pg_catalog.ceil((extract(epoch FROM p.until) - origin) / bt / 120));
+        nslots := pg_catalog.ceil((extract(epoch FROM p.until) - origin) / step)::int;
+        SELECT pg_catalog.array_agg(pg_catalog.to_char(pg_catalog.to_timestamp((origin + i * step)::float8),
+                                                       'YYYY-MM-DD HH24:MI:SS') ORDER BY i)
+        INTO labels FROM pg_catalog.generate_series(0, nslots - 1) i;
+        SELECT part || '<div>'
+            || @extschema@.pgsm_svg_bars(labels, pg_catalog.array_agg(coalesce(l.calls, 0) ORDER BY g),
+                                         pg_catalog.format('period %s: calls per bucket', p.n),
+                                         width => 440)
+            || @extschema@.pgsm_svg_bars(labels, pg_catalog.array_agg(coalesce(l.ms, 0) ORDER BY g),
+                                         pg_catalog.format('period %s: execution time per bucket', p.n),
+                                         'ms', '#2e8b57', width => 440)
+            || '</div>'
+        INTO part
+        FROM pg_catalog.generate_series(0, nslots - 1) g
+             LEFT JOIN (
+                 SELECT pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
+                        pg_catalog.sum(h.calls) FILTER (WHERE h.elevel = 0)::float8 AS calls,
+                        pg_catalog.sum(h.total_exec_time) AS ms
+                 FROM @extschema@.pg_stat_monitor_history h
+                 WHERE h.bucket_start_time >= p.since AND h.bucket_start_time < p.until
+                   AND (db IS NULL OR h.datname = db)
+                   AND (usr IS NULL OR h.username = usr)
+                 GROUP BY 1) l ON l.slot = g;
+    END LOOP;
+    html := html || part || '</div>';
+
+    -- totals, and statements slower, new and gone
+    WITH st AS MATERIALIZED (
+        SELECT v.n, h.dbid, h.userid, h.queryid,
+               pg_catalog.max(h.datname) AS datname, pg_catalog.max(h.username) AS uname,
+               pg_catalog.max(h.bucket_start_time) AS last_seen,
+               pg_catalog.sum(h.calls)::float8 AS calls,
+               pg_catalog.sum(h.total_exec_time) AS ms,
+               pg_catalog.sum(h.rows)::float8 AS rows,
+               pg_catalog.sum(h.shared_blks_read + h.shared_blks_written + h.local_blks_read
+                              + h.local_blks_written + h.temp_blks_read + h.temp_blks_written)::float8 AS io,
+               pg_catalog.sum(h.wal_bytes)::float8 AS wal
+        FROM (VALUES (1, from1, to1), (2, from2, to2)) v(n, since, until)
+             JOIN @extschema@.pg_stat_monitor_history h
+               ON h.bucket_start_time >= v.since AND h.bucket_start_time < v.until
+        WHERE (db IS NULL OR h.datname = db)
+          AND (usr IS NULL OR h.username = usr)
+          AND h.elevel = 0
+        GROUP BY 1, 2, 3, 4),
+    tot AS (
+        SELECT st.n, pg_catalog.count(*)::float8 AS statements, pg_catalog.sum(st.calls) AS calls,
+               pg_catalog.sum(st.ms) AS ms, pg_catalog.sum(st.ms) / nullif(pg_catalog.sum(st.calls), 0) AS mean,
+               pg_catalog.sum(st.rows) AS rows, pg_catalog.sum(st.io) AS io, pg_catalog.sum(st.wal) AS wal
+        FROM st GROUP BY st.n),
+    errs AS (
+        SELECT v.n, pg_catalog.sum(h.calls)::float8 AS errors
+        FROM (VALUES (1, from1, to1), (2, from2, to2)) v(n, since, until)
+             JOIN @extschema@.pg_stat_monitor_history h
+               ON h.bucket_start_time >= v.since AND h.bucket_start_time < v.until
+        WHERE (db IS NULL OR h.datname = db)
+          AND (usr IS NULL OR h.username = usr)
+          AND h.elevel >= 21
+        GROUP BY 1),
+    dec AS (
+        SELECT v.n, pg_catalog.sum(x.spill_bytes)::float8 AS spill, pg_catalog.sum(x.stream_bytes)::float8 AS stream
+        FROM (VALUES (1, from1, to1), (2, from2, to2)) v(n, since, until)
+             JOIN @extschema@.pg_stat_monitor_slot_deltas x
+               ON x.bucket_start_time >= v.since AND x.bucket_start_time < v.until
+        GROUP BY 1),
+    measures AS (
+        SELECT m.ord, m.label, m.unit,
+               pg_catalog.max(m.val) FILTER (WHERE m.n = 1) AS v1,
+               pg_catalog.max(m.val) FILTER (WHERE m.n = 2) AS v2
+        FROM (SELECT k.n, x.* FROM (VALUES (1), (2)) k(n)
+                  LEFT JOIN tot ON tot.n = k.n LEFT JOIN errs ON errs.n = k.n LEFT JOIN dec ON dec.n = k.n,
+                  LATERAL (VALUES (1, 'calls', '', coalesce(tot.calls, 0)),
+                                  (2, 'execution time', 'ms', coalesce(tot.ms, 0)),
+                                  (3, 'mean time per call', 'ms', tot.mean),
+                                  (4, 'errors', '', coalesce(errs.errors, 0)),
+                                  (5, 'statements', '', coalesce(tot.statements, 0)),
+                                  (6, 'rows', '', coalesce(tot.rows, 0)),
+                                  (7, 'I/O blocks', '', coalesce(tot.io, 0)),
+                                  (8, 'WAL', 'bytes', coalesce(tot.wal, 0)),
+                                  (9, 'bytes spilled by logical decoding', 'bytes', coalesce(dec.spill, 0)),
+                                  (10, 'bytes streamed by logical decoding', 'bytes', coalesce(dec.stream, 0)))
+                      x(ord, label, unit, val)) m
+        GROUP BY m.ord, m.label, m.unit),
+    both_ AS (
+        SELECT coalesce(a.dbid, b.dbid) AS dbid, coalesce(a.userid, b.userid) AS userid,
+               coalesce(a.queryid, b.queryid) AS queryid,
+               coalesce(b.datname, a.datname) AS datname, coalesce(b.uname, a.uname) AS uname,
+               coalesce(b.last_seen, a.last_seen) AS last_seen,
+               a.calls AS calls1, b.calls AS calls2, a.ms AS ms1, b.ms AS ms2,
+               a.ms / nullif(a.calls, 0) AS mean1, b.ms / nullif(b.calls, 0) AS mean2
+        FROM (SELECT * FROM st WHERE st.n = 1) a
+             FULL JOIN (SELECT * FROM st WHERE st.n = 2) b
+               ON b.dbid = a.dbid AND b.userid = a.userid AND b.queryid = a.queryid),
+    lists AS (
+        SELECT 1 AS ord, 'Slower' AS title,
+               'in both periods, by the time their slowdown cost in period 2' AS note, x.*,
+               pg_catalog.row_number() OVER (ORDER BY (x.mean2 - x.mean1) * x.calls2 DESC, x.queryid) AS rk
+        FROM both_ x WHERE x.calls1 > 0 AND x.calls2 > 0 AND x.mean2 > x.mean1
+        UNION ALL
+        SELECT 2, 'New', 'in period 2 only, by execution time', x.*,
+               pg_catalog.row_number() OVER (ORDER BY x.ms2 DESC, x.queryid)
+        FROM both_ x WHERE x.calls1 IS NULL
+        UNION ALL
+        SELECT 3, 'Gone', 'in period 1 only, by execution time', x.*,
+               pg_catalog.row_number() OVER (ORDER BY x.ms1 DESC, x.queryid)
+        FROM both_ x WHERE x.calls2 IS NULL),
+    tables AS (
+        SELECT l.ord, pg_catalog.format(
+                   '<h2 id="%s">%s</h2><p class="note">Statements %s.</p><table><tr><th>#</th>'
+                   '<th>calls 1</th><th>calls 2</th><th>time 1</th><th>time 2</th><th>mean 1</th>'
+                   '<th>mean 2</th><th>change of mean</th><th>query id, database / user</th><th>query</th></tr>%s</table>',
+                   pg_catalog.lower(l.title), l.title, l.note,
+                   pg_catalog.string_agg(pg_catalog.format(
+                       '<tr><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td>'
+                       '<td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td>'
+                       '<td>%s<br><span class="note">%s / %s</span></td><td><code>%s</code></td></tr>',
+                       l.rk, @extschema@.pgsm_report_number(l.calls1), @extschema@.pgsm_report_number(l.calls2),
+                       @extschema@.pgsm_report_number(l.ms1, 'ms'), @extschema@.pgsm_report_number(l.ms2, 'ms'),
+                       @extschema@.pgsm_report_number(l.mean1, 'ms'), @extschema@.pgsm_report_number(l.mean2, 'ms'),
+                       CASE WHEN l.mean1 > 0 AND l.mean2 IS NOT NULL
+                            THEN pg_catalog.to_char(100 * (l.mean2 - l.mean1) / l.mean1, 'FMSG99999990.0') || '%'
+                            ELSE '' END,
+                       l.queryid, @extschema@.pgsm_html(l.datname), @extschema@.pgsm_html(l.uname),
+                       @extschema@.pgsm_html(pg_catalog.left(
+                           (SELECT h.query FROM @extschema@.pg_stat_monitor_history h
+                            WHERE h.bucket_start_time = l.last_seen AND h.dbid = l.dbid
+                              AND h.userid = l.userid AND h.queryid = l.queryid AND h.elevel = 0
+                            LIMIT 1), 2000))),
+                       '' ORDER BY l.rk)) AS tbl
+        FROM lists l WHERE l.rk <= top
+        GROUP BY l.ord, l.title, l.note)
+    SELECT '<h2 id="totals">Totals</h2><table><tr><th></th><th>period 1</th><th>period 2</th><th>change</th></tr>'
+        || (SELECT pg_catalog.string_agg(pg_catalog.format(
+                '<tr><th>%s</th><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td></tr>',
+                m.label, @extschema@.pgsm_report_number(m.v1, m.unit), @extschema@.pgsm_report_number(m.v2, m.unit),
+                CASE WHEN m.v1 > 0 AND m.v2 IS NOT NULL
+                     THEN pg_catalog.to_char(100 * (m.v2 - m.v1) / m.v1, 'FMSG99999990.0') || '%'
+                     ELSE '' END), '' ORDER BY m.ord) FROM measures m)
+        || '</table>'
+        || coalesce((SELECT pg_catalog.string_agg(t.tbl, '' ORDER BY t.ord) FROM tables t), '')
+    INTO part;
+    html := html || part;
+
+    -- errors and warnings by SQLSTATE
+    SELECT '<h2 id="errors">Errors by SQLSTATE</h2>'
+        || coalesce('<table><tr><th>SQLSTATE</th><th>level</th><th>period 1</th><th>period 2</th><th>a message</th></tr>'
+                    || pg_catalog.string_agg(pg_catalog.format(
+                           '<tr><td><code>%s</code></td><td>%s</td><td class="n">%s</td><td class="n">%s</td><td><code>%s</code></td></tr>',
+                           @extschema@.pgsm_html(e.sqlcode),
+                           @extschema@.pgsm_html(@extschema@.decode_error_level(e.elevel)),
+                           @extschema@.pgsm_report_number(e.n1), @extschema@.pgsm_report_number(e.n2),
+                           @extschema@.pgsm_html(pg_catalog.left(e.message, 500))),
+                           '' ORDER BY coalesce(e.n2, 0) DESC, e.sqlcode)
+                    || '</table>', '<p>No errors or warnings in either period.</p>')
+    INTO part
+    FROM (SELECT h.sqlcode, h.elevel,
+                 coalesce(pg_catalog.sum(h.calls) FILTER (WHERE v.n = 1), 0)::float8 AS n1,
+                 coalesce(pg_catalog.sum(h.calls) FILTER (WHERE v.n = 2), 0)::float8 AS n2,
+                 pg_catalog.max(h.message) AS message
+          FROM (VALUES (1, from1, to1), (2, from2, to2)) v(n, since, until)
+               JOIN @extschema@.pg_stat_monitor_history h
+                 ON h.bucket_start_time >= v.since AND h.bucket_start_time < v.until
+          WHERE (db IS NULL OR h.datname = db)
+            AND (usr IS NULL OR h.username = usr)
+            AND h.elevel <> 0
+          GROUP BY 1, 2) e;
+    html := html || part;
+
+    -- logical decoding per slot
+    SELECT '<h2 id="decoding">Logical decoding</h2>'
+        || coalesce('<table><tr><th>slot</th><th>decoded 1</th><th>decoded 2</th><th>spilled 1</th><th>spilled 2</th>'
+                    '<th>streamed 1</th><th>streamed 2</th><th>advice for period 2</th></tr>'
+                    || pg_catalog.string_agg(pg_catalog.format(
+                           '<tr><td>%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s (%s%%)</td>'
+                           '<td class="n">%s (%s%%)</td><td class="n">%s (%s%%)</td><td class="n">%s (%s%%)</td><td>%s</td></tr>',
+                           @extschema@.pgsm_html(coalesce(b.slot_name, a.slot_name)),
+                           @extschema@.pgsm_report_number(coalesce(a.total_bytes, 0), 'bytes'),
+                           @extschema@.pgsm_report_number(coalesce(b.total_bytes, 0), 'bytes'),
+                           @extschema@.pgsm_report_number(coalesce(a.spill_bytes, 0), 'bytes'), coalesce(a.spilled_pct, 0),
+                           @extschema@.pgsm_report_number(coalesce(b.spill_bytes, 0), 'bytes'), coalesce(b.spilled_pct, 0),
+                           @extschema@.pgsm_report_number(coalesce(a.stream_bytes, 0), 'bytes'), coalesce(a.streamed_pct, 0),
+                           @extschema@.pgsm_report_number(coalesce(b.stream_bytes, 0), 'bytes'), coalesce(b.streamed_pct, 0),
+                           CASE WHEN b.hint IS NULL THEN ''
+                                ELSE '<div class="hint">' || @extschema@.pgsm_html(b.hint) || '</div>' END),
+                           '' ORDER BY coalesce(b.slot_name, a.slot_name))
+                    || '</table>', '<p>No logical replication slot decoded in either period.</p>')
+    INTO part
+    FROM @extschema@.pg_stat_monitor_decoding_advice(from1, to1) a
+         FULL JOIN @extschema@.pg_stat_monitor_decoding_advice(from2, to2) b ON b.slot_name = a.slot_name;
+    html := html || part;
+
+    html := html || pg_catalog.format('<p class="note">Made in %s ms.</p>',
+        pg_catalog.round((extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000)::numeric));
+    RETURN @extschema@.pgsm_report_page('pg_stat_monitor diff report', html);
+END
+$$;
+
+-- The reports read history: for superusers and pg_read_all_stats
+REVOKE ALL ON FUNCTION
+    @extschema@.pg_stat_monitor_report(timestamptz, timestamptz, name, name, int),
+    @extschema@.pg_stat_monitor_diff_report(timestamptz, timestamptz, timestamptz, timestamptz,
+                                            name, name, int)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.pg_stat_monitor_report(timestamptz, timestamptz, name, name, int),
+    @extschema@.pg_stat_monitor_diff_report(timestamptz, timestamptz, timestamptz, timestamptz,
+                                            name, name, int)
+    TO pg_read_all_stats;
