@@ -57,6 +57,7 @@ if [ ! -f "$root/.pgsm-ready" ]; then
         echo "chroot.sh: could not install PostgreSQL $major in $root.tmp" >&2
         exit $status
     fi
+    echo $packages >"$root.tmp/.pgsm-packages"
     touch "$root.tmp/.pgsm-ready"
     mv "$root.tmp" "$root"
 fi
@@ -76,21 +77,17 @@ mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mkdir -p "$root/dev/shm"
 mountpoint -q "$root/dev/shm" || mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
 
-# A chroot made before a package joined the list gets it now, once; one
-# run at a time installs into a given chroot.
+# A chroot made before a package joined the list gets it now, once: the
+# list last installed is kept in the chroot.  One run at a time installs
+# into a given chroot.
 (
     flock 9
-    missing=()
-    for p in $packages; do
-        chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-            missing+=("$p")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        echo "chroot.sh: installing ${missing[*]} in $root" >&2
+    if [ "$(cat "$root/.pgsm-packages" 2>/dev/null)" != "$(echo $packages)" ]; then
+        echo "chroot.sh: installing the packages of the list in $root" >&2
         chroot "$root" apt-get -o Acquire::Check-Valid-Until=false update -q >&2
         chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get \
             -o Acquire::Check-Valid-Until=false install -y -q --no-install-recommends \
-            "${missing[@]}" >&2
+            $packages >&2
+        echo $packages >"$root/.pgsm-packages"
     fi
 ) 9>"$root.lock"
-echo "$root"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds and installs pg_stat_monitor, then shows it at work on a throwaway
 # local cluster: a short pgbench workload, what was collected live, what the
-# worker exported to history, and how full the store is.  On a fresh Debian
+# worker exported to history, and how full the store is; it ends by writing
+# the HTML report of the run (scripts/report.sh) to
+# /tmp/pgsm-demo-report.html, or to $PGSM_DEMO_REPORT.  On a fresh Debian
 # 12 machine it first installs what it needs.  Run as root (or with sudo).
 #
 # PG=17 or PG=18 shows it on that version instead of the machine's own 15,
@@ -90,3 +92,11 @@ psql -x -c "SELECT size, entries_max, entries, text_bytes_max, text_bytes, calls
                    round(last_export_ms::numeric, 2) AS last_export_ms,
                    round(last_lock_ms::numeric, 3) AS last_lock_ms, last_error
             FROM pg_stat_monitor_info"
+
+report=${PGSM_DEMO_REPORT:-/tmp/pgsm-demo-report.html}
+echo
+echo "== the HTML report of the last ten minutes (scripts/report.sh)"
+as_runner bash "$work/scripts/report.sh" -c "host=$work port=$port dbname=postgres" \
+    -o "$work/report.html" "$(date -u -d '-10 min' '+%Y-%m-%d %H:%M:%S+00')" >/dev/null
+cp "$work/report.html" "$report"
+echo "$report ($(wc -c <"$report") bytes): open it in a browser"

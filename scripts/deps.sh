@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing pg_stat_monitor needs on Debian 12:
 # the PostgreSQL 15 server and headers, the TAP test modules, debootstrap
-# (for the chroots of 17 and 18), and the tools the benchmarks use.  Safe to
-# run again; does nothing when all is there.
+# (for the chroots of 17 and 18), Chromium (the report test renders the
+# HTML report), and the tools the benchmarks use.  Safe to run again; does
+# nothing when all is there.
 set -euo pipefail
 
 packages=(
     postgresql-15 postgresql-server-dev-15 postgresql-contrib
     libkrb5-dev build-essential libipc-run-perl
-    debootstrap
+    debootstrap chromium fonts-dejavu-core
     valgrind
 )
 

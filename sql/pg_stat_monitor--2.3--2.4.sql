@@ -1825,25 +1825,23 @@ BEGIN
              FULL JOIN (SELECT * FROM st WHERE st.n = 2) b
                ON b.dbid = a.dbid AND b.userid = a.userid AND b.queryid = a.queryid),
     lists AS (
-        SELECT 1 AS ord, 'Slower' AS title,
-               'in both periods, by the time their slowdown cost in period 2' AS note, x.*,
+        SELECT 1 AS ord, x.*,
                pg_catalog.row_number() OVER (ORDER BY (x.mean2 - x.mean1) * x.calls2 DESC, x.queryid) AS rk
         FROM both_ x WHERE x.calls1 > 0 AND x.calls2 > 0 AND x.mean2 > x.mean1
         UNION ALL
-        SELECT 2, 'New', 'in period 2 only, by execution time', x.*,
-               pg_catalog.row_number() OVER (ORDER BY x.ms2 DESC, x.queryid)
+        SELECT 2, x.*, pg_catalog.row_number() OVER (ORDER BY x.ms2 DESC, x.queryid)
         FROM both_ x WHERE x.calls1 IS NULL
         UNION ALL
-        SELECT 3, 'Gone', 'in period 1 only, by execution time', x.*,
-               pg_catalog.row_number() OVER (ORDER BY x.ms1 DESC, x.queryid)
+        SELECT 3, x.*, pg_catalog.row_number() OVER (ORDER BY x.ms1 DESC, x.queryid)
         FROM both_ x WHERE x.calls2 IS NULL),
     tables AS (
-        SELECT l.ord, pg_catalog.format(
-                   '<h2 id="%s">%s</h2><p class="note">Statements %s.</p><table><tr><th>#</th>'
+        SELECT k.ord, pg_catalog.format(
+                   '<h2 id="%s">%s</h2><p class="note">Statements %s.</p>%s',
+                   pg_catalog.lower(k.title), k.title, k.note,
+                   coalesce('<table><tr><th>#</th>'
                    '<th>calls 1</th><th>calls 2</th><th>time 1</th><th>time 2</th><th>mean 1</th>'
-                   '<th>mean 2</th><th>change of mean</th><th>query id, database / user</th><th>query</th></tr>%s</table>',
-                   pg_catalog.lower(l.title), l.title, l.note,
-                   pg_catalog.string_agg(pg_catalog.format(
+                   '<th>mean 2</th><th>change of mean</th><th>query id, database / user</th><th>query</th></tr>'
+                   || pg_catalog.string_agg(pg_catalog.format(
                        '<tr><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td>'
                        '<td class="n">%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td>'
                        '<td>%s<br><span class="note">%s / %s</span></td><td><code>%s</code></td></tr>',
@@ -1859,9 +1857,12 @@ BEGIN
                             WHERE h.bucket_start_time = l.last_seen AND h.dbid = l.dbid
                               AND h.userid = l.userid AND h.queryid = l.queryid AND h.elevel = 0
                             LIMIT 1), 2000))),
-                       '' ORDER BY l.rk)) AS tbl
-        FROM lists l WHERE l.rk <= top
-        GROUP BY l.ord, l.title, l.note)
+                       '' ORDER BY l.rk) || '</table>', '<p>None.</p>')) AS tbl
+        FROM (VALUES (1, 'Slower', 'in both periods, by the time their slowdown cost in period 2'),
+                     (2, 'New', 'in period 2 only, by execution time'),
+                     (3, 'Gone', 'in period 1 only, by execution time')) k(ord, title, note)
+             LEFT JOIN lists l ON l.ord = k.ord AND l.rk <= top
+        GROUP BY k.ord, k.title, k.note)
     SELECT '<h2 id="totals">Totals</h2><table><tr><th></th><th>period 1</th><th>period 2</th><th>change</th></tr>'
         || (SELECT pg_catalog.string_agg(pg_catalog.format(
                 '<tr><th>%s</th><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td></tr>',
