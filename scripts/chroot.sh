@@ -91,3 +91,4 @@ mountpoint -q "$root/dev/shm" || mount -t tmpfs -o mode=1777 tmpfs "$root/dev/sh
         echo $packages >"$root/.pgsm-packages"
     fi
 ) 9>"$root.lock"
+echo "$root"
