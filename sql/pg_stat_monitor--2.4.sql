@@ -1525,6 +1525,10 @@ DECLARE
     usr name := pg_stat_monitor_report.username;
     html text;
     part text;
+    n_statements int8;
+    load_calls float8[];
+    load_ms float8[];
+    load_errors float8[];
     r record;
     t0 timestamptz := pg_catalog.clock_timestamp();
 BEGIN
@@ -1562,39 +1566,9 @@ BEGIN
         bt, CASE WHEN step = bt THEN 'one bucket' ELSE step || ' s' END,
         @extschema@.pgsm_html(pg_catalog.now()::text), @extschema@.pgsm_html(CURRENT_USER::text));
 
-    -- load over time
-    SELECT '<h2 id="load">Load over time</h2>'
-        || @extschema@.pgsm_svg_bars(labels, pg_catalog.array_agg(coalesce(l.calls, 0) ORDER BY g),
-                                     'calls per bucket')
-        || @extschema@.pgsm_svg_bars(labels, pg_catalog.array_agg(coalesce(l.ms, 0) ORDER BY g),
-                                     'execution time per bucket', 'ms', '#2e8b57')
-        || @extschema@.pgsm_svg_bars(labels, pg_catalog.array_agg(coalesce(l.errors, 0) ORDER BY g),
-                                     'errors per bucket', '', '#c0392b')
-        || pg_catalog.format('<p>%s calls, %s of execution, %s errors, %s statements.</p>',
-                             @extschema@.pgsm_report_number(pg_catalog.sum(l.calls)),
-                             @extschema@.pgsm_report_number(coalesce(pg_catalog.sum(l.ms), 0), 'ms'),
-                             @extschema@.pgsm_report_number(coalesce(pg_catalog.sum(l.errors), 0)),
-                             (SELECT @extschema@.pgsm_report_number(pg_catalog.count(*))
-                              FROM (SELECT DISTINCT h.dbid, h.userid, h.queryid
-                                    FROM @extschema@.pg_stat_monitor_history h
-                                    WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
-                                      AND (db IS NULL OR h.datname = db)
-                                      AND (usr IS NULL OR h.username = usr)) s))
-    INTO part
-    FROM pg_catalog.generate_series(0, nslots - 1) g
-         LEFT JOIN (
-             SELECT pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
-                    pg_catalog.sum(h.calls) FILTER (WHERE h.elevel = 0)::float8 AS calls,
-                    pg_catalog.sum(h.total_exec_time) AS ms,
-                    pg_catalog.sum(h.calls) FILTER (WHERE h.elevel >= 21)::float8 AS errors
-             FROM @extschema@.pg_stat_monitor_history h
-             WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
-               AND (db IS NULL OR h.datname = db)
-               AND (usr IS NULL OR h.username = usr)
-             GROUP BY 1) l ON l.slot = g;
-    html := html || part;
-
-    -- top statements, by each measure, with their sparklines
+    -- top statements, by each measure, with their sparklines; and, for the
+    -- load section, calls and time per slot and how many statements there
+    -- were (one pass over the range serves both)
     WITH s AS (
         SELECT h.dbid, h.userid, h.queryid,
                pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
@@ -1660,29 +1634,68 @@ BEGIN
                           AND h.userid = m.userid AND h.queryid = m.queryid AND h.elevel = 0
                         LIMIT 1), 2000))) AS tr
         FROM m JOIN sp ON sp.ord = m.ord AND sp.rk = m.rk)
-    SELECT '<h2 id="top">Top statements</h2>' || coalesce(pg_catalog.string_agg(x.tbl, '' ORDER BY x.ord), '<p>No statements in this range.</p>')
-    INTO part
+    SELECT '<h2 id="top">Top statements</h2>' || coalesce(pg_catalog.string_agg(x.tbl, '' ORDER BY x.ord), '<p>No statements in this range.</p>'),
+           (SELECT pg_catalog.count(*) FROM t),
+           (SELECT pg_catalog.array_agg(coalesce(l.calls, 0) ORDER BY g)
+            FROM pg_catalog.generate_series(0, nslots - 1) g
+                 LEFT JOIN (SELECT s.slot, pg_catalog.sum(s.calls) AS calls FROM s GROUP BY 1) l
+                        ON l.slot = g),
+           (SELECT pg_catalog.array_agg(coalesce(l.ms, 0) ORDER BY g)
+            FROM pg_catalog.generate_series(0, nslots - 1) g
+                 LEFT JOIN (SELECT s.slot, pg_catalog.sum(s.ms) AS ms FROM s GROUP BY 1) l
+                        ON l.slot = g)
+    INTO part, n_statements, load_calls, load_ms
     FROM (SELECT rows.ord, pg_catalog.format(
                      '<h3>By %s</h3><table><tr><th>#</th><th>per bucket</th><th>calls</th><th>total time</th>'
                      '<th>mean time</th><th>rows</th><th>I/O blocks</th><th>WAL</th><th>query id, database / user</th>'
                      '<th>query</th></tr>%s</table>',
                      rows.measure, pg_catalog.string_agg(rows.tr, '' ORDER BY rows.rk)) AS tbl
           FROM rows GROUP BY rows.ord, rows.measure) x;
-    html := html || part;
+
+    -- load over time: errors are rows of their own, with no time
+    SELECT pg_catalog.array_agg(coalesce(l.errors, 0) ORDER BY g)
+    INTO load_errors
+    FROM pg_catalog.generate_series(0, nslots - 1) g
+         LEFT JOIN (
+             SELECT pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
+                    pg_catalog.sum(h.calls)::float8 AS errors
+             FROM @extschema@.pg_stat_monitor_history h
+             WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
+               AND (db IS NULL OR h.datname = db)
+               AND (usr IS NULL OR h.username = usr)
+               AND h.elevel >= 21
+             GROUP BY 1) l ON l.slot = g;
+    html := html || '<h2 id="load">Load over time</h2>'
+        || @extschema@.pgsm_svg_bars(labels, load_calls, 'calls per bucket')
+        || @extschema@.pgsm_svg_bars(labels, load_ms, 'execution time per bucket', 'ms', '#2e8b57')
+        || @extschema@.pgsm_svg_bars(labels, load_errors, 'errors per bucket', '', '#c0392b')
+        || pg_catalog.format('<p>%s calls, %s of execution, %s errors, %s statements.</p>',
+                             @extschema@.pgsm_report_number(
+                                 (SELECT coalesce(pg_catalog.sum(x), 0) FROM pg_catalog.unnest(load_calls) x)),
+                             @extschema@.pgsm_report_number(
+                                 (SELECT coalesce(pg_catalog.sum(x), 0) FROM pg_catalog.unnest(load_ms) x), 'ms'),
+                             @extschema@.pgsm_report_number(
+                                 (SELECT coalesce(pg_catalog.sum(x), 0) FROM pg_catalog.unnest(load_errors) x)),
+                             @extschema@.pgsm_report_number(n_statements))
+        || part;
 
     -- latency: calls per histogram cell and slot, darker for more
-    WITH c AS (
-        SELECT pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
-               x.pos::int AS pos, pg_catalog.sum(x.n::int8)::float8 AS n
-        FROM @extschema@.pg_stat_monitor_history h,
-             pg_catalog.unnest(h.resp_calls) WITH ORDINALITY x(n, pos)
-        WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
-          AND (db IS NULL OR h.datname = db)
-          AND (usr IS NULL OR h.username = usr)
-          AND h.elevel = 0
-        GROUP BY 1, 2),
-    rg AS (SELECT k.range, k.pos::int AS pos
-           FROM pg_catalog.unnest(@extschema@.range()) WITH ORDINALITY k(range, pos)),
+    -- (histograms of as many cells as the settings give now: those
+    -- recorded under other pgsm_histogram_* settings do not fit the rows)
+    WITH rg AS (SELECT k.range, k.pos::int AS pos
+                FROM pg_catalog.unnest(@extschema@.range()) WITH ORDINALITY k(range, pos)),
+    c AS (
+        SELECT a.slot, x.pos::int AS pos, x.n::float8 AS n
+        FROM (SELECT pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
+                     @extschema@.pgsm_sum(h.resp_calls::int8[]) AS hist
+              FROM @extschema@.pg_stat_monitor_history h
+              WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
+                AND (db IS NULL OR h.datname = db)
+                AND (usr IS NULL OR h.username = usr)
+                AND h.elevel = 0
+                AND pg_catalog.cardinality(h.resp_calls) = (SELECT pg_catalog.count(*) FROM rg)
+              GROUP BY 1) a,
+             pg_catalog.unnest(a.hist) WITH ORDINALITY x(n, pos)),
     dims AS (SELECT (SELECT pg_catalog.count(*) FROM rg)::int AS cells,
                     (SELECT coalesce(pg_catalog.max(c.n), 0) FROM c) AS mx)
     SELECT '<h2 id="latency">Latency</h2><p class="note">Calls in each cell of the response-time histogram '
@@ -1700,10 +1713,10 @@ BEGIN
                 22 + (dims.cells - rg.pos) * 14 + 11, @extschema@.pgsm_html(rg.range)), ''), '') FROM rg)
         || (SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(
                 '<rect x="%s" y="%s" width="%s" height="13" fill="#1f4e9c" fill-opacity="%s"><title>%s, %s ms: %s calls</title></rect>',
-                pg_catalog.round((150 + c.slot * 742.0 / nslots)::numeric, 2),
+                pg_catalog.round((150 + c.slot * 742.0 / nslots)::numeric, 1),
                 22 + (dims.cells - c.pos) * 14,
                 pg_catalog.round(greatest(742.0 / nslots - 0.5, 0.5)::numeric, 2),
-                pg_catalog.round((0.15 + 0.85 * pg_catalog.ln(1 + c.n) / pg_catalog.ln(1 + dims.mx))::numeric, 3),
+                pg_catalog.round((0.15 + 0.85 * pg_catalog.ln(1 + c.n) / pg_catalog.ln(1 + dims.mx))::numeric, 2),
                 @extschema@.pgsm_html(labels[c.slot + 1]), @extschema@.pgsm_html(rg.range),
                 @extschema@.pgsm_report_number(c.n)), ''), '')
             FROM c JOIN rg ON rg.pos = c.pos WHERE c.n > 0)
