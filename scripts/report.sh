@@ -14,7 +14,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -51,7 +51,11 @@ out=${out:-pgsm-report-$(date +%Y%m%d-%H%M%S).html}
 
 # Variables are interpolated in what psql reads, not in -c: the query goes
 # in on standard input, the values as psql variables (quoted by psql).
-echo "$sql" | psql -X -q -At -v ON_ERROR_STOP=1 ${conn:+"$conn"} \
-    -v f1="${1:-}" -v t1="${2:-}" -v f2="${3:-}" -v t2="${4:-}" \
-    -v db="$db" -v usr="$user" -v top="$top" -o "$out"
+# On failure, no empty or partial file is left behind.
+if ! echo "$sql" | psql -X -q -At -v ON_ERROR_STOP=1 ${conn:+"$conn"} \
+        -v f1="${1:-}" -v t1="${2:-}" -v f2="${3:-}" -v t2="${4:-}" \
+        -v db="$db" -v usr="$user" -v top="$top" -o "$out"; then
+    rm -f "$out"
+    exit 1
+fi
 echo "$out"
