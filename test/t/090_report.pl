@@ -24,13 +24,15 @@ logical_decoding_work_mem = 64kB
 pg_stat_monitor.pgsm_enable_query_plan = on
 ));
 
-# A range of 100 whole buckets that ends after the workload: the charts have
-# one bar per bucket, the sparklines one point per bucket.
+# A range of 200 whole buckets (at most 240 get a bar each) that ends well
+# after the workload: the charts have one bar per bucket, the sparklines
+# one point per bucket.
+my $buckets = 200;
 my $since = $node->safe_psql('postgres', qq(
 	SELECT to_timestamp(floor(extract(epoch FROM now()) / $bucket_time) * $bucket_time
 	                    - 20 * $bucket_time)));
 my $until = $node->safe_psql('postgres',
-	"SELECT '$since'::timestamptz + interval '@{[100 * $bucket_time]} seconds'");
+	"SELECT '$since'::timestamptz + interval '@{[$buckets * $bucket_time]} seconds'");
 
 # --- the workload: two phases, for the diff report --------------------------
 
@@ -127,12 +129,12 @@ for my $i (0 .. $#expect)
 	my $c = $r->{charts}[$i] // {};
 	is("$c->{width}x$c->{height}", "${w}x$h", "$label: drawn at its size");
 	ok($c->{marks} > 0, "$label: has bars or cells ($c->{marks})");
-	ok($c->{marks} <= 2 * 100 + 2, "$label: no more than two bars per bucket")
+	ok($c->{marks} <= 2 * $buckets + 2, "$label: no more than two bars per bucket")
 	  unless $label =~ /heat map/;
 }
 
 ok(@{ $r->{sparks} } >= 4, 'a sparkline per top statement (' . @{ $r->{sparks} } . ')');
-is_deeply([ grep { $_->{polyline_points} != 100 || $_->{width} != 160 || $_->{height} != 28 }
+is_deeply([ grep { $_->{polyline_points} != $buckets || $_->{width} != 160 || $_->{height} != 28 }
 	  @{ $r->{sparks} } ], [], 'every sparkline: 160x28, one point per bucket');
 
 # the pixels: the three load charts are in the screenshot, with bars of
