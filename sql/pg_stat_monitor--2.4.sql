@@ -822,7 +822,10 @@ CREATE VIEW @extschema@.pgsm_histograms WITH (security_barrier) AS
        OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
 
 -- The response-time histogram of one query in one bucket, with a bar
--- chart, over what the caller may see (pgsm_histograms)
+-- chart, over what the caller may see (pgsm_histograms).  A bucket is
+-- looked for where the current pgsm_bucket_time puts it (which reaches the
+-- partition), else, after a change of length, as the latest bucket of that
+-- number.
 CREATE FUNCTION @extschema@.histogram(_bucket int8, _quryid int8,
                                       OUT range text, OUT freq int, OUT bar text)
 RETURNS SETOF record
@@ -835,9 +838,17 @@ AS $$
                                    OPERATOR(pg_catalog.*) 30)::int)
     FROM (SELECT x.range, pg_catalog.sum(x.freq)::int AS freq, x.pos
           FROM (SELECT v.resp_calls FROM @extschema@.pgsm_histograms v
-                WHERE v.bucket_start_time = pg_catalog.to_timestamp((_bucket OPERATOR(pg_catalog.*)
-                        @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time'))::float8)
-                  AND v.bucket = _bucket AND v.queryid = _quryid) m,
+                WHERE v.bucket = _bucket AND v.queryid = _quryid
+                  AND v.bucket_start_time = coalesce(
+                      (SELECT s.t
+                       FROM (SELECT pg_catalog.to_timestamp((_bucket OPERATOR(pg_catalog.*)
+                                 @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time'))::float8)) s(t)
+                       WHERE EXISTS (SELECT FROM @extschema@.pgsm_histograms w
+                                     WHERE w.bucket_start_time = s.t
+                                       AND w.bucket = _bucket AND w.queryid = _quryid)),
+                      (SELECT pg_catalog.max(w.bucket_start_time)
+                       FROM @extschema@.pgsm_histograms w
+                       WHERE w.bucket = _bucket AND w.queryid = _quryid))) m,
                ROWS FROM (pg_catalog.unnest(@extschema@.range()),
                           pg_catalog.unnest(m.resp_calls))
                    WITH ORDINALITY AS x(range, freq, pos)

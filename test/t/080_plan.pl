@@ -99,6 +99,13 @@ is( $node->safe_psql('postgres', qq(
 	'SELECT $1 AS after_marker 4 true, SELECT $1 AS before_marker 3 true',
 	'each keeps its calls, in buckets of the length in force when it ran');
 
+# histogram() finds a bucket of the old length by its number too
+is( $node->safe_psql('postgres', q(
+	SELECT bool_and(h.calls = (SELECT sum(freq) FROM histogram(h.bucket, h.queryid)))
+	FROM pg_stat_monitor_history h
+	WHERE h.query IN ('SELECT $1 AS before_marker', 'SELECT $1 AS after_marker'))),
+	't', 'histogram() reads buckets of either length');
+
 # two refreshes after the change, each in a 30 s bucket of its own
 $offset = -s $node->logfile;
 ok($node->wait_for_log(
