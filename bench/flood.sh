@@ -23,7 +23,7 @@ flood_run() {
 	qf "$name" "$WORK/flood/stmts.sql" >/dev/null
 	t1=$(date +%s.%N)
 	local stats
-	stats=$(info "$name" "exports - $before, early_flushes - $early0, calls_dropped, entries_dropped, export_failures - $fail0")
+	stats=$(info "$name" "exports - $before, early_flushes - $early0, calls_folded, entries_folded, export_failures - $fail0")
 
 	# what is left in the store goes to history (when export is on)
 	local sum_live="SELECT coalesce(sum(calls), 0) FROM pg_stat_monitor_live WHERE query LIKE '%bench_flood%'"
@@ -88,7 +88,7 @@ part_flood() {
 		echo "The same flood with export off shows what the store alone keeps."
 		echo "The worker is asked to export early when the store is a quarter full (\`PGSM_HIGH_WATER\` in src/store.c); \"longest between two exports\" is the longest time between the starts of two consecutive exports' transactions (\`pg_stat_monitor_exports.exported_at\`) during the flood and the final flush."
 		echo
-		echo "| export | executed | recorded | distinct statements in history | in the store | lost | flood time (s) | statements/s | exports during the flood | of which early | largest export (rows) | longest between two exports (ms) | calls dropped | entries dropped | export failures |"
+		echo "| export | executed | recorded | distinct statements in history | in the store | lost | flood time (s) | statements/s | exports during the flood | of which early | largest export (rows) | longest between two exports (ms) | calls folded | entries folded | export failures |"
 		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 		while IFS=$'\t' read -r export secs nexp early cdrop edrop fail hsum hdist live nexp_all maxrows maxgap; do
 			local rec=$((hsum + live))

@@ -493,8 +493,41 @@ $$;
 COMMENT ON FUNCTION @extschema@.pg_stat_monitor_decoding_advice(timestamptz, timestamptz, numeric) IS
     'Per slot, the share of decoded bytes that spilled or streamed in a window, with a hint where it is high';
 
-CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_info AS
+-- How full the store is, what was folded into overflow rows or could not
+-- be kept, and what the worker did: a full store no longer drops calls,
+-- it folds them
+DROP VIEW @extschema@.pg_stat_monitor_info;
+DROP FUNCTION @extschema@.pg_stat_monitor_info();
+CREATE FUNCTION @extschema@.pg_stat_monitor_info(
+    OUT size int8,
+    OUT entries_max int,
+    OUT entries int,
+    OUT text_bytes_max int8,
+    OUT text_bytes int8,
+    OUT calls_folded int8,
+    OUT entries_folded int8,
+    OUT calls_lost int8,
+    OUT stats_reset timestamptz,
+    OUT exports int8,
+    OUT rows_exported int8,
+    OUT early_flushes int8,
+    OUT export_failures int8,
+    OUT last_export timestamptz,
+    OUT last_export_ms float8,
+    OUT last_lock_ms float8,
+    OUT last_error text,
+    OUT last_error_time timestamptz
+)
+RETURNS record
+LANGUAGE c STRICT VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME';
+
+CREATE VIEW @extschema@.pg_stat_monitor_info AS
     SELECT * FROM @extschema@.pg_stat_monitor_info();
+GRANT SELECT ON @extschema@.pg_stat_monitor_info TO PUBLIC;
+
+-- An overflow row has no query id
+ALTER TABLE @extschema@.pg_stat_monitor_entries ALTER COLUMN queryid DROP NOT NULL;
 
 CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_slot_deltas AS
 SELECT c.bucket_start_time,

@@ -157,15 +157,16 @@ RETURNS SETOF record
 LANGUAGE c STRICT VOLATILE PARALLEL SAFE
 AS 'MODULE_PATHNAME';
 
--- How full the store is, what could not be kept, and what the worker did
+-- How full the store is, what was folded into overflow rows or could not
+-- be kept, and what the worker did
 CREATE FUNCTION @extschema@.pg_stat_monitor_info(
     OUT size int8,
     OUT entries_max int,
     OUT entries int,
     OUT text_bytes_max int8,
     OUT text_bytes int8,
-    OUT calls_dropped int8,
-    OUT entries_dropped int8,
+    OUT calls_folded int8,
+    OUT entries_folded int8,
     OUT calls_lost int8,
     OUT stats_reset timestamptz,
     OUT exports int8,
@@ -204,7 +205,8 @@ CREATE TABLE @extschema@.pg_stat_monitor_exports (
 );
 
 -- Every exported entry.  A bucket flushed early is split across rows (one
--- per export); the views add them back together.
+-- per export); the views add them back together.  queryid is NULL in an
+-- overflow row: the calls a full store could not give entries of their own.
 CREATE TABLE @extschema@.pg_stat_monitor_entries (
     bucket int8 NOT NULL,
     bucket_start_time timestamptz NOT NULL,
@@ -214,7 +216,7 @@ CREATE TABLE @extschema@.pg_stat_monitor_entries (
     datname text,
     client_ip inet,
     pgsm_query_id int8,
-    queryid int8 NOT NULL,
+    queryid int8,
     toplevel boolean NOT NULL,
     top_queryid int8,
     query_text_id int8,

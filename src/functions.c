@@ -208,7 +208,11 @@ pgsm_entry_row(const PgsmEntry *e, const char *texts, bool showtext, bool masked
 		values[i++] = Int64GetDatum(e->pgsm_query_id);
 	else
 		nulls[i++] = true;
-	values[i++] = Int64GetDatum(k->queryid);
+	/* an overflow row has no query id: it stands for many statements */
+	if (!k->overflow)
+		values[i++] = Int64GetDatum(k->queryid);
+	else
+		nulls[i++] = true;
 	values[i++] = BoolGetDatum(k->toplevel);
 	if (k->top_queryid != 0)
 		values[i++] = Int64GetDatum(k->top_queryid);
@@ -435,8 +439,8 @@ pg_stat_monitor_info(PG_FUNCTION_ARGS)
 	values[i++] = Int32GetDatum(info.entries);
 	values[i++] = Int64GetDatum(info.text_size);
 	values[i++] = Int64GetDatum(info.text_used);
-	values[i++] = Int64GetDatum(info.calls_dropped);
-	values[i++] = Int64GetDatum(info.entries_dropped);
+	values[i++] = Int64GetDatum(info.calls_folded);
+	values[i++] = Int64GetDatum(info.entries_folded);
 	values[i++] = Int64GetDatum(info.calls_lost);
 	values[i++] = TimestampTzGetDatum(info.reset_time);
 	values[i++] = Int64GetDatum(ws.exports);

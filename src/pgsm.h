@@ -86,7 +86,13 @@ typedef struct PgsmKey
 	bool		toplevel;
 	uint8		addr_family;	/* 0 (none, e.g. Unix socket), 4 or 6 */
 	uint8		addr[16];		/* client address, network byte order */
+	bool		overflow;		/* an overflow row (store.c): only bucket,
+								 * userid, dbid and toplevel are set */
 } PgsmKey;
+
+/* The query text of an overflow row */
+#define PGSM_OVERFLOW_TEXT		"<other statements: store full>"
+
 
 /* Counters of an entry, protected by the entry's mutex */
 typedef struct PgsmCounters
@@ -191,7 +197,7 @@ typedef struct PgsmTexts
 typedef enum PgsmRecordResult
 {
 	PGSM_RECORDED,
-	PGSM_DROPPED				/* no room: counted as dropped */
+	PGSM_FOLDED					/* no room: added to an overflow row */
 } PgsmRecordResult;
 
 /*
@@ -275,8 +281,8 @@ typedef struct PgsmStoreInfo
 	int			entries;
 	Size		text_size;
 	Size		text_used;
-	uint64		calls_dropped;
-	uint64		entries_dropped;
+	uint64		calls_folded;
+	uint64		entries_folded;
 	TimestampTz reset_time;
 	uint64		calls_lost;		/* could not be kept across a restart */
 } PgsmStoreInfo;

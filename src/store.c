@@ -27,10 +27,27 @@
  * committed; the release compacts them away.  If the worker dies in
  * between, the batch stays frozen and the next worker finds it.
  *
+ * Overflow rows.  When a statement needs a new entry and the store has no
+ * room, its call is never dropped: it is added, with all its figures, to
+ * an overflow row of its bucket, database, user and level (key.overflow
+ * set, query id 0, the text PGSM_OVERFLOW_TEXT).  Room for overflow rows is
+ * kept aside, so that folding cannot fail: ordinary entries may use all but
+ * 2 * overflow_slots entries (and the text those rows need), and each part
+ * of the store, the frozen batch and what came after it, may hold up to
+ * overflow_slots overflow rows.  Of those, overflow_catchall are kept for
+ * catch-all rows (database and user 0: "any"), one per bucket; when every
+ * slot of the live part is taken, a call goes to the catch-all made last,
+ * whatever its bucket.  So the total of calls is always exact; per
+ * database and user it is exact unless more than overflow_slots -
+ * overflow_catchall (database, user, level, bucket) overflow between two
+ * exports, and per bucket unless more than overflow_catchall buckets do.
+ *
  * Locking:
  *	- pgsm->lock in shared mode to look up an entry and to update its
  *	  counters (under the entry's mutex), and to read the store;
- *	- pgsm->lock in exclusive mode to add an entry, freeze, release,
+ *	- pgsm->lock in exclusive mode to add an entry (overflow rows too),
+ *	  to update the counters of an entry just made or of an overflow row
+ *	  found under that lock (no mutex needed then), freeze, release,
  *	  compact or reset;
  *	- pgsm->mutex (a spinlock) for the header's statistics fields;
  *	- frozen entries are immutable; only the worker releases them.
@@ -68,6 +85,14 @@
 #define PGSM_HIGH_WATER		0.25
 
 /*
+ * Overflow rows each part of the store (frozen batch, live) may hold, and
+ * how many of them are kept for catch-all rows.  See the file header.
+ */
+#define PGSM_OVERFLOW_SLOTS		16
+#define PGSM_OVERFLOW_CATCHALL	4
+#define OVERFLOW_TEXT_LEN		(sizeof(PGSM_OVERFLOW_TEXT) - 1)
+
+/*
  * Expected text bytes per entry, used only to divide the area between
  * entries and texts.
  */
@@ -95,6 +120,8 @@ typedef struct PgsmShared
 	Size		text_size;
 	int			high_entries;	/* flush early past these */
 	Size		high_text;
+	int			overflow_slots; /* overflow rows per part of the store */
+	int			overflow_catchall;	/* ... of which kept for catch-alls */
 
 	/* Contents, under lock */
 	int			nentries;
@@ -103,11 +130,14 @@ typedef struct PgsmShared
 	Size		frozen_text;	/* ... and texts [0, frozen_text) */
 	uint64		batch_id;		/* 0 when no batch is frozen */
 	uint64		last_batch_id;
+	int			overflow_frozen;	/* overflow rows in [0, nfrozen) */
+	int			overflow_live;	/* ... and in [nfrozen, nentries) */
+	int			last_catchall;	/* the live catch-all row made last, or -1 */
 
 	/* Signals */
 	pg_atomic_uint32 flush_wanted;
-	pg_atomic_uint64 calls_dropped;
-	pg_atomic_uint64 entries_dropped;
+	pg_atomic_uint64 calls_folded;
+	pg_atomic_uint64 entries_folded;
 
 	PgsmSchedule schedule;		/* see bucket_of() */
 
@@ -142,6 +172,7 @@ static void pgsm_store_dump(int code, Datum arg);
 static void pgsm_store_load(void);
 static void store_compact(int keep_from, int64 min_bucket);
 static void index_rebuild(void);
+static void overflow_recount(void);
 
 /*
  * Size of one entry for the configured histogram, and the histogram's cell
@@ -464,6 +495,12 @@ pgsm_divide(PgsmShared *s)
 					   (Size) PG_UINT32_MAX);
 	s->high_entries = (int) (n * PGSM_HIGH_WATER);
 	s->high_text = (Size) (s->text_size * PGSM_HIGH_WATER);
+
+	/* pgsm_max is at least 1 MB: over a thousand entries */
+	s->overflow_slots = Min(PGSM_OVERFLOW_SLOTS, n / 8);
+	s->overflow_catchall = Max(1, s->overflow_slots *
+							   PGSM_OVERFLOW_CATCHALL / PGSM_OVERFLOW_SLOTS);
+	s->last_catchall = -1;
 }
 
 /*
@@ -489,8 +526,8 @@ pgsm_shmem_startup(void)
 		LWLockInitialize(&pgsm->lock, pgsm->tranche_id);
 		SpinLockInit(&pgsm->mutex);
 		pg_atomic_init_u32(&pgsm->flush_wanted, 0);
-		pg_atomic_init_u64(&pgsm->calls_dropped, 0);
-		pg_atomic_init_u64(&pgsm->entries_dropped, 0);
+		pg_atomic_init_u64(&pgsm->calls_folded, 0);
+		pg_atomic_init_u64(&pgsm->entries_folded, 0);
 		pgsm->reset_time = GetCurrentTimestamp();
 		pg_atomic_init_u32(&pgsm->schedule.changes, 0);
 		pgsm->schedule.prev_len = pgsm_bucket_time;
@@ -701,24 +738,16 @@ entry_accumulate(PgsmEntry *e, const PgsmCounters *d, int hist_cell,
 }
 
 /*
- * Make a new entry with its texts.  Returns -1 when there is no room.
- * Caller holds the lock exclusively.
+ * Set up entry number nentries for a key, with its texts, and index it.
+ * Caller holds the lock exclusively and has checked that there is room.
  */
 static int
-entry_create(const PgsmKey *key, uint32 hash, const PgsmTexts *texts,
-			 int64 pgsm_query_id, uint8 cmd_type)
+entry_init(const PgsmKey *key, uint32 hash, const PgsmTexts *texts,
+		   int64 pgsm_query_id, uint8 cmd_type)
 {
-	Size		need = 0;
+	int			n;
 	PgsmEntry  *e;
 	char	   *dst;
-	int			n;
-
-	for (int k = 0; k < PGSM_NUM_TEXTS; k++)
-		need += texts->len[k];
-
-	if (pgsm->nentries >= pgsm->max_entries ||
-		pgsm->text_used + need > pgsm->text_size)
-		return -1;
 
 	n = pgsm->nentries++;
 	e = EntryAt(n);
@@ -738,11 +767,102 @@ entry_create(const PgsmKey *key, uint32 hash, const PgsmTexts *texts,
 			memcpy(dst, texts->str[k], texts->len[k]);
 		e->text_len[k] = texts->len[k];
 		dst += texts->len[k];
+		pgsm->text_used += texts->len[k];
 	}
-	pgsm->text_used += need;
 
 	index_insert(n, hash);
 	return n;
+}
+
+/*
+ * Is there room for an ordinary entry with this much text?  Room for
+ * 2 * overflow_slots overflow rows, and their texts, is always kept.
+ * Caller holds the lock, or reads without it for a hint.
+ */
+static inline bool
+room_for(Size need)
+{
+	int			overflow = pgsm->overflow_frozen + pgsm->overflow_live;
+	int			ordinary = pgsm->nentries - overflow;
+	Size		ordinary_text = pgsm->text_used - overflow * OVERFLOW_TEXT_LEN;
+	int			reserve = 2 * pgsm->overflow_slots;
+
+	return ordinary < pgsm->max_entries - reserve &&
+		ordinary_text + need <= pgsm->text_size - reserve * OVERFLOW_TEXT_LEN;
+}
+
+/*
+ * Make a new entry with its texts.  Returns -1 when there is no room.
+ * Caller holds the lock exclusively.
+ */
+static int
+entry_create(const PgsmKey *key, uint32 hash, const PgsmTexts *texts,
+			 int64 pgsm_query_id, uint8 cmd_type)
+{
+	Size		need = 0;
+
+	for (int k = 0; k < PGSM_NUM_TEXTS; k++)
+		need += texts->len[k];
+	if (!room_for(need))
+		return -1;
+	return entry_init(key, hash, texts, pgsm_query_id, cmd_type);
+}
+
+/*
+ * The overflow row a statement with this key is added to when the store
+ * has no room for its entry: the row of its bucket, database, user and
+ * level, or else its bucket's catch-all row, or else the catch-all made
+ * last.  Makes the row if need be, from the room kept for it, so it never
+ * fails.  Caller holds the lock exclusively.
+ */
+static int
+overflow_entry(const PgsmKey *key)
+{
+	PgsmKey		okey;
+	PgsmTexts	texts;
+	uint32		hash;
+	int			n;
+
+	MemSet(&texts, 0, sizeof(texts));
+	texts.str[PGSM_TEXT_QUERY] = PGSM_OVERFLOW_TEXT;
+	texts.len[PGSM_TEXT_QUERY] = OVERFLOW_TEXT_LEN;
+
+	MemSet(&okey, 0, sizeof(okey));
+	okey.bucket = key->bucket;
+	okey.userid = key->userid;
+	okey.dbid = key->dbid;
+	okey.toplevel = key->toplevel;
+	okey.overflow = true;
+	hash = key_hash(&okey);
+	n = index_lookup(&okey, hash);
+	if (n >= 0)
+		return n;
+	if (pgsm->overflow_live < pgsm->overflow_slots - pgsm->overflow_catchall)
+	{
+		pgsm->overflow_live++;
+		return entry_init(&okey, hash, &texts, 0, 0);
+	}
+
+	/* the bucket's catch-all: any database, any user, both levels */
+	okey.userid = InvalidOid;
+	okey.dbid = InvalidOid;
+	okey.toplevel = true;
+	hash = key_hash(&okey);
+	n = index_lookup(&okey, hash);
+	if (n >= 0)
+		return n;
+	if (pgsm->overflow_live < pgsm->overflow_slots)
+	{
+		pgsm->overflow_live++;
+		n = entry_init(&okey, hash, &texts, 0, 0);
+		pgsm->last_catchall = n;
+		return n;
+	}
+
+	/* every slot taken, so catch-alls were made: the last one */
+	Assert(pgsm->last_catchall >= pgsm->nfrozen &&
+		   pgsm->last_catchall < pgsm->nentries);
+	return pgsm->last_catchall;
 }
 
 /*
@@ -753,7 +873,9 @@ entry_create(const PgsmKey *key, uint32 hash, const PgsmTexts *texts,
  * the entry's mutex.  Otherwise build_texts is called with no lock held to
  * produce the entry's texts (normalizing a query is the expensive part),
  * and the entry is made under the exclusive lock.  When the store has no
- * room the statement is counted as dropped and the worker is woken.
+ * room the statement is added to an overflow row instead (overflow_entry),
+ * counted as folded, and the worker is woken.  A store that looks full
+ * before the texts are built is not given them: the statement is folded.
  */
 PgsmRecordResult
 pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
@@ -766,6 +888,7 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 	PgsmTexts	texts;
 	int64		pgsm_query_id = 0;
 	uint8		cmd_type = 0;
+	bool		full;
 	bool		high;
 
 	LWLockAcquire(&pgsm->lock, LW_SHARED);
@@ -779,24 +902,28 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 		LWLockRelease(&pgsm->lock);
 		return PGSM_RECORDED;
 	}
+	full = !room_for(0);
 	LWLockRelease(&pgsm->lock);
 
 	MemSet(&texts, 0, sizeof(texts));
-	build_texts(arg, key, &texts, &pgsm_query_id, &cmd_type);
+	if (!full)
+		build_texts(arg, key, &texts, &pgsm_query_id, &cmd_type);
 
 	LWLockAcquire(&pgsm->lock, LW_EXCLUSIVE);
 	n = index_lookup(key, hash);
-	if (n < 0)
+	if (n < 0 && !full)
 		n = entry_create(key, hash, &texts, pgsm_query_id, cmd_type);
 	if (n < 0)
 	{
+		e = EntryAt(overflow_entry(key));
+		entry_accumulate(e, delta, hist_cell, what);
 		LWLockRelease(&pgsm->lock);
 		/* a planning is not a call: its execution is counted on its own */
 		if (what & PGSM_RECORD_EXEC)
-			pg_atomic_fetch_add_u64(&pgsm->calls_dropped, 1);
-		pg_atomic_fetch_add_u64(&pgsm->entries_dropped, 1);
+			pg_atomic_fetch_add_u64(&pgsm->calls_folded, 1);
+		pg_atomic_fetch_add_u64(&pgsm->entries_folded, 1);
 		wake_worker();
-		return PGSM_DROPPED;
+		return PGSM_FOLDED;
 	}
 	e = EntryAt(n);
 	entry_accumulate(e, delta, hist_cell, what);
@@ -888,6 +1015,34 @@ store_compact(int keep_from, int64 min_bucket)
 	if (frozen_kept == 0)
 		pgsm->batch_id = 0;
 	index_rebuild();
+	overflow_recount();
+}
+
+/*
+ * Count the overflow rows of each part of the store, and find the live
+ * catch-all made last.  Caller holds the lock exclusively.
+ */
+static void
+overflow_recount(void)
+{
+	pgsm->overflow_frozen = 0;
+	pgsm->overflow_live = 0;
+	pgsm->last_catchall = -1;
+	for (int i = 0; i < pgsm->nentries; i++)
+	{
+		const PgsmKey *k = &EntryAt(i)->key;
+
+		if (!k->overflow)
+			continue;
+		if (i < pgsm->nfrozen)
+			pgsm->overflow_frozen++;
+		else
+		{
+			pgsm->overflow_live++;
+			if (k->dbid == InvalidOid && k->userid == InvalidOid)
+				pgsm->last_catchall = i;
+		}
+	}
 }
 
 /*
@@ -900,10 +1055,11 @@ pgsm_store_reset(void)
 	pgsm->nentries = pgsm->nfrozen;
 	pgsm->text_used = pgsm->frozen_text;
 	index_rebuild();
+	overflow_recount();
 	LWLockRelease(&pgsm->lock);
 
-	pg_atomic_write_u64(&pgsm->calls_dropped, 0);
-	pg_atomic_write_u64(&pgsm->entries_dropped, 0);
+	pg_atomic_write_u64(&pgsm->calls_folded, 0);
+	pg_atomic_write_u64(&pgsm->entries_folded, 0);
 	SpinLockAcquire(&pgsm->mutex);
 	pgsm->reset_time = GetCurrentTimestamp();
 	pgsm->calls_lost = 0;
@@ -955,6 +1111,9 @@ pgsm_store_freeze(void)
 		pgsm->batch_id = id;
 		pgsm->nfrozen = pgsm->nentries;
 		pgsm->frozen_text = pgsm->text_used;
+		pgsm->overflow_frozen = pgsm->overflow_live;
+		pgsm->overflow_live = 0;
+		pgsm->last_catchall = -1;
 		MemSet(pgsm_index, 0, (pgsm->index_mask + 1) * sizeof(int32));
 	}
 	pg_atomic_write_u32(&pgsm->flush_wanted, 0);
@@ -1075,8 +1234,8 @@ pgsm_store_info(PgsmStoreInfo *info)
 	info->text_used = pgsm->text_used;
 	LWLockRelease(&pgsm->lock);
 
-	info->calls_dropped = pg_atomic_read_u64(&pgsm->calls_dropped);
-	info->entries_dropped = pg_atomic_read_u64(&pgsm->entries_dropped);
+	info->calls_folded = pg_atomic_read_u64(&pgsm->calls_folded);
+	info->entries_folded = pg_atomic_read_u64(&pgsm->entries_folded);
 	SpinLockAcquire(&pgsm->mutex);
 	info->reset_time = pgsm->reset_time;
 	info->calls_lost = pgsm->calls_lost;
@@ -1212,15 +1371,45 @@ pgsm_store_load(void)
 	}
 	else
 	{
-		while (keep < hdr.nentries && keep < pgsm->max_entries)
+		int			reserve = 2 * pgsm->overflow_slots;
+		int			ordinary = 0;
+		int			overflow[2] = {0, 0};
+		Size		overflow_text = 0;
+
+		/*
+		 * Keep what fits as the store would have let it in: ordinary
+		 * entries within their share, overflow rows within each part's
+		 * slots, so that the room kept for overflow rows is there.
+		 */
+		while (keep < hdr.nentries)
 		{
 			PgsmEntry  *e = (PgsmEntry *) (entries + (Size) keep * PgsmEntrySize);
 			Size		end = e->text_offset;
+			Size		len = 0;
 
 			for (int k = 0; k < PGSM_NUM_TEXTS; k++)
-				end += e->text_len[k];
+				len += e->text_len[k];
+			end += len;
 			if (end > pgsm->text_size || end > hdr.text_used)
 				break;
+			if (e->key.overflow)
+			{
+				int			part = keep < hdr.nfrozen ? 0 : 1;
+
+				if (overflow[part] >= pgsm->overflow_slots ||
+					len != OVERFLOW_TEXT_LEN)
+					break;
+				overflow[part]++;
+				overflow_text += len;
+			}
+			else
+			{
+				if (ordinary >= pgsm->max_entries - reserve ||
+					end - overflow_text >
+					pgsm->text_size - reserve * OVERFLOW_TEXT_LEN)
+					break;
+				ordinary++;
+			}
 			keep_text = end;
 			keep++;
 		}
@@ -1243,6 +1432,7 @@ pgsm_store_load(void)
 		for (int i = 0; i < keep; i++)
 			SpinLockInit(&EntryAt(i)->mutex);
 		index_rebuild();
+		overflow_recount();
 	}
 
 	if (keep < hdr.nentries)

@@ -1,11 +1,11 @@
--- pg_stat_monitor_info: the store's size, what is in use, what was dropped,
+-- pg_stat_monitor_info: the store's size, what is in use, what was folded,
 -- and when the statistics were last reset
 CREATE EXTENSION pg_stat_monitor;
 SELECT pg_stat_monitor_reset();
 SELECT now() AS reset_after \gset
 
 SELECT size, entries_max > 1000 AS entries_max_ok, entries, text_bytes_max > 0 AS text_ok,
-       calls_dropped, entries_dropped, calls_lost
+       calls_folded, entries_folded, calls_lost
 FROM pg_stat_monitor_info;
 
 SELECT stats_reset <= now() AS reset_in_past FROM pg_stat_monitor_info;

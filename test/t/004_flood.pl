@@ -1,6 +1,7 @@
 # A flood of distinct statements, more than the store can hold: no
-# statement fails, and every call is either in pg_stat_monitor or counted
-# in pg_stat_monitor_info.calls_dropped.
+# statement fails, and every call is in the store, in a row of its own or
+# folded into an overflow row with its real figures: the store's calls add
+# up to the statements executed, exactly.
 use strict;
 use warnings;
 
@@ -55,24 +56,48 @@ unlike(
 # only when it ends.
 my $row = $node->safe_psql(
 	'postgres', q{
-SELECT i.calls_dropped, i.entries, i.entries_max, i.text_bytes,
+SELECT i.calls_folded, i.entries, i.entries_max, i.text_bytes,
        i.text_bytes_max,
        (SELECT sum(calls) FROM pg_stat_monitor_live),
        (SELECT count(*) FROM pg_stat_monitor_live
-         WHERE query LIKE 'SELECT $1%FROM t WHERE a <> $%' AND calls > 0)
+         WHERE query LIKE 'SELECT $1%FROM t WHERE a <> $%' AND calls > 0),
+       (SELECT sum(rows) FROM pg_stat_monitor_live),
+       (SELECT sum(calls) FROM pg_stat_monitor_live WHERE queryid IS NULL),
+       (SELECT sum(plans) FROM pg_stat_monitor_live WHERE queryid IS NULL)
 FROM pg_stat_monitor_info i});
-my ($dropped, $entries, $entries_max, $text, $text_max, $recorded, $flood_rows)
+my ($folded, $entries, $entries_max, $text, $text_max, $recorded, $flood_rows,
+	$rows, $overflow_calls, $overflow_plans)
   = split /\|/, $row;
 note "store: $entries of $entries_max entries, $text of $text_max text bytes";
-note "calls recorded $recorded, dropped $dropped";
+note "calls recorded $recorded, of which folded $folded";
 
-cmp_ok($dropped, '>', 0, 'the flood is larger than the store');
+cmp_ok($folded, '>', 0, 'the flood is larger than the store');
 cmp_ok($flood_rows, '>', 0, 'part of the flood is recorded');
+is($overflow_calls, $folded, 'the overflow rows hold the calls folded');
+cmp_ok($overflow_plans, '>', 0, 'and the plannings of their statements');
 
 # pg_stat_monitor_reset() itself, the statement that generated the flood
 # and the flood
-is($recorded + $dropped, $nstatements + 2,
-	'each call is either recorded or counted as dropped');
+is($recorded, $nstatements + 2, 'every call is in the store, exactly');
+
+# rows: 10 - l per statement with a chain of l < 10 conditions, none with
+# more; the generating statement returns one row per statement, the reset one
+my $flood_result_rows = 0;
+$flood_result_rows += $ncols * ($_ < 10 ? 10 - $_ : 0) for 1 .. $nlist;
+is($rows, $flood_result_rows + $nstatements + 1,
+	'rows returned add up, folded statements included');
+
+# the overflow rows: fixed text, no query id, one per bucket, database, user
+# and level (one user, database and level here; the flood may straddle
+# two buckets), each with a histogram that counts every call
+is( $node->safe_psql(
+		'postgres', q{
+SELECT count(*) = count(DISTINCT bucket), bool_and(query = '<other statements: store full>'),
+       bool_and(pgsm_query_id IS NULL), bool_and(toplevel),
+       bool_and(calls = (SELECT sum(c::int8) FROM unnest(resp_calls) c))
+FROM pg_stat_monitor_live WHERE queryid IS NULL}),
+	't|t|t|t|t',
+	'one overflow row per bucket, marked, its histogram complete');
 
 # The store still works once full: the calls of an entry that exists are
 # still counted.
@@ -84,8 +109,8 @@ is( $node->safe_psql(
 	),
 	'3',
 	'after a reset the store records again');
-is($node->safe_psql('postgres', 'SELECT calls_dropped FROM pg_stat_monitor_info'),
-	'0', 'reset clears the dropped count');
+is($node->safe_psql('postgres', 'SELECT calls_folded FROM pg_stat_monitor_info'),
+	'0', 'reset clears the folded count');
 
 $node->stop;
 done_testing();

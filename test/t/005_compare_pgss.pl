@@ -167,9 +167,9 @@ SELECT pg_stat_statements_reset(), pg_stat_monitor_reset();
 	is($diffs, '', "$what: calls, rows, plans, blocks and WAL agree");
 
 	is( $node->safe_psql(
-			'postgres', 'SELECT calls_dropped FROM pg_stat_monitor_info'),
+			'postgres', 'SELECT calls_folded FROM pg_stat_monitor_info'),
 		'0',
-		"$what: nothing dropped");
+		"$what: nothing folded");
 
 	# errors are recorded by pg_stat_monitor alone
 	is( $node->safe_psql(
