@@ -11,7 +11,7 @@ use Time::HiRes;
 
 use Exporter 'import';
 our @EXPORT = qw(pgsm_node pgsm_wait_exported pgsm_flood_file pgsm_history_calls
-  pgsm_lock_history pgsm_wait_rotated);
+  pgsm_lock_history pgsm_wait_rotated pgsm_user_calls);
 
 # A started server with pg_stat_monitor preloaded and the extension created
 # in database postgres, where the worker exports.  Extra settings may follow.
@@ -108,6 +108,30 @@ sub pgsm_wait_rotated
 		Time::HiRes::usleep(50_000);
 	}
 	return (0, 0);
+}
+
+# Every call of one user (in one database, if named) once the store holds
+# none of them: asks for exports until pg_stat_monitor_live shows no row of
+# theirs, then sums calls in history, overflow rows included.  Returns
+# (calls, of which in overflow rows), or () when the wait timed out.  The
+# user must run nothing meanwhile.  (Reading history and the live store in
+# one statement could miss a batch released in between.)
+sub pgsm_user_calls
+{
+	my ($node, $user, $dbname) = @_;
+	my $cond = "userid = (SELECT oid FROM pg_roles WHERE rolname = '$user')";
+	$cond .= " AND dbid = (SELECT oid FROM pg_database WHERE datname = '$dbname')"
+	  if defined $dbname;
+
+	return ()
+	  unless $node->poll_query_until('postgres', qq(
+		SELECT (SELECT count(*) FROM (SELECT pg_stat_monitor_flush()) f) = 1
+		   AND count(*) = 0
+		FROM pg_stat_monitor_live WHERE $cond));
+	return split /\|/, $node->safe_psql('postgres', qq(
+		SELECT coalesce(sum(calls), 0),
+		       coalesce(sum(calls) FILTER (WHERE queryid IS NULL), 0)
+		FROM pg_stat_monitor_data WHERE $cond));
 }
 
 1;
