@@ -8,7 +8,8 @@ OBJS = \
 	src/hooks.o \
 	src/functions.o \
 	src/worker.o \
-	src/export.o
+	src/export.o \
+	src/batch.o
 PGFILEDESC = "pg_stat_monitor - query statistics kept in tables"
 
 EXTENSION = pg_stat_monitor

@@ -11,11 +11,11 @@
  *	   would rotate it;
  *	2. now and then, keeps the partitions (pgsm_maintain_partitions);
  *	3. freezes the store's contents as a batch (store.c) and writes it in
- *	   one transaction: the partitions it needs, then a single statement
- *	   that stores new texts, the rows and a record of the batch.  The rows
- *	   come from pgsm_batch_rows(), which reads the frozen batch: no SQL is
- *	   built from values, and no lock on the store is held while writing.
- *	   Only after commit is the batch released from the store;
+ *	   one transaction to the destination (local tables): the partitions it
+ *	   needs, the texts not sent lately, the rows by COPY FROM from the
+ *	   batch's COPY BINARY stream (batch.c), and a record of the batch.  No
+ *	   SQL is built or parsed per row, and no lock on the store is held
+ *	   while writing.  Only after commit is the batch released;
  *	4. after a bucket boundary, has the materialized view refreshed (by a
  *	   worker of its own, see worker.c) and takes a snapshot of the logical
  *	   decoding statistics, when the installed version has them.
@@ -33,16 +33,22 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/copy.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_node.h"
+#include "parser/parse_relation.h"
 #include "pgstat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -68,6 +74,8 @@ PG_FUNCTION_INFO_V1(pg_stat_monitor_flush);
 /* The extension as the worker last found it */
 static bool ext_found = false;
 static char *ext_schema = NULL; /* quoted, in TopMemoryContext */
+static char *ext_schema_name = NULL;	/* the same, unquoted */
+static Oid	ext_oid = InvalidOid;
 static int	ext_version = 0;
 static const char *entries_table = "pg_stat_monitor_entries";
 static bool ext_reported = false;	/* said once that it is missing */
@@ -248,7 +256,7 @@ step_find_extension(void *arg)
 {
 	int			rc;
 
-	rc = SPI_execute("SELECT n.nspname, e.extversion"
+	rc = SPI_execute("SELECT n.nspname, e.extversion, e.oid"
 					 " FROM pg_catalog.pg_extension e"
 					 " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
 					 " WHERE e.extname = 'pg_stat_monitor'", true, 1);
@@ -263,13 +271,25 @@ step_find_extension(void *arg)
 		char	   *ver = SPI_getvalue(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 2);
 
+		bool		isnull;
+		Oid			oid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc,
+														 3, &isnull));
+
 		if (ext_schema)
 			pfree(ext_schema);
+		if (ext_schema_name)
+			pfree(ext_schema_name);
 		ext_schema = MemoryContextStrdup(TopMemoryContext,
 										 quote_identifier(nsp));
+		ext_schema_name = MemoryContextStrdup(TopMemoryContext, nsp);
 		ext_version = parse_version(ver);
 		entries_table = ext_version >= VERSION_ENTRIES ?
 			"pg_stat_monitor_entries" : "pg_stat_monitor_data";
+		/* a new extension has none of the texts sent to the old one */
+		if (oid != ext_oid)
+			pgsm_batch_forget_texts();
+		ext_oid = oid;
 	}
 }
 
@@ -316,32 +336,6 @@ step_maintain(void *arg)
 	spi_exec(sql, 0, NULL, NULL, SPI_OK_SELECT);
 }
 
-/*
- * Columns of pg_stat_monitor_entries that pgsm_batch_rows() gives under the
- * same name and type; the histogram (text[] there, int8[] here) and the
- * batch id are added apart.
- */
-#define HISTORY_COLUMNS \
-	"bucket, bucket_start_time, userid, username, dbid, datname, client_ip," \
-	" pgsm_query_id, queryid, toplevel, top_queryid, query_text_id, comments," \
-	" planid, plan_text_id, top_query_text_id, application_name, relations," \
-	" cmd_type, elevel, sqlcode, message, calls, total_exec_time," \
-	" min_exec_time, max_exec_time, sum_var_exec_time, rows, shared_blks_hit," \
-	" shared_blks_read, shared_blks_dirtied, shared_blks_written," \
-	" local_blks_hit, local_blks_read, local_blks_dirtied, local_blks_written," \
-	" temp_blks_read, temp_blks_written, blk_read_time, blk_write_time," \
-	" temp_blk_read_time, temp_blk_write_time, cpu_user_time, cpu_sys_time," \
-	" wal_records, wal_fpi, wal_bytes, plans, total_plan_time, min_plan_time," \
-	" max_plan_time, sum_var_plan_time, jit_functions, jit_generation_time," \
-	" jit_inlining_count, jit_inlining_time, jit_optimization_count," \
-	" jit_optimization_time, jit_emission_count, jit_emission_time"
-
-/* ... and those added in 2.4, for the counters of PostgreSQL 17 and 18 */
-#define HISTORY_COLUMNS_2_4 \
-	HISTORY_COLUMNS ", local_blk_read_time, local_blk_write_time," \
-	" jit_deform_count, jit_deform_time, stats_since, wal_buffers_full," \
-	" parallel_workers_to_launch, parallel_workers_launched"
-
 /* What a batch's write needs */
 typedef struct BatchWrite
 {
@@ -355,78 +349,169 @@ typedef struct BatchWrite
 	uint64		rows;
 } BatchWrite;
 
+/*
+ * Where a batch goes.  Every export takes the same path (export_batch,
+ * step_write_batch): freeze, open the batch (batch.c), ask the destination
+ * whether it has the batch already, have it write the batch, release.  A
+ * destination stores, in the export's transaction or in one of its own
+ * that commits with it, the batch's new texts, its rows (read as a COPY
+ * BINARY stream, pgsm_batch_read) and a record of the batch by id.
+ */
+typedef struct PgsmDestination
+{
+	const char *name;
+	bool		(*has_batch) (BatchWrite *bw);
+	uint64		(*write) (BatchWrite *bw, PgsmBatch *batch);
+} PgsmDestination;
+
+/* The local destination: the history tables of pgsm_database */
+static bool
+local_has_batch(BatchWrite *bw)
+{
+	Oid			type = INT8OID;
+	Datum		value = Int64GetDatum((int64) bw->batch_id);
+	char	   *sql;
+
+	sql = psprintf("SELECT 1 FROM %s.pg_stat_monitor_exports WHERE batch_id = $1",
+				   ext_schema);
+	spi_exec(sql, 1, &type, &value, SPI_OK_SELECT);
+	return SPI_processed > 0;
+}
+
+/* The batch being read by COPY: its callback has no argument of its own */
+static PgsmBatch *copy_batch = NULL;
+
+static int
+copy_read(void *outbuf, int minread, int maxread)
+{
+	return pgsm_batch_read(copy_batch, outbuf, minread, maxread);
+}
+
+/*
+ * The rows, by COPY FROM from the batch's stream: COPY's own path, with
+ * partition routing, buffered multi-row inserts and index upkeep, and no
+ * SQL per row.
+ */
+static uint64
+local_copy_rows(PgsmBatch *batch)
+{
+	Relation	rel;
+	ParseState *pstate;
+	CopyFromState cstate;
+	List	   *options;
+	uint64		rows;
+
+	rel = table_openrv(makeRangeVar(ext_schema_name, (char *) entries_table, -1),
+					   RowExclusiveLock);
+	pstate = make_parsestate(NULL);
+	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL,
+										 false, false);
+	options = list_make1(makeDefElem("format", (Node *) makeString("binary"), -1));
+
+	copy_batch = batch;
+	PG_TRY();
+	{
+		cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_read,
+							   pgsm_history_column_names(batch), options);
+		rows = CopyFrom(cstate);
+		EndCopyFrom(cstate);
+	}
+	PG_FINALLY();
+	{
+		copy_batch = NULL;
+	}
+	PG_END_TRY();
+
+	free_parsestate(pstate);
+	table_close(rel, NoLock);
+	return rows;
+}
+
+static uint64
+local_write(BatchWrite *bw, PgsmBatch *batch)
+{
+	Oid			types[2];
+	Datum		values[2];
+	Datum	   *ids;
+	Datum	   *texts;
+	int			ntexts;
+	char	   *sql;
+	const char *s = ext_schema;
+	uint64		rows;
+
+	/* the partitions the rows go to, unless known to be there */
+	if (bw->nbuckets > 0)
+	{
+		sql = psprintf("SELECT %s.pgsm_ensure_partition(%s::pg_catalog.regclass, t)"
+					   " FROM pg_catalog.unnest($1) t",
+					   s, quote_literal_cstr(psprintf("%s.%s", s, entries_table)));
+		types[0] = TIMESTAMPTZARRAYOID;
+		values[0] = PointerGetDatum(construct_array(bw->bucket_starts,
+													bw->nbuckets, TIMESTAMPTZOID,
+													sizeof(TimestampTz), true,
+													TYPALIGN_DOUBLE));
+		spi_exec(sql, 1, types, values, SPI_OK_SELECT);
+	}
+
+	/*
+	 * Texts not sent lately.  One already stored only has its last_used
+	 * moved on, at most hourly.
+	 */
+	pgsm_batch_new_texts(batch, &ids, &texts, &ntexts);
+	if (ntexts > 0)
+	{
+		sql = psprintf("INSERT INTO %s.pg_stat_monitor_texts AS t (text_id, text)"
+					   " SELECT u.i, u.x FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) u(i, x)"
+					   " ON CONFLICT (text_id) DO UPDATE SET last_used = pg_catalog.now()"
+					   " WHERE t.last_used OPERATOR(pg_catalog.<)"
+					   "  (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')",
+					   s);
+		types[0] = INT8ARRAYOID;
+		values[0] = PointerGetDatum(construct_array(ids, ntexts, INT8OID,
+													sizeof(int64), FLOAT8PASSBYVAL,
+													TYPALIGN_DOUBLE));
+		types[1] = TEXTARRAYOID;
+		values[1] = PointerGetDatum(construct_array(texts, ntexts, TEXTOID,
+													-1, false, TYPALIGN_INT));
+		spi_exec(sql, 2, types, values, SPI_OK_INSERT);
+	}
+
+	rows = local_copy_rows(batch);
+
+	sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
+				   " VALUES ($1, $2)", s);
+	types[0] = INT8OID;
+	values[0] = Int64GetDatum((int64) bw->batch_id);
+	types[1] = INT4OID;
+	values[1] = Int32GetDatum((int32) rows);
+	spi_exec(sql, 2, types, values, SPI_OK_INSERT);
+	return rows;
+}
+
+static const PgsmDestination local_destination = {
+	"local tables", local_has_batch, local_write
+};
+
+/* The destination batches go to: the local tables for now */
+static const PgsmDestination *destination = &local_destination;
+
+/*
+ * Write the frozen batch, in the export's transaction, unless the
+ * destination has it already (a worker died between commit and release).
+ */
 static void
 step_write_batch(void *arg)
 {
 	BatchWrite *bw = (BatchWrite *) arg;
-	Oid			types[2];
-	Datum		values[2];
-	StringInfoData sql;
-	const char *s = ext_schema;
-	const char *columns;
+	PgsmBatch  *batch;
 
-	/* written already, by a worker that died before releasing it? */
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT 1 FROM %s.pg_stat_monitor_exports WHERE batch_id = $1",
-					 s);
-	types[0] = INT8OID;
-	values[0] = Int64GetDatum((int64) bw->batch_id);
-	spi_exec(sql.data, 1, types, values, SPI_OK_SELECT);
-	if (SPI_processed > 0)
+	if (destination->has_batch(bw))
 	{
 		bw->already_written = true;
 		return;
 	}
-
-	/* the partitions the rows go to, unless known to be there */
-	if (bw->nbuckets == 0)
-		goto write;
-	resetStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT %s.pgsm_ensure_partition(%s::pg_catalog.regclass, t)"
-					 " FROM pg_catalog.unnest($1) t",
-					 s, quote_literal_cstr(psprintf("%s.%s", s, entries_table)));
-	types[0] = TIMESTAMPTZARRAYOID;
-	values[0] = PointerGetDatum(construct_array(bw->bucket_starts,
-												bw->nbuckets, TIMESTAMPTZOID,
-												sizeof(TimestampTz), true,
-												TYPALIGN_DOUBLE));
-	spi_exec(sql.data, 1, types, values, SPI_OK_SELECT);
-
-write:
-
-	/*
-	 * Texts, rows and the record of the batch in one statement.  A text
-	 * already stored only has its last_used moved on, at most hourly.
-	 */
-	columns = ext_version >= VERSION_ENTRIES ?
-		HISTORY_COLUMNS_2_4 : HISTORY_COLUMNS;
-	resetStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "WITH b AS MATERIALIZED (SELECT * FROM %s.pgsm_batch_rows($1)),"
-					 " texts AS ("
-					 "  INSERT INTO %s.pg_stat_monitor_texts AS t (text_id, text)"
-					 "  SELECT DISTINCT ON (id) id, txt FROM ("
-					 "   SELECT query_text_id, query FROM b"
-					 "   UNION ALL SELECT top_query_text_id, top_query FROM b"
-					 "   UNION ALL SELECT plan_text_id, query_plan FROM b) x(id, txt)"
-					 "  WHERE id IS NOT NULL"
-					 "  ON CONFLICT (text_id) DO UPDATE SET last_used = pg_catalog.now()"
-					 "  WHERE t.last_used OPERATOR(pg_catalog.<)"
-					 "   (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')),"
-					 " batch AS ("
-					 "  INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
-					 "  SELECT $1, pg_catalog.count(*) FROM b)"
-					 " INSERT INTO %s.%s ("
-					 "%s, resp_calls, batch_id)"
-					 " SELECT %s, resp_calls::pg_catalog.int8[], $1"
-					 " FROM b",
-					 s, s, s, s, entries_table, columns, columns);
-	types[0] = INT8OID;
-	values[0] = Int64GetDatum((int64) bw->batch_id);
-	spi_exec(sql.data, 1, types, values, SPI_OK_INSERT);
-	bw->rows = SPI_processed;
+	batch = pgsm_batch_open(bw->batch_id, ext_version >= VERSION_ENTRIES);
+	bw->rows = destination->write(bw, batch);
 }
 
 /*
@@ -478,6 +563,7 @@ export_batch(bool early)
 	if (!ok)
 	{
 		nensured = 0;			/* a partition may have gone */
+		pgsm_batch_forget_texts();	/* the texts sent were rolled back */
 		return -1;
 	}
 	for (int k = 0; k < bw.nbuckets; k++)
@@ -565,6 +651,7 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 		if (run_step("maintain partitions", step_maintain, NULL))
 			last_maintained = GetCurrentTimestamp();
 		nensured = 0;			/* old partitions may have gone */
+		pgsm_batch_forget_texts();	/* and old texts */
 	}
 
 	rows = export_batch(early);

@@ -18,6 +18,7 @@
 
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 #include "storage/spin.h"
 
 #include "compat.h"
@@ -311,6 +312,18 @@ extern char *pgsm_mask_near_token(const char *msg, int len, bool complete,
 /* Hooks (hooks.c) */
 extern bool pgsm_in_worker;
 extern void pgsm_hooks_install(void);
+
+/* A frozen batch as history rows (batch.c) */
+typedef struct PgsmBatch PgsmBatch;
+
+extern List *pgsm_history_column_names(PgsmBatch *b);
+extern PgsmBatch *pgsm_batch_open(uint64 batch_id, bool v2_4);
+extern int	pgsm_batch_entries(PgsmBatch *b);
+extern void pgsm_batch_new_texts(PgsmBatch *b, Datum **ids, Datum **texts,
+								 int *n);
+extern void pgsm_batch_rewind(PgsmBatch *b);
+extern int	pgsm_batch_read(PgsmBatch *b, void *out, int minread, int maxread);
+extern void pgsm_batch_forget_texts(void);
 
 /* Export (export.c) */
 extern void pgsm_export_cycle(bool boundary, int64 finished_bucket);

@@ -13,7 +13,9 @@ use PgsmTest;
 # (a long window: what export off keeps stays in the store however slow the
 # machine is)
 my $node = pgsm_node('export', bucket_time => 2,
-	conf => "pg_stat_monitor.pgsm_max_buckets = 1000\n");
+	conf => "pg_stat_monitor.pgsm_max_buckets = 1000\n"
+	  . "listen_addresses = '127.0.0.1'\n"
+	  . "pg_stat_monitor.pgsm_track_planning = on\n");
 
 # rows arrive in history and in the materialized view
 $node->safe_psql('postgres', 'CREATE TABLE t (a int)');
@@ -102,6 +104,25 @@ ok($node->wait_for_log(qr/worker does not export: "pg_stat_monitor.pgsm_enable_t
 	'the worker says it stops exporting');
 my $exports = $node->safe_psql('postgres', 'SELECT exports FROM pg_stat_monitor_info');
 $node->safe_psql('postgres', 'SELECT 4242 AS off_marker');
+
+# rows of every kind, by a user of their own, over TCP: what the store
+# shows of them now is what history must show once they are exported
+$node->safe_psql('postgres', q(
+	CREATE ROLE checker LOGIN;
+	GRANT SELECT, INSERT ON t TO checker;
+	GRANT SELECT ON w TO checker;
+	CREATE TABLE live_copy AS SELECT * FROM pg_stat_monitor_live WHERE false));
+$node->psql('postgres', q(
+	SELECT count(*) FROM t JOIN w ON w.c1 = t.a WHERE t.a > 0 /* a comment */;
+	SELECT 1 / 0;
+	SELECT 'cafÃ©' AS "u\&00e9";
+	INSERT INTO t VALUES (1);),
+	connstr => 'host=127.0.0.1 port=' . $node->port
+	  . ' dbname=postgres user=checker',
+	on_error_stop => 0);
+$node->safe_psql('postgres', q(
+	INSERT INTO live_copy SELECT * FROM pg_stat_monitor_live
+	WHERE userid = 'checker'::regrole::oid));
 my $later = $node->safe_psql('postgres', "SELECT now() + interval '4 s'");
 $node->poll_query_until('postgres', "SELECT now() > '$later'");
 is($node->safe_psql('postgres', 'SELECT exports FROM pg_stat_monitor_info'),
@@ -121,6 +142,39 @@ ok(pgsm_wait_exported($node, 'SELECT $1 AS off_marker'),
 	'export resumes after reload');
 is(pgsm_history_calls($node, 'SELECT $1 AS off_marker'), '1',
 	'what was collected while export was off is exported');
+
+# every column but the derived ones comes out of history as it was in the
+# store: texts, names, the address, relations, error, WAL, histogram
+my $columns = q(bucket, bucket_start_time, userid, username, dbid, datname,
+	client_ip, pgsm_query_id, queryid, toplevel, top_queryid, query, comments,
+	planid, query_plan, top_query, application_name, relations, cmd_type,
+	cmd_type_text, elevel, sqlcode, message, calls, total_exec_time,
+	min_exec_time, max_exec_time, rows, shared_blks_hit, shared_blks_read,
+	shared_blks_dirtied, shared_blks_written, local_blks_hit, local_blks_read,
+	local_blks_dirtied, local_blks_written, temp_blks_read, temp_blks_written,
+	blk_read_time, blk_write_time, temp_blk_read_time, temp_blk_write_time,
+	resp_calls, cpu_user_time, cpu_sys_time, wal_records, wal_fpi, wal_bytes,
+	plans, total_plan_time, min_plan_time, max_plan_time, jit_functions,
+	jit_generation_time, jit_inlining_count, jit_inlining_time,
+	jit_optimization_count, jit_optimization_time, jit_emission_count,
+	jit_emission_time);
+my ($checker_calls) = pgsm_user_calls($node, 'checker');
+cmp_ok($checker_calls, '>=', 4, 'the checker\'s statements are exported');
+is( $node->safe_psql('postgres', qq(
+	SELECT (SELECT count(*) FROM live_copy),
+	       (SELECT count(*) FROM live_copy WHERE client_ip = '127.0.0.1'
+	          AND relations IS NOT NULL),
+	       (SELECT count(*) FROM live_copy WHERE sqlcode = '22012'),
+	       (SELECT count(*) FROM live_copy WHERE wal_bytes > 0),
+	       (SELECT count(*) FROM (SELECT $columns FROM live_copy
+	                              EXCEPT ALL
+	                              SELECT $columns FROM pg_stat_monitor_history
+	                              WHERE userid = 'checker'::regrole::oid) d),
+	       (SELECT count(*) FROM (SELECT $columns FROM pg_stat_monitor_history
+	                              WHERE userid = 'checker'::regrole::oid
+	                              EXCEPT ALL
+	                              SELECT $columns FROM live_copy) d))),
+	'4|2|1|1|0|0', 'history rows equal the store\'s rows, column by column');
 
 $node->stop;
 done_testing();

@@ -1,0 +1,655 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.c
+ *		A frozen batch as history rows: the shape of pg_stat_monitor_entries
+ *		and the encoding every destination reads.
+ *
+ * The exporter (export.c) writes a batch through one path whatever the
+ * destination: it opens the batch here, stores the texts the batch brings
+ * that the destination may not have yet, and streams the rows in COPY
+ * BINARY format, which a local destination feeds to COPY FROM through a
+ * data-source callback and a remote one could send as it is.  No SQL is
+ * built or parsed per row, and histograms go as int8 arrays.
+ *
+ * history_columns[] and encode_row() are the one place that knows the
+ * columns of pg_stat_monitor_entries and their order.
+ *
+ * Texts are identified by a 64-bit hash of their bytes.  The worker keeps
+ * the ids it has stored, with when it last sent each, so that a text goes
+ * to the destination once, and again only when it is an hour old (its
+ * last_used upkeep).  The memory is forgotten after a failed write and
+ * whenever partitions are maintained, since texts may have gone then.
+ *
+ * Locking: a batch is a copy of the store's frozen entries, taken under the
+ * store's lock in shared mode (pgsm_store_snapshot); nothing here holds a
+ * lock afterwards.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/socket.h>
+
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "common/hashfn.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inet.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "pgsm.h"
+
+/*
+ * The columns of pg_stat_monitor_entries (pg_stat_monitor_data before
+ * version 2.4) the exporter fills, in the order
+ * encode_row() writes them.  exported_at takes its default.
+ */
+static const char *const history_columns[] = {
+	"bucket", "bucket_start_time", "userid", "username", "dbid", "datname",
+	"client_ip", "pgsm_query_id", "queryid", "toplevel", "top_queryid",
+	"query_text_id", "comments", "planid", "plan_text_id",
+	"top_query_text_id", "application_name", "relations", "cmd_type",
+	"elevel", "sqlcode", "message", "calls", "total_exec_time",
+	"min_exec_time", "max_exec_time", "sum_var_exec_time", "rows",
+	"shared_blks_hit", "shared_blks_read", "shared_blks_dirtied",
+	"shared_blks_written", "local_blks_hit", "local_blks_read",
+	"local_blks_dirtied", "local_blks_written", "temp_blks_read",
+	"temp_blks_written", "blk_read_time", "blk_write_time",
+	"temp_blk_read_time", "temp_blk_write_time", "cpu_user_time",
+	"cpu_sys_time", "wal_records", "wal_fpi", "wal_bytes", "plans",
+	"total_plan_time", "min_plan_time", "max_plan_time",
+	"sum_var_plan_time", "jit_functions", "jit_generation_time",
+	"jit_inlining_count", "jit_inlining_time", "jit_optimization_count",
+	"jit_optimization_time", "jit_emission_count", "jit_emission_time",
+	"resp_calls", "batch_id",
+	/* from version 2.4 on: counters of PostgreSQL 17 and 18 */
+	"local_blk_read_time", "local_blk_write_time", "jit_deform_count",
+	"jit_deform_time", "stats_since", "wal_buffers_full",
+	"parallel_workers_to_launch", "parallel_workers_launched"
+};
+
+#define HISTORY_NCOLS		lengthof(history_columns)
+#define HISTORY_NCOLS_2_3	(HISTORY_NCOLS - 8)
+
+/* A text is sent again once this old, for its last_used upkeep */
+#define TEXT_RESEND_MS	(3600 * 1000)
+
+/* Encode this many bytes of rows ahead of the reader */
+#define ENCODE_AHEAD	(64 * 1024)
+
+typedef struct SentText
+{
+	int64		text_id;
+	TimestampTz sent_at;
+} SentText;
+
+static HTAB *sent_texts = NULL;
+
+struct PgsmBatch
+{
+	uint64		batch_id;
+	PgsmSnapshot snap;
+	int			next;			/* next entry to encode */
+	bool		trailer_done;
+	bool		v2_4;			/* the table of version 2.4 or later */
+	StringInfoData buf;			/* encoded, not yet read */
+	int			buf_pos;
+	/* texts to store */
+	int			ntexts;
+	Datum	   *text_ids;
+	Datum	   *texts;
+	/* names of the last user and database seen */
+	Oid			last_userid;
+	char	   *last_username;
+	Oid			last_dbid;
+	char	   *last_datname;
+};
+
+/* The columns of history a batch fills, as a list of names. */
+List *
+pgsm_history_column_names(PgsmBatch *b)
+{
+	List	   *names = NIL;
+	int			n = b->v2_4 ? HISTORY_NCOLS : HISTORY_NCOLS_2_3;
+
+	for (int i = 0; i < n; i++)
+		names = lappend(names, makeString(pstrdup(history_columns[i])));
+	return names;
+}
+
+/* The ids of texts stored already are forgotten: they may have gone. */
+void
+pgsm_batch_forget_texts(void)
+{
+	if (sent_texts)
+		hash_destroy(sent_texts);
+	sent_texts = NULL;
+}
+
+static inline int64
+text_id(const char *s, uint32 len)
+{
+	return (int64) hash_bytes_extended((const unsigned char *) s, len, 0);
+}
+
+/* Note a text of the batch, to be stored unless sent lately. */
+static void
+batch_text(PgsmBatch *b, const char *s, uint32 len, TimestampTz now)
+{
+	int64		id;
+	SentText   *st;
+	bool		found;
+
+	if (len == 0)
+		return;
+	id = text_id(s, len);
+	st = hash_search(sent_texts, &id, HASH_ENTER, &found);
+	if (found && !TimestampDifferenceExceeds(st->sent_at, now, TEXT_RESEND_MS))
+		return;
+	st->sent_at = now;
+	b->text_ids[b->ntexts] = Int64GetDatum(id);
+	b->texts[b->ntexts] = PointerGetDatum(cstring_to_text_with_len(s, len));
+	b->ntexts++;
+}
+
+/*
+ * Open the frozen batch: a copy of its entries, and the texts it brings
+ * that were not sent lately.  Fails if the batch is not the one frozen.
+ */
+PgsmBatch *
+pgsm_batch_open(uint64 batch_id, bool v2_4)
+{
+	PgsmBatch  *b = palloc0(sizeof(PgsmBatch));
+	TimestampTz now = GetCurrentTimestamp();
+
+	pgsm_store_snapshot(&b->snap, true);
+	if (b->snap.batch_id != batch_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("batch " UINT64_FORMAT " is not being exported", batch_id)));
+	b->batch_id = batch_id;
+	b->v2_4 = v2_4;
+	initStringInfo(&b->buf);
+
+	if (sent_texts == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(SentText);
+		ctl.hcxt = TopMemoryContext;
+		sent_texts = hash_create("pg_stat_monitor texts sent", 4096, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	b->text_ids = palloc(sizeof(Datum) * 3 * Max(b->snap.nentries, 1));
+	b->texts = palloc(sizeof(Datum) * 3 * Max(b->snap.nentries, 1));
+	for (int n = 0; n < b->snap.nentries; n++)
+	{
+		PgsmEntry  *e = PgsmSnapshotEntry(&b->snap, n);
+		const char *t = b->snap.texts + e->text_offset;
+
+		for (int kind = 0; kind < PGSM_NUM_TEXTS; kind++)
+		{
+			if (kind == PGSM_TEXT_QUERY || kind == PGSM_TEXT_TOP_QUERY ||
+				kind == PGSM_TEXT_PLAN)
+				batch_text(b, t, e->text_len[kind], now);
+			t += e->text_len[kind];
+		}
+	}
+	pgsm_batch_rewind(b);
+	return b;
+}
+
+int
+pgsm_batch_entries(PgsmBatch *b)
+{
+	return b->snap.nentries;
+}
+
+/* The texts to store: ids (int8) and texts, *n of each. */
+void
+pgsm_batch_new_texts(PgsmBatch *b, Datum **ids, Datum **texts, int *n)
+{
+	*ids = b->text_ids;
+	*texts = b->texts;
+	*n = b->ntexts;
+}
+
+/*
+ * COPY BINARY fields.  Each is a 32-bit length (-1 for NULL) and the
+ * value in the type's binary format, in network byte order.
+ */
+static inline void
+put16(StringInfo s, int16 v)
+{
+	uint16		n = pg_hton16((uint16) v);
+
+	appendBinaryStringInfoNT(s, (const char *) &n, 2);
+}
+
+static inline void
+put32(StringInfo s, int32 v)
+{
+	uint32		n = pg_hton32((uint32) v);
+
+	appendBinaryStringInfoNT(s, (const char *) &n, 4);
+}
+
+static inline void
+put64(StringInfo s, int64 v)
+{
+	uint64		n = pg_hton64((uint64) v);
+
+	appendBinaryStringInfoNT(s, (const char *) &n, 8);
+}
+
+static inline void
+f_null(StringInfo s)
+{
+	put32(s, -1);
+}
+
+static inline void
+f_int8(StringInfo s, int64 v)
+{
+	put32(s, 8);
+	put64(s, v);
+}
+
+static inline void
+f_int8_or_null(StringInfo s, int64 v)
+{
+	if (v == 0)
+		f_null(s);
+	else
+		f_int8(s, v);
+}
+
+static inline void
+f_int4(StringInfo s, int32 v)
+{
+	put32(s, 4);
+	put32(s, v);
+}
+
+static inline void
+f_float8(StringInfo s, double v)
+{
+	union
+	{
+		double		d;
+		int64		i;
+	}			u;
+
+	u.d = v;
+	f_int8(s, u.i);
+}
+
+static inline void
+f_bool(StringInfo s, bool v)
+{
+	put32(s, 1);
+	appendStringInfoCharMacro(s, v ? 1 : 0);
+}
+
+/*
+ * Text as the database's encoding wants it: a byte that is not part of a
+ * valid character (a text from a database of another encoding) becomes '?'
+ * rather than failing the batch.
+ */
+static void
+f_text(StringInfo s, const char *p, int len)
+{
+	int			enc = GetDatabaseEncoding();
+
+	put32(s, len);
+	if (pg_verify_mbstr(enc, p, len, true))
+	{
+		appendBinaryStringInfoNT(s, p, len);
+		return;
+	}
+	while (len > 0)
+	{
+		int			l = pg_encoding_verifymbchar(enc, p, len);
+
+		if (l <= 0)
+		{
+			appendStringInfoCharMacro(s, '?');
+			l = 1;
+		}
+		else
+			appendBinaryStringInfoNT(s, p, l);
+		p += l;
+		len -= l;
+	}
+}
+
+static inline void
+f_text_or_null(StringInfo s, const char *p, int len)
+{
+	if (len == 0)
+		f_null(s);
+	else
+		f_text(s, p, len);
+}
+
+static void
+f_name_or_null(StringInfo s, const char *name)
+{
+	if (name)
+		f_text(s, name, strlen(name));
+	else
+		f_null(s);
+}
+
+/* inet: family, bits, is_cidr, length, address */
+static void
+f_inet(StringInfo s, const PgsmKey *k)
+{
+	int			nb = k->addr_family == 4 ? 4 : 16;
+	char		head[4];
+
+	put32(s, 4 + nb);
+	head[0] = (char) (k->addr_family == 4 ? PGSQL_AF_INET : PGSQL_AF_INET6);
+	head[1] = (char) (nb * 8);
+	head[2] = 0;				/* not cidr */
+	head[3] = (char) nb;
+	appendBinaryStringInfoNT(s, head, 4);
+	appendBinaryStringInfoNT(s, (const char *) k->addr, nb);
+}
+
+/* numeric from an unsigned integer: base-10000 digits, most significant first */
+static void
+f_numeric_u64(StringInfo s, uint64 v)
+{
+	int16		digits[5];
+	int			n = 0;
+	int			weight;
+
+	while (v > 0)
+	{
+		digits[n++] = (int16) (v % 10000);
+		v /= 10000;
+	}
+	weight = n - 1;
+	/* trailing zero digits are left out, as numeric keeps them */
+	while (n > 0 && digits[0] == 0)
+	{
+		memmove(digits, digits + 1, sizeof(int16) * (n - 1));
+		n--;
+	}
+	put32(s, 8 + 2 * n);
+	put16(s, (int16) n);
+	put16(s, (int16) (n > 0 ? weight : 0));
+	put16(s, 0);				/* positive */
+	put16(s, 0);				/* no decimals */
+	for (int i = n - 1; i >= 0; i--)
+		put16(s, digits[i]);
+}
+
+/* one-dimensional array header */
+static void
+array_header(StringInfo s, Oid elemtype, int nelems)
+{
+	put32(s, 1);				/* dimensions */
+	put32(s, 0);				/* no NULLs */
+	put32(s, (int32) elemtype);
+	put32(s, nelems);
+	put32(s, 1);				/* lower bound */
+}
+
+/* text[] from a comma-separated list */
+static void
+f_text_list(StringInfo s, const char *p, int len)
+{
+	int			lenpos;
+	int			n = 1;
+	int			start = 0;
+
+	for (int i = 0; i < len; i++)
+		n += p[i] == ',';
+	lenpos = s->len;
+	put32(s, 0);				/* the length, set below */
+	array_header(s, TEXTOID, n);
+	for (int i = 0; i <= len; i++)
+		if (i == len || p[i] == ',')
+		{
+			f_text(s, p + start, i - start);
+			start = i + 1;
+		}
+	{
+		uint32		total = pg_hton32((uint32) (s->len - lenpos - 4));
+
+		memcpy(s->data + lenpos, &total, 4);
+	}
+}
+
+static void
+f_histogram(StringInfo s, const int32 *hist, int n)
+{
+	put32(s, 20 + 12 * n);
+	array_header(s, INT8OID, n);
+	for (int i = 0; i < n; i++)
+		f_int8(s, hist[i]);
+}
+
+static void
+names_of(PgsmBatch *b, const PgsmKey *k, const char **user, const char **db)
+{
+	if (b->last_username == NULL || b->last_userid != k->userid)
+	{
+		b->last_userid = k->userid;
+		b->last_username = GetUserNameFromId(k->userid, true);
+		if (b->last_username == NULL)
+			b->last_username = "";
+	}
+	if (b->last_datname == NULL || b->last_dbid != k->dbid)
+	{
+		b->last_dbid = k->dbid;
+		b->last_datname = get_database_name(k->dbid);
+		if (b->last_datname == NULL)
+			b->last_datname = "";
+	}
+	*user = b->last_username[0] ? b->last_username : NULL;
+	*db = b->last_datname[0] ? b->last_datname : NULL;
+}
+
+/*
+ * One row of history, in the order of history_columns[]: all of them for
+ * the table of version 2.4, the first HISTORY_NCOLS_2_3 for an older one.
+ * The query id of an overflow row is NULL, or 0 for a table older than
+ * version 2.4, where it may not be NULL.
+ */
+static void
+encode_row(PgsmBatch *b, const PgsmEntry *e)
+{
+	StringInfo	s = &b->buf;
+	const PgsmKey *k = &e->key;
+	const PgsmCounters *c = &e->counters;
+	const char *t[PGSM_NUM_TEXTS];
+	const char *p = b->snap.texts + e->text_offset;
+	const char *user;
+	const char *db;
+
+	for (int kind = 0; kind < PGSM_NUM_TEXTS; kind++)
+	{
+		t[kind] = p;
+		p += e->text_len[kind];
+	}
+	names_of(b, k, &user, &db);
+
+#define TEXT_ID(kind) \
+	do { \
+		if (e->text_len[kind] > 0) \
+			f_int8(s, text_id(t[kind], e->text_len[kind])); \
+		else \
+			f_null(s); \
+	} while (0)
+#define TEXT(kind)	f_text_or_null(s, t[kind], e->text_len[kind])
+
+	put16(s, (int16) (b->v2_4 ? HISTORY_NCOLS : HISTORY_NCOLS_2_3));
+	f_int8(s, pgsm_bucket_number(k->bucket, e->bucket_len));
+	f_int8(s, pgsm_bucket_start(k->bucket));
+	put32(s, 4);
+	put32(s, (int32) k->userid);
+	f_name_or_null(s, user);
+	put32(s, 4);
+	put32(s, (int32) k->dbid);
+	f_name_or_null(s, db);
+	if (k->addr_family != 0)
+		f_inet(s, k);
+	else
+		f_null(s);
+	if (k->overflow && b->v2_4)
+	{
+		f_null(s);
+		f_null(s);
+	}
+	else
+	{
+		f_int8(s, e->pgsm_query_id);
+		f_int8(s, k->queryid);
+	}
+	f_bool(s, k->toplevel);
+	f_int8_or_null(s, k->top_queryid);
+	TEXT_ID(PGSM_TEXT_QUERY);
+	TEXT(PGSM_TEXT_COMMENTS);
+	f_int8_or_null(s, k->planid);
+	TEXT_ID(PGSM_TEXT_PLAN);
+	TEXT_ID(PGSM_TEXT_TOP_QUERY);
+	TEXT(PGSM_TEXT_APPNAME);
+	if (e->text_len[PGSM_TEXT_RELATIONS] > 0)
+		f_text_list(s, t[PGSM_TEXT_RELATIONS], e->text_len[PGSM_TEXT_RELATIONS]);
+	else
+		f_null(s);
+	f_int4(s, e->cmd_type);
+	f_int4(s, k->elevel);
+	if (k->sqlcode != 0)
+		f_text(s, unpack_sql_state(k->sqlcode), 5);
+	else
+		f_null(s);
+	TEXT(PGSM_TEXT_MESSAGE);
+	f_int8(s, c->calls);
+	f_float8(s, c->total_time);
+	f_float8(s, c->min_time);
+	f_float8(s, c->max_time);
+	f_float8(s, c->sum_var_time);
+	f_int8(s, c->rows);
+	f_int8(s, c->shared_blks_hit);
+	f_int8(s, c->shared_blks_read);
+	f_int8(s, c->shared_blks_dirtied);
+	f_int8(s, c->shared_blks_written);
+	f_int8(s, c->local_blks_hit);
+	f_int8(s, c->local_blks_read);
+	f_int8(s, c->local_blks_dirtied);
+	f_int8(s, c->local_blks_written);
+	f_int8(s, c->temp_blks_read);
+	f_int8(s, c->temp_blks_written);
+	f_float8(s, c->blk_read_time);
+	f_float8(s, c->blk_write_time);
+	f_float8(s, c->temp_blk_read_time);
+	f_float8(s, c->temp_blk_write_time);
+	f_float8(s, c->cpu_user_time);
+	f_float8(s, c->cpu_sys_time);
+	f_int8(s, c->wal_records);
+	f_int8(s, c->wal_fpi);
+	f_numeric_u64(s, c->wal_bytes);
+	f_int8(s, c->plans);
+	f_float8(s, c->total_plan_time);
+	f_float8(s, c->min_plan_time);
+	f_float8(s, c->max_plan_time);
+	f_float8(s, c->sum_var_plan_time);
+	f_int8(s, c->jit_functions);
+	f_float8(s, c->jit_generation_time);
+	f_int8(s, c->jit_inlining_count);
+	f_float8(s, c->jit_inlining_time);
+	f_int8(s, c->jit_optimization_count);
+	f_float8(s, c->jit_optimization_time);
+	f_int8(s, c->jit_emission_count);
+	f_float8(s, c->jit_emission_time);
+	f_histogram(s, e->hist, pgsm_hist_cells);
+	f_int8(s, (int64) b->batch_id);
+	if (b->v2_4)
+	{
+#define MEASURED(measured, field) \
+	do { \
+		if (measured) \
+			field; \
+		else \
+			f_null(s); \
+	} while (0)
+		MEASURED(PGSM_MEASURES_17, f_float8(s, c->local_blk_read_time));
+		MEASURED(PGSM_MEASURES_17, f_float8(s, c->local_blk_write_time));
+		MEASURED(PGSM_MEASURES_17, f_int8(s, c->jit_deform_count));
+		MEASURED(PGSM_MEASURES_17, f_float8(s, c->jit_deform_time));
+		/* an entry's statistics start when it is made */
+		f_int8(s, e->first_seen);
+		MEASURED(PGSM_MEASURES_18, f_int8(s, c->wal_buffers_full));
+		MEASURED(PGSM_MEASURES_18, f_int8(s, c->parallel_workers_to_launch));
+		MEASURED(PGSM_MEASURES_18, f_int8(s, c->parallel_workers_launched));
+#undef MEASURED
+	}
+
+#undef TEXT_ID
+#undef TEXT
+}
+
+/* The COPY BINARY signature, flags and header extension length */
+static const char copy_header[] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+
+/*
+ * Read the batch's rows as a COPY BINARY stream: at least minread bytes
+ * unless the stream ends, at most maxread.  Returns the bytes read, 0 at
+ * the end.  The signature of a COPY data-source callback, with the batch.
+ */
+int
+pgsm_batch_read(PgsmBatch *b, void *out, int minread, int maxread)
+{
+	int			done = 0;
+
+	while (done < maxread)
+	{
+		int			avail = b->buf.len - b->buf_pos;
+
+		if (avail == 0)
+		{
+			if (done >= minread)
+				break;
+			/* encode the next rows, or the trailer after the last */
+			resetStringInfo(&b->buf);
+			b->buf_pos = 0;
+			while (b->buf.len < ENCODE_AHEAD && b->next < b->snap.nentries)
+				encode_row(b, PgsmSnapshotEntry(&b->snap, b->next++));
+			if (b->buf.len == 0 && !b->trailer_done)
+			{
+				put16(&b->buf, -1);
+				b->trailer_done = true;
+			}
+			if (b->buf.len == 0)
+				break;			/* the end */
+			continue;
+		}
+		avail = Min(avail, maxread - done);
+		memcpy((char *) out + done, b->buf.data + b->buf_pos, avail);
+		b->buf_pos += avail;
+		done += avail;
+	}
+	return done;
+}
+
+/* Start the stream: the header comes first. */
+void
+pgsm_batch_rewind(PgsmBatch *b)
+{
+	resetStringInfo(&b->buf);
+	appendBinaryStringInfo(&b->buf, copy_header, sizeof(copy_header) - 1);
+	b->buf_pos = 0;
+	b->next = 0;
+	b->trailer_done = false;
+}
