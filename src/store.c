@@ -81,8 +81,13 @@
 #define PGSM_DUMP_FILE		"pg_stat/pg_stat_monitor.stat"
 #define PGSM_DUMP_MAGIC		0x50475334	/* "PGS4" */
 
-/* Share of the capacity at which the worker is asked to flush early */
+/*
+ * Share of the capacity at which the worker is asked to flush early: a
+ * quarter, or less when the observed fill rate asks for it (see
+ * adapt_high_water), down to a twentieth.
+ */
 #define PGSM_HIGH_WATER		0.25
+#define PGSM_HIGH_WATER_MIN	0.05
 
 /*
  * Overflow rows each part of the store (frozen batch, live) may hold, and
@@ -120,6 +125,10 @@ typedef struct PgsmShared
 	Size		text_size;
 	int			high_entries;	/* flush early past these */
 	Size		high_text;
+	TimestampTz last_freeze;	/* for the fill rate: when the last batch */
+	uint64		last_folded;	/* was frozen, entries_folded then, */
+	double		entry_rate;		/* and entries and text bytes per second */
+	double		text_rate;		/* the store was last seen to fill at */
 	int			overflow_slots; /* overflow rows per part of the store */
 	int			overflow_catchall;	/* ... of which kept for catch-alls */
 
@@ -1088,6 +1097,48 @@ pgsm_store_discard_buckets_before(int64 bucket)
 }
 
 /*
+ * Move the early-flush mark to follow how fast the store fills.  Every
+ * entry in the store when a batch is frozen came since the last freeze,
+ * so entries (folded ones too) and text bytes over that time give the
+ * rate.  The mark is set so that, at that rate, the room left above it
+ * lasts twice the last export's time, plus a tenth of a second, but never
+ * above a quarter of the store: a store that fills fast is exported
+ * earlier, in smaller batches, before it is full.  A rate falls only by half
+ * from one batch to the next, so a lull does not undo a flood at once.
+ * Caller holds the lock exclusively, with no batch frozen.
+ */
+static void
+adapt_high_water(double export_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	uint64		folded = pg_atomic_read_u64(&pgsm->entries_folded);
+	int			reserve = 2 * pgsm->overflow_slots;
+	double		cap = pgsm->max_entries - reserve;
+	double		tcap = pgsm->text_size - reserve * OVERFLOW_TEXT_LEN;
+
+	if (pgsm->last_freeze != 0 && now > pgsm->last_freeze)
+	{
+		double		secs = (now - pgsm->last_freeze) / 1000000.0;
+		double		entries = pgsm->nentries - pgsm->overflow_live +
+			(double) (folded - pgsm->last_folded);
+		double		margin = 2.0 * export_ms / 1000.0 + 0.1;
+		double		f;
+
+		pgsm->entry_rate = Max(entries / secs, pgsm->entry_rate / 2);
+		pgsm->text_rate = Max(pgsm->text_used / secs, pgsm->text_rate / 2);
+
+		f = 1.0 - margin * pgsm->entry_rate / cap;
+		f = Min(Max(f, PGSM_HIGH_WATER_MIN), PGSM_HIGH_WATER);
+		pgsm->high_entries = (int) (cap * f);
+		f = 1.0 - margin * pgsm->text_rate / tcap;
+		f = Min(Max(f, PGSM_HIGH_WATER_MIN), PGSM_HIGH_WATER);
+		pgsm->high_text = (Size) (tcap * f);
+	}
+	pgsm->last_freeze = now;
+	pgsm->last_folded = folded;
+}
+
+/*
  * Freeze everything in the store as a batch for export, or find the batch
  * that is already frozen (left by a worker that died, or by the last
  * server run).  Returns its id, or 0 when there is nothing to export.  The
@@ -1098,10 +1149,16 @@ uint64
 pgsm_store_freeze(void)
 {
 	uint64		id;
+	double		export_ms;
+
+	SpinLockAcquire(&pgsm->mutex);
+	export_ms = pgsm->worker.last_export_ms;
+	SpinLockRelease(&pgsm->mutex);
 
 	LWLockAcquire(&pgsm->lock, LW_EXCLUSIVE);
 	if (pgsm->nfrozen == 0 && pgsm->nentries > 0)
 	{
+		adapt_high_water(export_ms);
 		id = (uint64) GetCurrentTimestamp();
 
 		/* batch ids only grow, even if the clock steps back */
