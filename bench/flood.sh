@@ -26,7 +26,9 @@ flood_run() {
 	stats=$(info "$name" "exports - $before, early_flushes - $early0, calls_folded, entries_folded, export_failures - $fail0")
 
 	# what is left in the store goes to history (when export is on)
-	local sum_live="SELECT coalesce(sum(calls), 0) FROM pg_stat_monitor_live WHERE query LIKE '%bench_flood%'"
+	# (overflow rows, queryid NULL, hold what the store had no room for;
+	# only the flood is recorded on this server)
+	local sum_live="SELECT coalesce(sum(calls), 0) FROM pg_stat_monitor_live WHERE query LIKE '%bench_flood%' OR queryid IS NULL"
 	if [ "$export" = on ]; then
 		qw "$name" "SELECT pg_stat_monitor_flush()" >/dev/null
 		for ((i = 0; i < 300; i++)); do
@@ -39,7 +41,7 @@ flood_run() {
 	live=$(qw "$name" "$sum_live")
 	hist=$(qw "$name" "SELECT coalesce(sum(d.calls), 0), count(DISTINCT d.queryid)
 	                    FROM pg_stat_monitor_entries d JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
-	                    WHERE t.text LIKE '%bench_flood%'")
+	                    WHERE t.text LIKE '%bench_flood%' OR d.queryid IS NULL")
 	# the exports of the flood: largest, and longest time between two starts
 	local batches
 	batches=$(qw "$name" "SELECT coalesce(max(rows), 0),
@@ -84,7 +86,7 @@ part_flood() {
 		echo "## 5. Distinct-statement flood"
 		echo
 		echo "$FLOOD_N statements with distinct query ids (\`SELECT cA, cB, cC FROM bench_flood\`, the columns differing), run by one psql session as fast as it goes, on a server with the store at its default size (\`pgsm_max = 1MB\`: room for $entries_max entries)."
-		echo "Recorded = calls in the history (\`pg_stat_monitor_entries\`) plus calls still in the store (\`pg_stat_monitor_live\`), after the worker was asked to export what was left."
+		echo "Recorded = calls in the history (\`pg_stat_monitor_entries\`) plus calls still in the store (\`pg_stat_monitor_live\`), overflow rows included, after the worker was asked to export what was left."
 		echo "The same flood with export off shows what the store alone keeps."
 		echo "The worker is asked to export early when the store is a quarter full (\`PGSM_HIGH_WATER\` in src/store.c); \"longest between two exports\" is the longest time between the starts of two consecutive exports' transactions (\`pg_stat_monitor_exports.exported_at\`) during the flood and the final flush."
 		echo
