@@ -165,7 +165,8 @@ is( $node->safe_psql('postgres', qq(
 	       (SELECT count(*) FROM live_copy WHERE client_ip = '127.0.0.1'
 	          AND relations IS NOT NULL),
 	       (SELECT count(*) FROM live_copy WHERE sqlcode = '22012'),
-	       (SELECT count(*) FROM live_copy WHERE wal_bytes > 0),
+	       (SELECT count(*) FROM live_copy
+	        WHERE wal_bytes > 0 AND query LIKE 'INSERT INTO t%'),
 	       (SELECT count(*) FROM (SELECT $columns FROM live_copy
 	                              EXCEPT ALL
 	                              SELECT $columns FROM pg_stat_monitor_history
