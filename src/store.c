@@ -123,12 +123,8 @@ typedef struct PgsmShared
 	int			max_entries;
 	uint32		index_mask;		/* index has index_mask + 1 slots */
 	Size		text_size;
-	int			high_entries;	/* flush early past these */
-	Size		high_text;
-	TimestampTz last_freeze;	/* for the fill rate: when the last batch */
-	uint64		last_folded;	/* was frozen, entries_folded then, */
-	double		entry_rate;		/* and entries and text bytes per second */
-	double		text_rate;		/* the store was last seen to fill at */
+	int			high_entries;	/* flush early past these (moved by */
+	Size		high_text;		/* adapt_high_water, under lock) */
 	int			overflow_slots; /* overflow rows per part of the store */
 	int			overflow_catchall;	/* ... of which kept for catch-alls */
 
@@ -142,6 +138,10 @@ typedef struct PgsmShared
 	int			overflow_frozen;	/* overflow rows in [0, nfrozen) */
 	int			overflow_live;	/* ... and in [nfrozen, nentries) */
 	int			last_catchall;	/* the live catch-all row made last, or -1 */
+	TimestampTz last_freeze;	/* for the fill rate: when the last batch */
+	uint64		last_folded;	/* was frozen, entries_folded then, */
+	double		entry_rate;		/* and entries and text bytes per second */
+	double		text_rate;		/* the store was last seen to fill at */
 
 	/* Signals */
 	pg_atomic_uint32 flush_wanted;
