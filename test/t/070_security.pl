@@ -247,9 +247,11 @@ is( $node->safe_psql('postgres', q(
 	'1', 'and a new partition covers its range');
 
 # the worker meets squatted names: every partition of history is gone, and
-# the names of those around now are taken
+# the names of those around now are taken (in one transaction, so that an
+# export in between cannot make the partitions again first)
 $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', q(
+	BEGIN;
 	DO $$
 	DECLARE p regclass;
 	BEGIN
@@ -267,7 +269,8 @@ $node->safe_psql('postgres', q(
 				to_char(date_trunc('day', now() AT TIME ZONE 'UTC') + d * interval '1 day',
 				        'YYYYMMDD"T"HH24MISS'));
 		END LOOP;
-	END $$;));
+	END $$;
+	COMMIT;));
 $node->safe_psql('postgres', 'SELECT count(*) FROM probe AS squat_marker')
   for 1 .. 3;
 ok(pgsm_wait_exported($node, 'SELECT count(*) FROM probe AS squat_marker'),
