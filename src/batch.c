@@ -482,7 +482,11 @@ encode_row(PgsmBatch *b, const PgsmEntry *e)
 		t[kind] = p;
 		p += e->text_len[kind];
 	}
-	names_of(b, k, &user, &db);
+	if (e->text_len[PGSM_TEXT_USERNAME] == 0 ||
+		e->text_len[PGSM_TEXT_DATNAME] == 0)
+		names_of(b, k, &user, &db);
+	else
+		user = db = NULL;
 
 #define TEXT_ID(kind) \
 	do { \
@@ -496,26 +500,28 @@ encode_row(PgsmBatch *b, const PgsmEntry *e)
 	put16(s, (int16) (b->v2_4 ? HISTORY_NCOLS : HISTORY_NCOLS_2_3));
 	f_int8(s, pgsm_bucket_number(k->bucket, e->bucket_len));
 	f_int8(s, pgsm_bucket_start(k->bucket));
+	/* the names kept with the entry, or else looked up now */
 	put32(s, 4);
 	put32(s, (int32) k->userid);
-	f_name_or_null(s, user);
+	if (e->text_len[PGSM_TEXT_USERNAME] > 0)
+		TEXT(PGSM_TEXT_USERNAME);
+	else
+		f_name_or_null(s, user);
 	put32(s, 4);
 	put32(s, (int32) k->dbid);
-	f_name_or_null(s, db);
+	if (e->text_len[PGSM_TEXT_DATNAME] > 0)
+		TEXT(PGSM_TEXT_DATNAME);
+	else
+		f_name_or_null(s, db);
 	if (k->addr_family != 0)
 		f_inet(s, k);
 	else
 		f_null(s);
+	f_int8_or_null(s, e->pgsm_query_id);
 	if (k->overflow && b->v2_4)
-	{
 		f_null(s);
-		f_null(s);
-	}
 	else
-	{
-		f_int8(s, e->pgsm_query_id);
 		f_int8(s, k->queryid);
-	}
 	f_bool(s, k->toplevel);
 	f_int8_or_null(s, k->top_queryid);
 	TEXT_ID(PGSM_TEXT_QUERY);
