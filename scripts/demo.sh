@@ -87,7 +87,7 @@ echo "== the live store: the bucket in progress"
 psql -c "SELECT count(*) AS entries, coalesce(sum(calls), 0) AS calls FROM pg_stat_monitor_live"
 
 echo "== pg_stat_monitor_info: how full the store is, and what the worker did"
-psql -x -c "SELECT size, entries_max, entries, text_bytes_max, text_bytes, calls_dropped,
+psql -x -c "SELECT size, entries_max, entries, text_bytes_max, text_bytes, calls_folded,
                    exports, rows_exported, early_flushes,
                    round(last_export_ms::numeric, 2) AS last_export_ms,
                    round(last_lock_ms::numeric, 3) AS last_lock_ms, last_error

@@ -71,12 +71,12 @@ is(pgsm_history_calls($node, 'SELECT $1 AS frozen_marker'), '0',
 	'the batch being exported is lost, not written in part');
 is(pgsm_history_calls($node, 'SELECT $1, $2 AS live_marker'), '0',
 	'what the store held is lost');
-my ($reset_after, $dropped, $lost) = split /\|/, $node->safe_psql('postgres', q(
-	SELECT stats_reset, calls_dropped, calls_lost FROM pg_stat_monitor_info));
+my ($reset_after, $folded, $lost) = split /\|/, $node->safe_psql('postgres', q(
+	SELECT stats_reset, calls_folded, calls_lost FROM pg_stat_monitor_info));
 ok( $node->safe_psql('postgres',
 		"SELECT '$reset_after'::timestamptz > '$reset_before'::timestamptz") eq 't',
 	'the store starts again: stats_reset moves to the restart');
-is("$dropped|$lost", '0|0',
+is("$folded|$lost", '0|0',
 	'the counters start again from zero: a crash loses them with the store');
 
 # --- export goes on --------------------------------------------------------------

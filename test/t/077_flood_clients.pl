@@ -40,7 +40,7 @@ $node->pgbench(
 	[qr{processed: $total/$total}],
 	[qr{^$}],
 	'every statement of four clients succeeds',
-	{ '072_flood_clients' => $script },
+	{ '077_flood_clients' => $script },
 	'flood');
 
 my $distinct = $node->safe_psql('postgres', 'SELECT entries_max FROM pg_stat_monitor_info');
