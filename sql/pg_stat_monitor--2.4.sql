@@ -588,7 +588,11 @@ AS 'MODULE_PATHNAME', 'pgsm_current_bucket_start';
  * (pg_stat_monitor_internal(), NULL: the column of that name) and over the
  * history table pg_stat_monitor_entries d (one row per export of an entry,
  * added back together per bucket).  A column is shown from server version
- * "since" up to, not including, "until".
+ * "since" up to, not including, "until".  "pgss" is the column's place in
+ * pg_stat_statements' view of that version (pg_stat_monitor_statements),
+ * NULL for a column pg_stat_statements does not have.  bucket_done is true
+ * once the bucket has ended and is settled (pgsm_settled_until()), so that
+ * a tool that reads each finished bucket once reads all of it.
  *
  * The store, the exporter and pg_stat_monitor_entries carry every column on
  * every version, NULL where the version does not measure it; only the views
@@ -603,108 +607,315 @@ AS 'MODULE_PATHNAME', 'pgsm_current_bucket_start';
  */
 CREATE FUNCTION @extschema@.pgsm_view_columns(
     server_version int DEFAULT pg_catalog.current_setting('server_version_num')::int,
-    OUT "position" int, OUT name text, OUT live text, OUT history text)
+    OUT "position" int, OUT name text, OUT live text, OUT history text,
+    OUT pgss int)
 RETURNS SETOF record
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT pg_catalog.row_number() OVER (ORDER BY c.pos)::int, c.name, c.live, c.history
+SELECT pg_catalog.row_number() OVER (ORDER BY c.pos)::int, c.name, c.live, c.history,
+       c.pgss
 FROM (VALUES
-    (1, 'bucket', 0, NULL, NULL, 'd.bucket'),
-    (2, 'bucket_start_time', 0, NULL, NULL, 'd.bucket_start_time'),
-    (3, 'userid', 0, NULL, NULL, 'd.userid'),
-    (4, 'username', 0, NULL, NULL, 'max(d.username)'),
-    (5, 'dbid', 0, NULL, NULL, 'd.dbid'),
-    (6, 'datname', 0, NULL, NULL, 'max(d.datname)'),
-    (7, 'client_ip', 0, NULL, NULL, 'd.client_ip'),
-    (8, 'pgsm_query_id', 0, NULL, NULL, 'max(d.pgsm_query_id)'),
-    (9, 'queryid', 0, NULL, NULL, 'd.queryid'),
-    (10, 'toplevel', 0, NULL, NULL, 'd.toplevel'),
-    (11, 'top_queryid', 0, NULL, NULL, 'd.top_queryid'),
+    (1, 'bucket', 0, NULL, NULL, 'd.bucket', NULL),
+    (2, 'bucket_start_time', 0, NULL, NULL, 'd.bucket_start_time', NULL),
+    (3, 'userid', 0, NULL, NULL, 'd.userid', 1),
+    (4, 'username', 0, NULL, NULL, 'max(d.username)', NULL),
+    (5, 'dbid', 0, NULL, NULL, 'd.dbid', 2),
+    (6, 'datname', 0, NULL, NULL, 'max(d.datname)', NULL),
+    (7, 'client_ip', 0, NULL, NULL, 'd.client_ip', NULL),
+    (8, 'pgsm_query_id', 0, NULL, NULL, 'max(d.pgsm_query_id)', NULL),
+    (9, 'queryid', 0, NULL, NULL, 'd.queryid', 4),
+    (10, 'toplevel', 0, NULL, NULL, 'd.toplevel', 3),
+    (11, 'top_queryid', 0, NULL, NULL, 'd.top_queryid', NULL),
     (12, 'query', 0, NULL, NULL,
-     '(SELECT t.text FROM @extschema@.pg_stat_monitor_texts t WHERE t.text_id = min(d.query_text_id))'),
-    (13, 'comments', 0, NULL, NULL, 'max(d.comments)'),
-    (14, 'planid', 0, NULL, NULL, 'd.planid'),
+     '(SELECT t.text FROM @extschema@.pg_stat_monitor_texts t WHERE t.text_id = min(d.query_text_id))', 5),
+    (13, 'comments', 0, NULL, NULL, 'max(d.comments)', NULL),
+    (14, 'planid', 0, NULL, NULL, 'd.planid', NULL),
     (15, 'query_plan', 0, NULL, NULL,
-     '(SELECT t.text FROM @extschema@.pg_stat_monitor_texts t WHERE t.text_id = min(d.plan_text_id))'),
+     '(SELECT t.text FROM @extschema@.pg_stat_monitor_texts t WHERE t.text_id = min(d.plan_text_id))', NULL),
     (16, 'top_query', 0, NULL, NULL,
-     '(SELECT t.text FROM @extschema@.pg_stat_monitor_texts t WHERE t.text_id = min(d.top_query_text_id))'),
-    (17, 'application_name', 0, NULL, NULL, 'd.application_name'),
-    (18, 'relations', 0, NULL, NULL, 'max(d.relations)'),
-    (19, 'cmd_type', 0, NULL, NULL, 'max(d.cmd_type)'),
-    (20, 'cmd_type_text', 0, NULL, NULL, '@extschema@.get_cmd_type(max(d.cmd_type))'),
-    (21, 'elevel', 0, NULL, NULL, 'd.elevel'),
-    (22, 'sqlcode', 0, NULL, NULL, 'd.sqlcode'),
-    (23, 'message', 0, NULL, NULL, 'max(d.message)'),
-    (24, 'calls', 0, NULL, NULL, 'sum(d.calls)::int8'),
-    (25, 'total_exec_time', 0, NULL, NULL, 'sum(d.total_exec_time)'),
+     '(SELECT t.text FROM @extschema@.pg_stat_monitor_texts t WHERE t.text_id = min(d.top_query_text_id))', NULL),
+    (17, 'application_name', 0, NULL, NULL, 'd.application_name', NULL),
+    (18, 'relations', 0, NULL, NULL, 'max(d.relations)', NULL),
+    (19, 'cmd_type', 0, NULL, NULL, 'max(d.cmd_type)', NULL),
+    (20, 'cmd_type_text', 0, NULL, NULL, '@extschema@.get_cmd_type(max(d.cmd_type))', NULL),
+    (21, 'elevel', 0, NULL, NULL, 'd.elevel', NULL),
+    (22, 'sqlcode', 0, NULL, NULL, 'd.sqlcode', NULL),
+    (23, 'message', 0, NULL, NULL, 'max(d.message)', NULL),
+    (24, 'calls', 0, NULL, NULL, 'sum(d.calls)::int8', 12),
+    (25, 'total_exec_time', 0, NULL, NULL, 'sum(d.total_exec_time)', 13),
     (26, 'min_exec_time', 0, NULL, NULL,
-     'coalesce(min(d.min_exec_time) FILTER (WHERE d.calls > 0), 0)'),
+     'coalesce(min(d.min_exec_time) FILTER (WHERE d.calls > 0), 0)', 14),
     (27, 'max_exec_time', 0, NULL, NULL,
-     'coalesce(max(d.max_exec_time) FILTER (WHERE d.calls > 0), 0)'),
+     'coalesce(max(d.max_exec_time) FILTER (WHERE d.calls > 0), 0)', 15),
     (28, 'mean_exec_time', 0, NULL, NULL,
-     'coalesce(sum(d.total_exec_time) / nullif(sum(d.calls), 0), 0)'),
+     'coalesce(sum(d.total_exec_time) / nullif(sum(d.calls), 0), 0)', 16),
     (29, 'stddev_exec_time', 0, NULL, NULL,
-     'coalesce(sqrt(greatest(0, (sum(d.sum_var_exec_time) + sum(d.total_exec_time ^ 2 / d.calls) FILTER (WHERE d.calls > 0) - sum(d.total_exec_time) ^ 2 / nullif(sum(d.calls), 0)) / nullif(sum(d.calls), 0))), 0)'),
-    (30, 'rows', 0, NULL, NULL, 'sum(d.rows)::int8'),
-    (31, 'shared_blks_hit', 0, NULL, NULL, 'sum(d.shared_blks_hit)::int8'),
-    (32, 'shared_blks_read', 0, NULL, NULL, 'sum(d.shared_blks_read)::int8'),
-    (33, 'shared_blks_dirtied', 0, NULL, NULL, 'sum(d.shared_blks_dirtied)::int8'),
-    (34, 'shared_blks_written', 0, NULL, NULL, 'sum(d.shared_blks_written)::int8'),
-    (35, 'local_blks_hit', 0, NULL, NULL, 'sum(d.local_blks_hit)::int8'),
-    (36, 'local_blks_read', 0, NULL, NULL, 'sum(d.local_blks_read)::int8'),
-    (37, 'local_blks_dirtied', 0, NULL, NULL, 'sum(d.local_blks_dirtied)::int8'),
-    (38, 'local_blks_written', 0, NULL, NULL, 'sum(d.local_blks_written)::int8'),
-    (39, 'temp_blks_read', 0, NULL, NULL, 'sum(d.temp_blks_read)::int8'),
-    (40, 'temp_blks_written', 0, NULL, NULL, 'sum(d.temp_blks_written)::int8'),
-    (41, 'blk_read_time', 0, 170000, NULL, 'sum(d.blk_read_time)'),
-    (42, 'blk_write_time', 0, 170000, NULL, 'sum(d.blk_write_time)'),
-    (43, 'shared_blk_read_time', 170000, NULL, 'blk_read_time', 'sum(d.blk_read_time)'),
-    (44, 'shared_blk_write_time', 170000, NULL, 'blk_write_time', 'sum(d.blk_write_time)'),
-    (45, 'local_blk_read_time', 170000, NULL, NULL, 'sum(d.local_blk_read_time)'),
-    (46, 'local_blk_write_time', 170000, NULL, NULL, 'sum(d.local_blk_write_time)'),
-    (47, 'temp_blk_read_time', 0, NULL, NULL, 'sum(d.temp_blk_read_time)'),
-    (48, 'temp_blk_write_time', 0, NULL, NULL, 'sum(d.temp_blk_write_time)'),
-    (49, 'resp_calls', 0, NULL, NULL, '@extschema@.pgsm_sum(d.resp_calls)::text[]'),
-    (50, 'cpu_user_time', 0, NULL, NULL, 'sum(d.cpu_user_time)'),
-    (51, 'cpu_sys_time', 0, NULL, NULL, 'sum(d.cpu_sys_time)'),
-    (52, 'wal_records', 0, NULL, NULL, 'sum(d.wal_records)::int8'),
-    (53, 'wal_fpi', 0, NULL, NULL, 'sum(d.wal_fpi)::int8'),
-    (54, 'wal_bytes', 0, NULL, NULL, 'sum(d.wal_bytes)'),
-    (55, 'wal_buffers_full', 180000, NULL, NULL, 'sum(d.wal_buffers_full)::int8'),
+     'coalesce(sqrt(greatest(0, (sum(d.sum_var_exec_time) + sum(d.total_exec_time ^ 2 / d.calls) FILTER (WHERE d.calls > 0) - sum(d.total_exec_time) ^ 2 / nullif(sum(d.calls), 0)) / nullif(sum(d.calls), 0))), 0)', 17),
+    (30, 'rows', 0, NULL, NULL, 'sum(d.rows)::int8', 18),
+    (31, 'shared_blks_hit', 0, NULL, NULL, 'sum(d.shared_blks_hit)::int8', 19),
+    (32, 'shared_blks_read', 0, NULL, NULL, 'sum(d.shared_blks_read)::int8', 20),
+    (33, 'shared_blks_dirtied', 0, NULL, NULL, 'sum(d.shared_blks_dirtied)::int8', 21),
+    (34, 'shared_blks_written', 0, NULL, NULL, 'sum(d.shared_blks_written)::int8', 22),
+    (35, 'local_blks_hit', 0, NULL, NULL, 'sum(d.local_blks_hit)::int8', 23),
+    (36, 'local_blks_read', 0, NULL, NULL, 'sum(d.local_blks_read)::int8', 24),
+    (37, 'local_blks_dirtied', 0, NULL, NULL, 'sum(d.local_blks_dirtied)::int8', 25),
+    (38, 'local_blks_written', 0, NULL, NULL, 'sum(d.local_blks_written)::int8', 26),
+    (39, 'temp_blks_read', 0, NULL, NULL, 'sum(d.temp_blks_read)::int8', 27),
+    (40, 'temp_blks_written', 0, NULL, NULL, 'sum(d.temp_blks_written)::int8', 28),
+    (41, 'blk_read_time', 0, 170000, NULL, 'sum(d.blk_read_time)', 29),
+    (42, 'blk_write_time', 0, 170000, NULL, 'sum(d.blk_write_time)', 30),
+    (43, 'shared_blk_read_time', 170000, NULL, 'blk_read_time', 'sum(d.blk_read_time)', 31),
+    (44, 'shared_blk_write_time', 170000, NULL, 'blk_write_time', 'sum(d.blk_write_time)', 32),
+    (45, 'local_blk_read_time', 170000, NULL, NULL, 'sum(d.local_blk_read_time)', 33),
+    (46, 'local_blk_write_time', 170000, NULL, NULL, 'sum(d.local_blk_write_time)', 34),
+    (47, 'temp_blk_read_time', 0, NULL, NULL, 'sum(d.temp_blk_read_time)', 35),
+    (48, 'temp_blk_write_time', 0, NULL, NULL, 'sum(d.temp_blk_write_time)', 36),
+    (49, 'resp_calls', 0, NULL, NULL, '@extschema@.pgsm_sum(d.resp_calls)::text[]', NULL),
+    (50, 'cpu_user_time', 0, NULL, NULL, 'sum(d.cpu_user_time)', NULL),
+    (51, 'cpu_sys_time', 0, NULL, NULL, 'sum(d.cpu_sys_time)', NULL),
+    (52, 'wal_records', 0, NULL, NULL, 'sum(d.wal_records)::int8', 37),
+    (53, 'wal_fpi', 0, NULL, NULL, 'sum(d.wal_fpi)::int8', 38),
+    (54, 'wal_bytes', 0, NULL, NULL, 'sum(d.wal_bytes)', 39),
+    (55, 'wal_buffers_full', 180000, NULL, NULL, 'sum(d.wal_buffers_full)::int8', 40),
     (56, 'bucket_done', 0, NULL, NULL,
-     'd.bucket_start_time < @extschema@.pgsm_current_bucket_start()'),
-    (57, 'plans', 0, NULL, NULL, 'sum(d.plans)::int8'),
-    (58, 'total_plan_time', 0, NULL, NULL, 'sum(d.total_plan_time)'),
+     'd.bucket_start_time < @extschema@.pgsm_current_bucket_start()'
+     ' AND d.bucket_start_time + current_setting(''pg_stat_monitor.pgsm_bucket_time'')::interval'
+     ' <= (SELECT @extschema@.pgsm_settled_until())', NULL),
+    (57, 'plans', 0, NULL, NULL, 'sum(d.plans)::int8', 6),
+    (58, 'total_plan_time', 0, NULL, NULL, 'sum(d.total_plan_time)', 7),
     (59, 'min_plan_time', 0, NULL, NULL,
-     'coalesce(min(d.min_plan_time) FILTER (WHERE d.plans > 0), 0)'),
+     'coalesce(min(d.min_plan_time) FILTER (WHERE d.plans > 0), 0)', 8),
     (60, 'max_plan_time', 0, NULL, NULL,
-     'coalesce(max(d.max_plan_time) FILTER (WHERE d.plans > 0), 0)'),
+     'coalesce(max(d.max_plan_time) FILTER (WHERE d.plans > 0), 0)', 9),
     (61, 'mean_plan_time', 0, NULL, NULL,
-     'coalesce(sum(d.total_plan_time) / nullif(sum(d.plans), 0), 0)'),
+     'coalesce(sum(d.total_plan_time) / nullif(sum(d.plans), 0), 0)', 10),
     (62, 'stddev_plan_time', 0, NULL, NULL,
-     'coalesce(sqrt(greatest(0, (sum(d.sum_var_plan_time) + sum(d.total_plan_time ^ 2 / d.plans) FILTER (WHERE d.plans > 0) - sum(d.total_plan_time) ^ 2 / nullif(sum(d.plans), 0)) / nullif(sum(d.plans), 0))), 0)'),
-    (63, 'jit_functions', 0, NULL, NULL, 'sum(d.jit_functions)::int8'),
-    (64, 'jit_generation_time', 0, NULL, NULL, 'sum(d.jit_generation_time)'),
-    (65, 'jit_inlining_count', 0, NULL, NULL, 'sum(d.jit_inlining_count)::int8'),
-    (66, 'jit_inlining_time', 0, NULL, NULL, 'sum(d.jit_inlining_time)'),
-    (67, 'jit_optimization_count', 0, NULL, NULL, 'sum(d.jit_optimization_count)::int8'),
-    (68, 'jit_optimization_time', 0, NULL, NULL, 'sum(d.jit_optimization_time)'),
-    (69, 'jit_emission_count', 0, NULL, NULL, 'sum(d.jit_emission_count)::int8'),
-    (70, 'jit_emission_time', 0, NULL, NULL, 'sum(d.jit_emission_time)'),
-    (71, 'jit_deform_count', 170000, NULL, NULL, 'sum(d.jit_deform_count)::int8'),
-    (72, 'jit_deform_time', 170000, NULL, NULL, 'sum(d.jit_deform_time)'),
+     'coalesce(sqrt(greatest(0, (sum(d.sum_var_plan_time) + sum(d.total_plan_time ^ 2 / d.plans) FILTER (WHERE d.plans > 0) - sum(d.total_plan_time) ^ 2 / nullif(sum(d.plans), 0)) / nullif(sum(d.plans), 0))), 0)', 11),
+    (63, 'jit_functions', 0, NULL, NULL, 'sum(d.jit_functions)::int8', 41),
+    (64, 'jit_generation_time', 0, NULL, NULL, 'sum(d.jit_generation_time)', 42),
+    (65, 'jit_inlining_count', 0, NULL, NULL, 'sum(d.jit_inlining_count)::int8', 43),
+    (66, 'jit_inlining_time', 0, NULL, NULL, 'sum(d.jit_inlining_time)', 44),
+    (67, 'jit_optimization_count', 0, NULL, NULL, 'sum(d.jit_optimization_count)::int8', 45),
+    (68, 'jit_optimization_time', 0, NULL, NULL, 'sum(d.jit_optimization_time)', 46),
+    (69, 'jit_emission_count', 0, NULL, NULL, 'sum(d.jit_emission_count)::int8', 47),
+    (70, 'jit_emission_time', 0, NULL, NULL, 'sum(d.jit_emission_time)', 48),
+    (71, 'jit_deform_count', 170000, NULL, NULL, 'sum(d.jit_deform_count)::int8', 49),
+    (72, 'jit_deform_time', 170000, NULL, NULL, 'sum(d.jit_deform_time)', 50),
     (73, 'parallel_workers_to_launch', 180000, NULL, 'parallel_workers_to_launch::int4',
-     'sum(d.parallel_workers_to_launch)::int4'),
+     'sum(d.parallel_workers_to_launch)::int4', 51),
     (74, 'parallel_workers_launched', 180000, NULL, 'parallel_workers_launched::int4',
-     'sum(d.parallel_workers_launched)::int4'),
-    (75, 'stats_since', 170000, NULL, NULL, 'min(d.stats_since)'),
-    (76, 'minmax_stats_since', 170000, NULL, NULL, 'min(d.stats_since)')
-) c(pos, name, since, until, live, history)
+     'sum(d.parallel_workers_launched)::int4', 52),
+    (75, 'stats_since', 170000, NULL, NULL, 'min(d.stats_since)', 53),
+    (76, 'minmax_stats_since', 170000, NULL, NULL, 'min(d.stats_since)', 54)
+) c(pos, name, since, until, live, history, pgss)
 WHERE server_version >= c.since
   AND (c.until IS NULL OR server_version < c.until)
 ORDER BY c.pos
 $$;
+
+/*
+ * The time up to which history is settled: a bucket that ended by then will
+ * get no more rows.  A statement is filed under the bucket it started in, so
+ * that a bucket can still grow after its end: by the statements that started
+ * in it and are still running (waited for as long as they have run for less
+ * than a bucket's length: a longer one lands late), and by those that ended
+ * since the last export and are still in the store.  Read in that order: a
+ * statement that is no longer running has been recorded already.
+ * Superusers and pg_read_all_stats see every session's query_start.
+ */
+CREATE FUNCTION @extschema@.pgsm_settled_until()
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    running timestamptz;
+    held timestamptz;
+BEGIN
+    SELECT pg_catalog.min(a.query_start) INTO running
+    FROM pg_catalog.pg_stat_activity a
+    WHERE a.backend_type OPERATOR(pg_catalog.=) 'client backend'
+      AND a.state OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'fastpath function call'])
+      AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+      AND a.query_start OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-)
+          pg_catalog.make_interval(secs => @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time')::float8));
+    SELECT pg_catalog.min(l.bucket_start_time) INTO held
+    FROM @extschema@.pg_stat_monitor_internal(false) l;
+    RETURN least(pg_catalog.now(), running, held);
+END
+$$;
+
+-- Whether this database's pg_stat_monitor shows history: only the database
+-- the worker exports to has any, and only while export is on.  Elsewhere
+-- (and with export off) it shows the store, as pg_stat_monitor does.
+CREATE FUNCTION @extschema@.pgsm_shows_history()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.current_database() OPERATOR(pg_catalog.=)
+                        pg_catalog.current_setting('pg_stat_monitor.pgsm_database', true)
+                    AND pg_catalog.current_setting('pg_stat_monitor.pgsm_enable_table_export', true)::boolean,
+                    false)
+$$;
+
+/*
+ * pg_stat_statements' figures, kept up to date: one row per user, database,
+ * level and query id (NULL: the calls folded into overflow rows), in the
+ * stored form of pg_stat_monitor_entries (sums of squared deviations, so
+ * that parts add up exactly), with every column any server version
+ * measures.  The worker adds each batch it exports, in the same
+ * transaction, so that reading the totals never scans history.
+ * pg_stat_monitor_reset() empties it.  pg_stat_monitor_statements reads it.
+ */
+CREATE TABLE @extschema@.pg_stat_monitor_totals (
+    userid oid NOT NULL,
+    dbid oid NOT NULL,
+    toplevel boolean NOT NULL,
+    queryid int8,
+    query text,
+    plans int8 NOT NULL,
+    total_plan_time float8 NOT NULL,
+    min_plan_time float8 NOT NULL,
+    max_plan_time float8 NOT NULL,
+    sum_var_plan_time float8 NOT NULL,
+    calls int8 NOT NULL,
+    total_exec_time float8 NOT NULL,
+    min_exec_time float8 NOT NULL,
+    max_exec_time float8 NOT NULL,
+    sum_var_exec_time float8 NOT NULL,
+    rows int8 NOT NULL,
+    shared_blks_hit int8 NOT NULL,
+    shared_blks_read int8 NOT NULL,
+    shared_blks_dirtied int8 NOT NULL,
+    shared_blks_written int8 NOT NULL,
+    local_blks_hit int8 NOT NULL,
+    local_blks_read int8 NOT NULL,
+    local_blks_dirtied int8 NOT NULL,
+    local_blks_written int8 NOT NULL,
+    temp_blks_read int8 NOT NULL,
+    temp_blks_written int8 NOT NULL,
+    blk_read_time float8 NOT NULL,
+    blk_write_time float8 NOT NULL,
+    local_blk_read_time float8,
+    local_blk_write_time float8,
+    temp_blk_read_time float8 NOT NULL,
+    temp_blk_write_time float8 NOT NULL,
+    wal_records int8 NOT NULL,
+    wal_fpi int8 NOT NULL,
+    wal_bytes numeric NOT NULL,
+    wal_buffers_full int8,
+    jit_functions int8 NOT NULL,
+    jit_generation_time float8 NOT NULL,
+    jit_inlining_count int8 NOT NULL,
+    jit_inlining_time float8 NOT NULL,
+    jit_optimization_count int8 NOT NULL,
+    jit_optimization_time float8 NOT NULL,
+    jit_emission_count int8 NOT NULL,
+    jit_emission_time float8 NOT NULL,
+    jit_deform_count int8,
+    jit_deform_time float8,
+    parallel_workers_to_launch int8,
+    parallel_workers_launched int8,
+    stats_since timestamptz NOT NULL
+);
+
+CREATE UNIQUE INDEX pg_stat_monitor_totals_key ON @extschema@.pg_stat_monitor_totals
+    (userid, dbid, toplevel, queryid) NULLS NOT DISTINCT;
+
+COMMENT ON TABLE @extschema@.pg_stat_monitor_totals IS
+    'Running totals per user, database, level and query id since the last reset, added to at each export; read through pg_stat_monitor_statements';
+
+/*
+ * How parts of one entry add up, column by column of the stored form
+ * (pg_stat_monitor_entries, pg_stat_monitor_totals): the expression that
+ * gives column "col" of the whole from the parts' rows "p".  Counts and
+ * times are summed; minima and maxima are those of the parts that have
+ * calls (or plans), 0 without any; sums of squared deviations are combined
+ * with the parts' means; the first time seen is kept.
+ */
+CREATE FUNCTION @extschema@.pgsm_combine(col text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE
+    WHEN col OPERATOR(pg_catalog.=) ANY (ARRAY['query', 'stats_since']) THEN
+        pg_catalog.format('min(p.%I)', col)
+    WHEN col OPERATOR(pg_catalog.~) '^(min|max)_(exec|plan)_time$' THEN
+        pg_catalog.format('coalesce(%s(p.%I) FILTER (WHERE p.%s > 0), 0)',
+                          pg_catalog.left(col, 3), col, n)
+    WHEN col OPERATOR(pg_catalog.~) '^sum_var_(exec|plan)_time$' THEN
+        pg_catalog.format('coalesce(greatest(0, sum(p.%1$I) + sum(p.%2$I ^ 2 / p.%3$I) FILTER (WHERE p.%3$I > 0)'
+                          ' - sum(p.%2$I) ^ 2 / nullif(sum(p.%3$I), 0)), 0)',
+                          col, pg_catalog.replace(col, 'sum_var_', 'total_'), n)
+    ELSE pg_catalog.format('sum(p.%I)', col)
+END
+FROM (SELECT CASE WHEN col OPERATOR(pg_catalog.~) 'plan_time$' THEN 'plans'
+                  ELSE 'calls' END) c(n)
+$$;
+
+/*
+ * Add what batch "batch" wrote to pg_stat_monitor_entries (buckets starting
+ * at "since" or later, so that only their partitions are read) to the
+ * totals; with NULL, add all of history instead: the totals of a history
+ * written before they were kept.  Run by the worker in the transaction that
+ * writes the batch.  The totals of the statements the batch has are taken
+ * out and put back added up with it.
+ */
+CREATE FUNCTION @extschema@.pgsm_add_totals(batch int8, since timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key constant text[] := ARRAY['userid', 'dbid', 'toplevel', 'queryid'];
+    cols text;
+    sums text;
+    history text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           pg_catalog.string_agg(CASE WHEN a.attname OPERATOR(pg_catalog.=) ANY (key)
+                                      THEN pg_catalog.format('p.%I', a.attname)
+                                      ELSE @extschema@.pgsm_combine(a.attname) END,
+                                 ', ' ORDER BY a.attnum),
+           pg_catalog.string_agg(CASE a.attname
+                                     WHEN 'query' THEN 'x.text'
+                                     WHEN 'stats_since' THEN 'e.bucket_start_time'
+                                     ELSE pg_catalog.format('e.%I', a.attname) END,
+                                 ', ' ORDER BY a.attnum)
+    INTO cols, sums, history
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid OPERATOR(pg_catalog.=) '@extschema@.pg_stat_monitor_totals'::pg_catalog.regclass
+      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+
+    -- statements only: pg_stat_statements has no error rows
+    history := 'SELECT ' OPERATOR(pg_catalog.||) history
+        OPERATOR(pg_catalog.||) ' FROM @extschema@.pg_stat_monitor_entries e'
+        ' LEFT JOIN @extschema@.pg_stat_monitor_texts x ON x.text_id = e.query_text_id'
+        ' WHERE e.elevel = 0';
+    IF batch IS NOT NULL THEN
+        history := history OPERATOR(pg_catalog.||) ' AND e.batch_id = $1 AND e.bucket_start_time >= $2';
+    END IF;
+
+    EXECUTE pg_catalog.format(
+        'WITH b AS (%1$s),'
+        ' old AS (DELETE FROM @extschema@.pg_stat_monitor_totals t'
+        '         USING (SELECT DISTINCT userid, dbid, toplevel, queryid FROM b) k'
+        '         WHERE t.userid = k.userid AND t.dbid = k.dbid AND t.toplevel = k.toplevel'
+        '           AND t.queryid IS NOT DISTINCT FROM k.queryid'
+        '         RETURNING t.*)'
+        ' INSERT INTO @extschema@.pg_stat_monitor_totals (%2$s)'
+        ' SELECT %3$s FROM (SELECT * FROM old UNION ALL SELECT * FROM b) p'
+        ' GROUP BY p.userid, p.dbid, p.toplevel, p.queryid',
+        history, cols, sums)
+    USING batch, since;
+END
+$$;
+
+-- the totals of the history written before this version
+SELECT @extschema@.pgsm_add_totals(NULL, NULL);
 
 -- Whether the script of this extension is running (CREATE or ALTER
 -- EXTENSION): then what it creates joins the extension by itself.
@@ -714,9 +925,13 @@ LANGUAGE c STABLE
 AS 'MODULE_PATHNAME';
 
 /*
- * (Re-)create pg_stat_monitor_history, pg_stat_monitor_live and the
- * materialized view pg_stat_monitor with the columns pgsm_view_columns()
- * gives for server_version (by default the running server's).  The
+ * (Re-)create the views over the store and history with the columns
+ * pgsm_view_columns() gives for server_version (by default the running
+ * server's): pg_stat_monitor_history, pg_stat_monitor_live, the materialized
+ * view pgsm_recent, pg_stat_monitor (pgsm_recent in pgsm_database with
+ * export on, the store elsewhere: see pgsm_shows_history()) and
+ * pg_stat_monitor_statements (pg_stat_statements' view, over
+ * pg_stat_monitor_totals and the store).  The
  * extension's scripts call it; after pg_upgrade from an earlier major
  * version, a superuser calls it once to give the views the new version's
  * columns (history itself needs nothing).  The materialized view comes back
@@ -733,6 +948,8 @@ DECLARE
     in_script boolean := @extschema@.pgsm_creating_extension();
     live text;
     hist text;
+    stmts text;
+    stored text;
     v record;
 BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.format('%s AS %I',
@@ -743,13 +960,37 @@ BEGIN
     INTO live, hist
     FROM @extschema@.pgsm_view_columns(ver) c;
 
-    -- the views as they are, the materialized view (which reads history) first
+    -- pg_stat_statements' columns over the totals and the store (the
+    -- store's in the totals' stored form, in the table's order);
+    -- pg_stat_statements counts parallel workers in int8
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s AS %I',
+                                     CASE c.name WHEN 'query' THEN 'min(d.query)'
+                                     ELSE pg_catalog.replace(c.history, '::int4', '::int8') END,
+                                     c.name),
+                                 ', ' ORDER BY c.pgss)
+    INTO stmts
+    FROM @extschema@.pgsm_view_columns(ver) c
+    WHERE c.pgss IS NOT NULL;
+    SELECT pg_catalog.string_agg(CASE a.attname
+                                     WHEN 'sum_var_exec_time' THEN 'l.stddev_exec_time ^ 2 * l.calls'
+                                     WHEN 'sum_var_plan_time' THEN 'l.stddev_plan_time ^ 2 * l.plans'
+                                     WHEN 'stats_since' THEN 'l.bucket_start_time'
+                                     ELSE pg_catalog.format('l.%I', a.attname) END,
+                                 ', ' ORDER BY a.attnum)
+    INTO stored
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid OPERATOR(pg_catalog.=) '@extschema@.pg_stat_monitor_totals'::pg_catalog.regclass
+      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+
+    -- the views as they are, those that read others first (before 2.4,
+    -- pg_stat_monitor was the materialized view)
     FOR v IN
-        SELECT x.kind, x.name
-        FROM (VALUES (1, 'MATERIALIZED VIEW', 'pg_stat_monitor'),
-                     (2, 'VIEW', 'pg_stat_monitor_live'),
-                     (3, 'VIEW', 'pg_stat_monitor_history')) x(o, kind, name)
-        WHERE pg_catalog.to_regclass('@extschema@.' OPERATOR(pg_catalog.||) x.name) IS NOT NULL
+        SELECT CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END AS kind, x.name
+        FROM (VALUES (1, 'pg_stat_monitor'), (2, 'pg_stat_monitor_statements'),
+                     (3, 'pgsm_recent'), (4, 'pg_stat_monitor_live'),
+                     (5, 'pg_stat_monitor_history')) x(o, name)
+        JOIN pg_catalog.pg_class c
+            ON c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('@extschema@.' OPERATOR(pg_catalog.||) x.name)
         ORDER BY x.o
     LOOP
         IF NOT in_script THEN
@@ -775,33 +1016,60 @@ BEGIN
     COMMENT ON VIEW @extschema@.pg_stat_monitor_live IS
         'What shared memory holds now: the bucket in progress and anything not exported yet; other users'' texts are masked';
 
-    -- Reading only the last buckets' partitions, the refresh does not grow
-    -- with history.
-    CREATE MATERIALIZED VIEW @extschema@.pg_stat_monitor AS
+    -- The last buckets of history.  Reading only their partitions, the
+    -- refresh does not grow with history.
+    CREATE MATERIALIZED VIEW @extschema@.pgsm_recent AS
         SELECT * FROM @extschema@.pg_stat_monitor_history
         WHERE bucket_start_time >= @extschema@.pgsm_window_start();
-    COMMENT ON MATERIALIZED VIEW @extschema@.pg_stat_monitor IS
+    COMMENT ON MATERIALIZED VIEW @extschema@.pgsm_recent IS
         'The last pgsm_max_buckets buckets of history, refreshed by the worker after each bucket';
 
     -- the key of an entry: what REFRESH ... CONCURRENTLY matches rows on
-    CREATE UNIQUE INDEX pg_stat_monitor_entry_key ON @extschema@.pg_stat_monitor (
+    CREATE UNIQUE INDEX pg_stat_monitor_entry_key ON @extschema@.pgsm_recent (
         bucket, userid, dbid, client_ip, queryid, toplevel, top_queryid, planid,
         application_name, elevel, sqlcode);
 
-    REVOKE ALL ON @extschema@.pg_stat_monitor, @extschema@.pg_stat_monitor_history FROM PUBLIC;
-    GRANT SELECT ON @extschema@.pg_stat_monitor, @extschema@.pg_stat_monitor_history
+    -- Only one side is read: the other's condition is false before it
+    -- starts.
+    CREATE VIEW @extschema@.pg_stat_monitor AS
+        SELECT * FROM @extschema@.pgsm_recent
+        WHERE @extschema@.pgsm_shows_history()
+        UNION ALL
+        SELECT * FROM @extschema@.pg_stat_monitor_live
+        WHERE NOT @extschema@.pgsm_shows_history();
+    COMMENT ON VIEW @extschema@.pg_stat_monitor IS
+        'In pgsm_database with export on, the last pgsm_max_buckets buckets of history (pgsm_recent); elsewhere, what shared memory holds';
+
+    -- Error rows are left out, as pg_stat_statements has none.
+    EXECUTE 'CREATE VIEW @extschema@.pg_stat_monitor_statements AS SELECT ' OPERATOR(pg_catalog.||) stmts
+        OPERATOR(pg_catalog.||) ' FROM (SELECT * FROM @extschema@.pg_stat_monitor_totals'
+        ' UNION ALL SELECT ' OPERATOR(pg_catalog.||) stored
+        OPERATOR(pg_catalog.||) ' FROM @extschema@.pg_stat_monitor_internal(true) l WHERE l.elevel = 0) d'
+        ' GROUP BY d.userid, d.dbid, d.toplevel, d.queryid';
+    COMMENT ON VIEW @extschema@.pg_stat_monitor_statements IS
+        'pg_stat_statements'' columns since the last reset: the totals of what was exported plus what shared memory holds';
+
+    REVOKE ALL ON @extschema@.pg_stat_monitor, @extschema@.pgsm_recent,
+        @extschema@.pg_stat_monitor_statements, @extschema@.pg_stat_monitor_history FROM PUBLIC;
+    GRANT SELECT ON @extschema@.pg_stat_monitor, @extschema@.pgsm_recent,
+        @extschema@.pg_stat_monitor_statements, @extschema@.pg_stat_monitor_history
         TO pg_read_all_stats;
     GRANT SELECT ON @extschema@.pg_stat_monitor_live TO PUBLIC;
 
     IF NOT in_script THEN
         ALTER EXTENSION pg_stat_monitor ADD VIEW @extschema@.pg_stat_monitor_history;
         ALTER EXTENSION pg_stat_monitor ADD VIEW @extschema@.pg_stat_monitor_live;
-        ALTER EXTENSION pg_stat_monitor ADD MATERIALIZED VIEW @extschema@.pg_stat_monitor;
+        ALTER EXTENSION pg_stat_monitor ADD MATERIALIZED VIEW @extschema@.pgsm_recent;
+        ALTER EXTENSION pg_stat_monitor ADD VIEW @extschema@.pg_stat_monitor;
+        ALTER EXTENSION pg_stat_monitor ADD VIEW @extschema@.pg_stat_monitor_statements;
     END IF;
 END
 $$;
 
-REVOKE ALL ON FUNCTION @extschema@.pgsm_create_views(int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pgsm_create_views(int),
+    @extschema@.pgsm_add_totals(int8, timestamptz) FROM PUBLIC;
+REVOKE ALL ON @extschema@.pg_stat_monitor_totals FROM PUBLIC;
+GRANT SELECT ON @extschema@.pg_stat_monitor_totals TO pg_read_all_stats;
 
 SELECT @extschema@.pgsm_create_views();
 
@@ -856,6 +1124,23 @@ AS $$
                    WITH ORDINALITY AS x(range, freq, pos)
           GROUP BY x.pos, x.range) h
     ORDER BY h.pos
+$$;
+
+/*
+ * histogram() as pg_stat_monitor declares it: an int bucket and a result of
+ * type record, called with a column definition list,
+ *   SELECT * FROM histogram(b, q) AS a(range text, freq int, bar text)
+ * where b is an int.  A call with an int8 bucket (the type of the bucket
+ * column here) goes to the version above, which has OUT parameters and
+ * takes no column definition list.
+ */
+CREATE FUNCTION @extschema@.histogram(_bucket int, _quryid int8)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT h.range, h.freq, h.bar
+    FROM @extschema@.histogram(_bucket::pg_catalog.int8, _quryid) h
 $$;
 
 /*

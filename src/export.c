@@ -66,7 +66,9 @@ PG_FUNCTION_INFO_V1(pg_stat_monitor_flush);
 #define VERSION_MATVIEW		202 /* pg_stat_monitor is a materialized view */
 #define VERSION_DECODING	203 /* logical decoding history */
 #define VERSION_ENTRIES		204 /* history's table is pg_stat_monitor_entries,
-								 * with the columns of 17 and 18 */
+								 * with the columns of 17 and 18; the totals of
+								 * pg_stat_monitor_statements; the materialized
+								 * view is pgsm_recent */
 
 /* How often partitions are looked after */
 #define MAINTAIN_INTERVAL_MS	(5 * 60 * 1000)
@@ -345,6 +347,7 @@ typedef struct BatchWrite
 	int			nall;			/* every bucket of the batch ... */
 	int64	   *all_buckets;
 	int		   *all_entries;	/* ... and its number of entries */
+	TimestampTz first_start;	/* start of its earliest bucket */
 	bool		already_written;
 	uint64		rows;
 } BatchWrite;
@@ -355,7 +358,8 @@ typedef struct BatchWrite
  * whether it has the batch already, have it write the batch, release.  A
  * destination stores, in the export's transaction or in one of its own
  * that commits with it, the batch's new texts, its rows (read as a COPY
- * BINARY stream, pgsm_batch_read) and a record of the batch by id.
+ * BINARY stream, pgsm_batch_read), their addition to the totals of
+ * pg_stat_monitor_statements, and a record of the batch by id.
  */
 typedef struct PgsmDestination
 {
@@ -478,6 +482,17 @@ local_write(BatchWrite *bw, PgsmBatch *batch)
 
 	rows = local_copy_rows(batch);
 
+	/* pg_stat_monitor_statements' totals, from the rows just written */
+	if (ext_version >= VERSION_ENTRIES)
+	{
+		sql = psprintf("SELECT %s.pgsm_add_totals($1, $2)", s);
+		types[0] = INT8OID;
+		values[0] = Int64GetDatum((int64) bw->batch_id);
+		types[1] = TIMESTAMPTZOID;
+		values[1] = TimestampTzGetDatum(bw->first_start);
+		spi_exec(sql, 2, types, values, SPI_OK_SELECT);
+	}
+
 	sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
 				   " VALUES ($1, $2)", s);
 	types[0] = INT8OID;
@@ -524,10 +539,13 @@ batch_buckets(BatchWrite *bw)
 	bw->all_buckets = pgsm_store_batch_buckets(&bw->nall, &bw->all_entries);
 	bw->bucket_starts = palloc(sizeof(Datum) * Max(bw->nall, 1));
 	bw->nbuckets = 0;
+	bw->first_start = DT_NOEND;
 	for (int i = 0; i < bw->nall; i++)
 	{
 		TimestampTz start = pgsm_bucket_start(bw->all_buckets[i]);
 		bool		seen = false;
+
+		bw->first_start = Min(bw->first_start, start);
 
 		for (int k = 0; k < nensured && !seen; k++)
 			seen = ensured[k] == start;
@@ -679,7 +697,7 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 		refresh_pending = true;
 	if (refresh_pending && ext_version >= VERSION_MATVIEW)
 	{
-		if (pgsm_refresh_launch(ext_schema))
+		if (pgsm_refresh_launch(ext_schema, ext_version < VERSION_ENTRIES))
 			refresh_pending = false;
 		else
 			ereport(LOG,

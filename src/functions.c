@@ -27,6 +27,7 @@
 #include "common/int.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/nodes.h"
@@ -371,11 +372,61 @@ pg_stat_monitor_internal(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * Empty pg_stat_monitor_statements' totals in this database, if it has them
+ * (from version 2.4).  Run as the table's owner: whoever was granted
+ * pg_stat_monitor_reset() may reset them.  Only pgsm_database has totals
+ * to speak of: elsewhere the table is empty.
+ */
+static void
+reset_totals(void)
+{
+	char	   *schema = NULL;
+	Oid			owner = InvalidOid;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	SPI_connect();
+	if (SPI_execute("SELECT n.nspname, c.relowner"
+					" FROM pg_catalog.pg_extension e"
+					" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+					" JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+					" WHERE e.extname OPERATOR(pg_catalog.=) 'pg_stat_monitor'"
+					" AND c.relname OPERATOR(pg_catalog.=) 'pg_stat_monitor_totals'",
+					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+
+		schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2,
+											   &isnull));
+	}
+	if (schema != NULL)
+	{
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(owner, save_sec_context |
+							   SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		if (SPI_execute(psprintf("DELETE FROM %s.pg_stat_monitor_totals",
+								 quote_identifier(schema)),
+						false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not reset pg_stat_monitor_totals");
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	SPI_finish();
+}
+
+/*
+ * Discard what the store holds and is not being exported, and the totals
+ * of pg_stat_monitor_statements.  History stays.
+ */
 Datum
 pg_stat_monitor_reset(PG_FUNCTION_ARGS)
 {
 	pgsm_store_check_ready();
 	pgsm_store_reset();
+	reset_totals();
 	PG_RETURN_VOID();
 }
 

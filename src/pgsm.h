@@ -331,7 +331,7 @@ extern void pgsm_export_cycle(bool boundary, int64 finished_bucket);
 /* Worker (worker.c) */
 extern void pgsm_worker_register(void);
 extern PGDLLEXPORT void pgsm_worker_main(Datum arg);
-extern bool pgsm_refresh_launch(const char *schema);
+extern bool pgsm_refresh_launch(const char *schema, bool old_name);
 extern PGDLLEXPORT void pgsm_refresh_main(Datum arg);
 extern PGDLLEXPORT void pgsm_check_database_main(Datum arg);
 

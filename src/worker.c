@@ -354,12 +354,14 @@ pgsm_worker_main(Datum arg)
 static BackgroundWorkerHandle *refresh_handle = NULL;
 
 /*
- * Start a worker that refreshes the materialized view pg_stat_monitor in
- * the given (quoted) schema, unless the last one is still at it.  Returns
- * false when none could be started.
+ * Start a worker that refreshes the materialized view of the last buckets
+ * in the given (quoted) schema, unless the last one is still at it:
+ * pgsm_recent, what pg_stat_monitor shows in pgsm_database, or before
+ * version 2.4 pg_stat_monitor itself (old_name).  Returns false when none
+ * could be started.
  */
 bool
-pgsm_refresh_launch(const char *schema)
+pgsm_refresh_launch(const char *schema, bool old_name)
 {
 	BackgroundWorker worker;
 	pid_t		pid;
@@ -371,6 +373,7 @@ pgsm_refresh_launch(const char *schema)
 	short_lived_worker(&worker, "pgsm_refresh_main", "pg_stat_monitor refresh",
 					   BgWorkerStart_RecoveryFinished);
 	strlcpy(worker.bgw_extra, schema, BGW_EXTRALEN);
+	worker.bgw_main_arg = BoolGetDatum(old_name);
 
 	if (refresh_handle != NULL)
 		pfree(refresh_handle);
@@ -378,7 +381,7 @@ pgsm_refresh_launch(const char *schema)
 	return RegisterDynamicBackgroundWorker(&worker, &refresh_handle);
 }
 
-/* Refresh pg_stat_monitor once, then exit. */
+/* Refresh the view once, then exit. */
 void
 pgsm_refresh_main(Datum arg)
 {
@@ -394,8 +397,9 @@ pgsm_refresh_main(Datum arg)
 	pin_settings();
 
 	snprintf(sql, sizeof(sql),
-			 "REFRESH MATERIALIZED VIEW CONCURRENTLY %s.pg_stat_monitor",
-			 MyBgworkerEntry->bgw_extra);
+			 "REFRESH MATERIALIZED VIEW CONCURRENTLY %s.%s",
+			 MyBgworkerEntry->bgw_extra,
+			 DatumGetBool(arg) ? "pg_stat_monitor" : "pgsm_recent");
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
