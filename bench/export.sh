@@ -14,7 +14,8 @@
 #    the statements run, and the export measured is the only one.
 # b) Bytes on disk per history row and per query text, from the rows and
 #    texts those exports wrote.
-# c) Refresh time of the materialized view pg_stat_monitor over one day and
+# c) Refresh time of the materialized view (pgsm_recent, what pg_stat_monitor
+#    shows in pgsm_database) over one day and
 #    over thirty days of history (rows made from the exported ones, spread
 #    over every bucket), with export off so the worker does not refresh
 #    it at the same time.
@@ -226,17 +227,20 @@ export_refresh() {
 	}
 	# refresh_times LABEL: five refreshes, as the worker runs them
 	refresh_times() {
-		local f="$raw/refresh-$1"
+		local f="$raw/refresh-$1" refresh_view=pgsm_recent
+		# (pg_stat_monitor itself before version 2.4)
+		q "$name" "SELECT 1 FROM pg_matviews WHERE matviewname = 'pgsm_recent'" | grep -q 1 ||
+			refresh_view=pg_stat_monitor
 		as_pg psql -X -q $(conn "$name") -d postgres >"$f.log" 2>&1 <<EOF
 SET pg_stat_monitor.pgsm_track = none;
 \timing on
-REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
-REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
-REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
-REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
-REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
-REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
-REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor;
+REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
+REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
+REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
+REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
+REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
+REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
+REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
 \timing off
 EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
 EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
@@ -320,7 +324,7 @@ export_report() {
 
 		echo "### Refresh of the materialized view"
 		echo
-		echo "History made of $EXPORT_HISTORY_ROWS exported rows (distinct statements) copied into every bucket ($(cat "$raw/bucket_time") s buckets) of the last day, then of the last thirty days, then cut back to the last day; \`REFRESH MATERIALIZED VIEW CONCURRENTLY pg_stat_monitor\`, as the worker runs it, seven times each, with export off so that the worker does not refresh it meanwhile (\`pgsm_max_buckets\` at its default, 10)."
+		echo "History made of $EXPORT_HISTORY_ROWS exported rows (distinct statements) copied into every bucket ($(cat "$raw/bucket_time") s buckets) of the last day, then of the last thirty days, then cut back to the last day; \`REFRESH MATERIALIZED VIEW CONCURRENTLY pgsm_recent\` (the materialized view \`pg_stat_monitor\` shows in \`pgsm_database\`), as the worker runs it, seven times each, with export off so that the worker does not refresh it meanwhile (\`pgsm_max_buckets\` at its default, 10)."
 		echo
 		echo "The view's query alone, under \`EXPLAIN ANALYZE\` (median of 3), splits the time between planning and execution; \"partitions pruned\" counts the partitions skipped when execution starts (run-time pruning, as the window's start is known only then), which the planner has nevertheless planned."
 		echo

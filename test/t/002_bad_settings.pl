@@ -79,8 +79,9 @@ is($node->safe_psql('postgres', 'SELECT size FROM pg_stat_monitor_info'),
 	3 * 1024 * 1024, 'a bare pgsm_max is in MB');
 $node->stop;
 
-# pg_stat_monitor's own settings section, with values within its ranges,
-# starts and means the same here
+# pg_stat_monitor's own settings section, every one of its 18 settings with
+# values within its ranges, starts and means the same here
+my $upstream_offset = -s $node->logfile;
 ok( start_with(q{
 pg_stat_monitor.pgsm_max = 100
 pg_stat_monitor.pgsm_query_max_len = 4096
@@ -91,6 +92,7 @@ pg_stat_monitor.pgsm_histogram_max = '10s'
 pg_stat_monitor.pgsm_histogram_buckets = 10
 pg_stat_monitor.pgsm_query_shared_buffer = 20
 pg_stat_monitor.pgsm_track_utility = on
+pg_stat_monitor.pgsm_track_application_names = on
 pg_stat_monitor.pgsm_enable_pgsm_query_id = on
 pg_stat_monitor.pgsm_normalized_query = off
 pg_stat_monitor.pgsm_enable_overflow = on
@@ -99,6 +101,9 @@ pg_stat_monitor.pgsm_extract_comments = off
 pg_stat_monitor.pgsm_track = top
 pg_stat_monitor.pgsm_track_planning = off
 }), "pg_stat_monitor's settings start the server");
+unlike(slurp_file($node->logfile, $upstream_offset),
+	qr/WARNING:  (?!pg_stat_monitor.pgsm_track_application_names is deprecated).*pgsm_/,
+	'without a warning, but the deprecation pg_stat_monitor gives too');
 is( $node->safe_psql('postgres', q{
 	SELECT size / 1024 / 1024 FROM pg_stat_monitor_info}),
 	'100', 'pgsm_max = 100 is 100 MB, as in pg_stat_monitor');
@@ -107,6 +112,30 @@ is( $node->safe_psql('postgres', q{
 	    || current_setting('pg_stat_monitor.pgsm_histogram_min') || ' '
 	    || current_setting('pg_stat_monitor.pgsm_histogram_max')}),
 	'2d 5ms 10s', 'bucket time and histogram bounds keep their units');
+$node->stop;
+
+# the ends of pg_stat_monitor's ranges that a test machine can afford
+# (pgsm_max up to 10240 MB is accepted as well, see settings.out)
+ok( start_with(q{
+pg_stat_monitor.pgsm_max = 10
+pg_stat_monitor.pgsm_query_max_len = 1024
+pg_stat_monitor.pgsm_max_buckets = 20000
+pg_stat_monitor.pgsm_bucket_time = 2147483647
+pg_stat_monitor.pgsm_histogram_min = 0
+pg_stat_monitor.pgsm_histogram_max = 50000000
+pg_stat_monitor.pgsm_histogram_buckets = 50
+pg_stat_monitor.pgsm_query_shared_buffer = 10000
+pg_stat_monitor.pgsm_track = all
+}), "the ends of pg_stat_monitor's ranges start the server");
+$node->safe_psql('postgres', 'SELECT 1 AS range_ends_marker');
+is( $node->safe_psql('postgres', q{
+	SELECT calls || ' ' || array_length(resp_calls, 1)
+	FROM pg_stat_monitor_live WHERE query = 'SELECT $1 AS range_ends_marker'}),
+	'1 52', 'and statements are recorded, with 50 histogram cells and two more');
+is( $node->safe_psql('postgres', q{
+	SELECT size / 1024 / 1024 || ' ' || current_setting('pg_stat_monitor.pgsm_histogram_max')
+	FROM pg_stat_monitor_info}),
+	'10 50000s', 'pgsm_max and pgsm_histogram_max mean what they mean there');
 $node->stop;
 
 # the settings the plan writes with ALTER SYSTEM are accepted as written

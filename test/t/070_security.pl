@@ -156,7 +156,7 @@ $node->safe_psql('postgres', q(
 ok(pgsm_wait_exported($node, 'SELECT count(*) FROM probe AS alice_marker'),
 	"alice's statements are exported");
 my $key = $node->safe_psql('postgres', q(
-	SELECT bucket || ', ' || queryid FROM pg_stat_monitor_entries d
+	SELECT bucket || '::int8, ' || queryid FROM pg_stat_monitor_entries d
 	JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
 	WHERE t.text = 'SELECT count(*) FROM probe AS alice_marker'
 	ORDER BY bucket LIMIT 1));

@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use PgsmTest;
 
 my $node = pgsm_node('fallback', bucket_time => 2, conf => q(
