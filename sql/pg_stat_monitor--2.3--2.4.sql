@@ -1268,6 +1268,12 @@ BEGIN
     INTO stmts
     FROM @extschema@.pgsm_view_columns(ver) c
     WHERE c.pgss IS NOT NULL;
+    -- before 17, pg_stat_statements 1.10's columns, then 1.11's stats_since
+    -- and minmax_stats_since
+    IF ver < 170000 THEN
+        stmts := stmts OPERATOR(pg_catalog.||)
+            ', min(d.stats_since) AS stats_since, min(d.stats_since) AS minmax_stats_since';
+    END IF;
     SELECT pg_catalog.string_agg(CASE a.attname
                                      WHEN 'sum_var_exec_time' THEN 'l.stddev_exec_time ^ 2 * l.calls'
                                      WHEN 'sum_var_plan_time' THEN 'l.stddev_plan_time ^ 2 * l.plans'

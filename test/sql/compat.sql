@@ -60,12 +60,20 @@ FROM plan_lines('SELECT * FROM pg_stat_monitor') l;
 
 -- pg_stat_monitor_statements: the columns of pg_stat_statements' view on
 -- this server, in its order and of its types (its view can be created
--- without the library loaded): no difference either way
+-- without the library loaded), and after them, before PostgreSQL 17,
+-- 1.11's stats_since and minmax_stats_since
 CREATE SCHEMA pgss;
 CREATE EXTENSION pg_stat_statements SCHEMA pgss;
-SELECT count(*) > 40 AS many_columns,
-       count(*) FILTER (WHERE p.attname IS DISTINCT FROM m.attname
-                           OR p.type IS DISTINCT FROM m.type) AS differences
+SELECT count(p.attname) > 40 AS many_columns,
+       count(*) FILTER (WHERE p.attname IS NOT NULL
+                          AND (p.attname IS DISTINCT FROM m.attname
+                               OR p.type IS DISTINCT FROM m.type)) AS differences,
+       coalesce(array_agg(m.attname::text || ' ' || m.type ORDER BY m.attnum)
+                    FILTER (WHERE p.attname IS NULL), '{}')
+           <@ '{"stats_since timestamp with time zone",
+                "minmax_stats_since timestamp with time zone"}' AS extra_since,
+       bool_and(m.attname IS NOT NULL) AS none_missing,
+       bool_or(m.attname = 'stats_since') AS has_since
 FROM (SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod) AS type
       FROM pg_attribute a
       WHERE a.attrelid = 'pgss.pg_stat_statements'::regclass AND a.attnum > 0) p
@@ -81,10 +89,8 @@ SELECT count(*) = count(DISTINCT (userid, dbid, toplevel, queryid)) AS one_row_p
 FROM pg_stat_monitor_statements;
 SELECT query, calls, rows, mean_exec_time >= 2 AS slept,
        min_exec_time <= mean_exec_time AND mean_exec_time <= max_exec_time AS ordered,
-       coalesce((to_jsonb(s) ->> 'stats_since')::timestamptz <= now()
-                AND to_jsonb(s) -> 'minmax_stats_since' = to_jsonb(s) -> 'stats_since',
-                current_setting('server_version_num')::int < 170000) AS since
-FROM pg_stat_monitor_statements s
+       stats_since <= now() AND minmax_stats_since = stats_since AS since
+FROM pg_stat_monitor_statements
 WHERE query LIKE '%compat_marker%';
 -- the store's figures, added up over its rows
 SELECT s.calls = l.calls AND s.total_exec_time = l.total AS agrees

@@ -180,10 +180,7 @@ is( $node->safe_psql('postgres', q(
 	SELECT s.calls = h.calls AND s.rows = h.rows
 	       AND abs(s.total_exec_time - h.total) < 1e-6
 	       AND s.min_exec_time = h.min AND s.max_exec_time = h.max
-	       -- stats_since from PostgreSQL 17 on, as in pg_stat_statements
-	       AND coalesce((to_jsonb(s) ->> 'stats_since')::timestamptz = h.since
-	                    AND to_jsonb(s) -> 'minmax_stats_since' = to_jsonb(s) -> 'stats_since',
-	                    current_setting('server_version_num')::int < 170000)
+	       AND s.stats_since = h.since AND s.minmax_stats_since = h.since
 	       AND s.mean_exec_time BETWEEN s.min_exec_time AND s.max_exec_time
 	FROM pg_stat_monitor_statements s,
 	     (SELECT sum(calls) AS calls, sum(total_exec_time) AS total,
@@ -289,12 +286,9 @@ is( $node->safe_psql('postgres', q(
 	'0', 'pg_stat_monitor_reset() resets pg_stat_monitor_statements');
 $node->safe_psql('postgres', 'SELECT count(*) FROM pmm_t WHERE a > -1');
 ok( $node->poll_query_until('postgres', q(
-	SELECT calls = 1
-	       AND coalesce((to_jsonb(s) ->> 'stats_since')::timestamptz
-	                        >= (SELECT stats_reset FROM pg_stat_monitor_info)
-	                           - current_setting('pg_stat_monitor.pgsm_bucket_time')::interval,
-	                    current_setting('server_version_num')::int < 170000)
-	FROM pg_stat_monitor_statements s
+	SELECT calls = 1 AND stats_since >= (SELECT stats_reset FROM pg_stat_monitor_info)
+	                  - current_setting('pg_stat_monitor.pgsm_bucket_time')::interval
+	FROM pg_stat_monitor_statements
 	WHERE query = 'SELECT count(*) FROM pmm_t WHERE a > $1')),
 	'and counts again from there');
 
