@@ -51,7 +51,9 @@ ORDER BY query COLLATE "C";
 
 -- A statement run by the planner (an immutable SQL function folded into a
 -- constant) is nested: with pgsm_track = top it is not recorded; with all,
--- its planning and its execution are in one nested row.
+-- its planning and its execution are in one nested row.  From PostgreSQL
+-- 18 on, a SQL function keeps its plan for the session (the plan cache), so
+-- the second call plans nothing and the row has 0 plans (planning_1.out).
 CREATE FUNCTION pl_folded() RETURNS int LANGUAGE sql IMMUTABLE
     AS 'SELECT 40 + 2 AS pl_folded_body';
 SELECT pg_stat_monitor_reset();
