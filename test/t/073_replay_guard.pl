@@ -94,6 +94,7 @@ $node->poll_query_until('postgres', 'SELECT exports > 0 FROM pg_stat_monitor_inf
 # The history table held: whatever the worker freezes next, it cannot
 # write.  An export that gives up on the lock keeps its batch frozen too.
 my $locker = pgsm_lock_history($node);
+# statements for the batch to hold, should the worker freeze after them
 $node->safe_psql('postgres', 'SELECT 1 AS replay_marker') for 1 .. 5;
 $node->safe_psql('postgres', 'SELECT pg_stat_monitor_flush()');
 ok( $node->poll_query_until('postgres', q(
