@@ -143,16 +143,20 @@ ok( $node->poll_query_until('postgres', qq(
 	SELECT frozen_rows($batch) = -1 OR export_failures > $failures
 	FROM pg_stat_monitor_info)),
 	'the worker deals with the batch');
-is(frozen_rows($batch), '-1', 'a batch written already is released from the store');
+my $released = is(frozen_rows($batch), '-1', 'a batch written already is released from the store');
 is(history_of($batch), "$rows|$calls", 'and not written again');
 is(exports_of($batch), "1|$nfrozen", 'the batch is recorded once');
 is($node->safe_psql('postgres', 'SELECT export_failures FROM pg_stat_monitor_info'),
 	$failures, 'no export failed');
 
-# export goes on after it
-$node->safe_psql('postgres', 'SELECT 1 AS after_marker') for 1 .. 3;
-ok(pgsm_wait_exported($node, 'SELECT $1 AS after_marker'), 'later batches are exported');
-is(pgsm_history_calls($node, 'SELECT $1 AS after_marker'), '3', 'once');
+# export goes on after it (not looked at when the batch is still frozen:
+# every export would then fail, and each wait run to its deadline)
+if ($released)
+{
+	$node->safe_psql('postgres', 'SELECT 1 AS after_marker') for 1 .. 3;
+	ok(pgsm_wait_exported($node, 'SELECT $1 AS after_marker'), 'later batches are exported');
+	is(pgsm_history_calls($node, 'SELECT $1 AS after_marker'), '3', 'once');
+}
 
 $node->stop;
 done_testing();
