@@ -581,6 +581,285 @@ LANGUAGE c STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'pgsm_current_bucket_start';
 
 /*
+ * Compaction.  History older than pg_stat_monitor.pgsm_compact_after is
+ * moved from pg_stat_monitor_entries into pg_stat_monitor_compact: one row
+ * per statement (the key of an entry, below) and partition span (a day by
+ * default), in which every other column of pg_stat_monitor_entries is an
+ * array holding that column's value for each row compacted, in the order of
+ * bucket_start_time and batch_id.  Arrays of one column's values compress
+ * well (TOAST, lz4 where the server has it): zeros and repeated names cost
+ * next to nothing.  A column whose type is an array itself (resp_calls,
+ * relations) is kept as the text of each array.
+ *
+ * pgsm_history_rows gives every exported row from both forms, exactly as
+ * it was written, so that every view over history (pg_stat_monitor_history,
+ * pg_stat_monitor_data, pg_stat_monitor, histogram(), the reports) gives
+ * the same answers before and after compaction.
+ *
+ * The shape of both is derived from the columns of pg_stat_monitor_entries
+ * (whose order is history_columns[] in src/batch.c): a column added there
+ * comes into the compact table and the view at the next compaction, or
+ * with pgsm_compact_prepare().
+ */
+
+-- The columns of an entry's key, those kept once per compact row
+CREATE FUNCTION @extschema@.pgsm_compact_columns(OUT name text, OUT type text,
+                                                 OUT is_key boolean, OUT as_text boolean)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod),
+           a.attname OPERATOR(pg_catalog.=) ANY ('{userid,dbid,client_ip,queryid,toplevel,top_queryid,planid,application_name,elevel,sqlcode}'::name[]),
+           t.typcategory OPERATOR(pg_catalog.=) 'A'
+    FROM pg_catalog.pg_attribute a
+    JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+    WHERE a.attrelid OPERATOR(pg_catalog.=) '@extschema@.pg_stat_monitor_entries'::pg_catalog.regclass
+      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+    ORDER BY a.attnum
+$$;
+
+/*
+ * The query giving every exported row from both forms, with the columns of
+ * pg_stat_monitor_entries: the compact rows (c) unnested, then the entries.
+ * A condition on c (compact_first, compact_last, compact_day) may be given,
+ * so that a query reading a few buckets does not unnest the others.
+ */
+CREATE FUNCTION @extschema@.pgsm_history_rows_sql(compact_filter text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format(
+        'SELECT %s FROM @extschema@.pg_stat_monitor_compact c, ROWS FROM (%s) u(%s)%s '
+        'UNION ALL SELECT %s FROM @extschema@.pg_stat_monitor_entries e',
+        pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('c.%I', x.name)
+                                   WHEN x.as_text THEN pg_catalog.format('u.%I::%s AS %I', x.name, x.type, x.name)
+                                   ELSE pg_catalog.format('u.%I', x.name) END, ', '),
+        pg_catalog.string_agg(pg_catalog.format('pg_catalog.unnest(c.%I)', x.name), ', ')
+            FILTER (WHERE NOT x.is_key),
+        pg_catalog.string_agg(pg_catalog.quote_ident(x.name), ', ') FILTER (WHERE NOT x.is_key),
+        ' WHERE ' OPERATOR(pg_catalog.||) compact_filter,
+        pg_catalog.string_agg(pg_catalog.format('e.%I', x.name), ', '))
+    FROM @extschema@.pgsm_compact_columns() x
+$$;
+
+/*
+ * Create pg_stat_monitor_compact, or give it the columns of
+ * pg_stat_monitor_entries it lacks, and (re-)create pgsm_history_rows over
+ * both.  Idempotent; takes the compaction lock.
+ */
+CREATE FUNCTION @extschema@.pgsm_compact_prepare()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    lz4 boolean := EXISTS (SELECT FROM pg_catalog.pg_settings s
+                           WHERE s.name OPERATOR(pg_catalog.=) 'default_toast_compression'
+                             AND 'lz4' OPERATOR(pg_catalog.=) ANY (s.enumvals));
+    changed boolean := false;
+BEGIN
+    -- one compaction (or reshaping) at a time
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pg_stat_monitor compaction'));
+
+    IF pg_catalog.to_regclass('@extschema@.pg_stat_monitor_compact') IS NULL THEN
+        CREATE TABLE @extschema@.pg_stat_monitor_compact (
+            compact_day timestamptz NOT NULL,
+            compact_first timestamptz NOT NULL,
+            compact_last timestamptz NOT NULL,
+            compact_rows int NOT NULL
+        ) PARTITION BY RANGE (compact_day);
+        COMMENT ON TABLE @extschema@.pg_stat_monitor_compact IS
+            'Compacted history: one row per statement and partition span, the other columns of pg_stat_monitor_entries as arrays';
+        REVOKE ALL ON @extschema@.pg_stat_monitor_compact FROM PUBLIC;
+        GRANT SELECT ON @extschema@.pg_stat_monitor_compact TO pg_read_all_stats;
+        changed := true;
+    END IF;
+
+    FOR c IN SELECT * FROM @extschema@.pgsm_compact_columns() x
+             WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                               WHERE a.attrelid OPERATOR(pg_catalog.=) '@extschema@.pg_stat_monitor_compact'::pg_catalog.regclass
+                                 AND a.attname OPERATOR(pg_catalog.=) x.name
+                                 AND NOT a.attisdropped)
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE @extschema@.pg_stat_monitor_compact ADD COLUMN %I %s',
+                                  c.name,
+                                  CASE WHEN c.is_key THEN c.type
+                                       WHEN c.as_text THEN 'text[]'
+                                       ELSE c.type OPERATOR(pg_catalog.||) '[]' END);
+        IF NOT c.is_key AND lz4 THEN
+            EXECUTE pg_catalog.format('ALTER TABLE @extschema@.pg_stat_monitor_compact ALTER COLUMN %I SET COMPRESSION lz4',
+                                      c.name);
+        END IF;
+        changed := true;
+    END LOOP;
+
+    IF NOT changed AND pg_catalog.to_regclass('@extschema@.pgsm_history_rows') IS NOT NULL THEN
+        RETURN;
+    END IF;
+
+    EXECUTE 'CREATE OR REPLACE VIEW @extschema@.pgsm_history_rows AS '
+        OPERATOR(pg_catalog.||) @extschema@.pgsm_history_rows_sql(NULL);
+    COMMENT ON VIEW @extschema@.pgsm_history_rows IS
+        'Every exported row, from pg_stat_monitor_compact and pg_stat_monitor_entries';
+    REVOKE ALL ON @extschema@.pgsm_history_rows FROM PUBLIC;
+    GRANT SELECT ON @extschema@.pgsm_history_rows TO pg_read_all_stats;
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.pgsm_compact_prepare() FROM PUBLIC;
+
+SELECT @extschema@.pgsm_compact_prepare();
+
+-- The start of the partition span that holds "at", as pgsm_ensure_partition
+-- aligns it: the compact_day of a bucket.
+CREATE FUNCTION @extschema@.pgsm_compact_day(at timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.to_timestamp(
+        (pg_catalog.floor(extract(epoch FROM at) OPERATOR(pg_catalog./) s.span)
+         OPERATOR(pg_catalog.*) s.span)::float8)
+    FROM (SELECT @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_partition_span') AS span) s
+$$;
+
+/*
+ * Compact the history of every bucket that started before "cutoff" (and
+ * before the bucket in progress), in one transaction: the rows leave
+ * pg_stat_monitor_entries and join the compact row of their statement and
+ * day, which is rewritten with them if it exists.  Rows exported meanwhile
+ * for those buckets stay in pg_stat_monitor_entries until the next
+ * compaction; the views read both, so no row is lost or counted twice.
+ * Returns, per day, the entries compacted and the compact rows written.
+ */
+CREATE FUNCTION @extschema@.pgsm_compact_before(cutoff timestamptz,
+                                                OUT day timestamptz,
+                                                OUT entries int8,
+                                                OUT compact_rows int8)
+RETURNS SETOF record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    upto timestamptz := least(cutoff, @extschema@.pgsm_current_bucket_start());
+    d timestamptz;
+    keymatch text;
+    keys text;
+    all_cols text;
+    aggs text;
+    compact_cols text;
+    unnests text;
+    value_names text;
+BEGIN
+    PERFORM @extschema@.pgsm_compact_prepare();
+
+    FOR d IN SELECT DISTINCT @extschema@.pgsm_compact_day(e.bucket_start_time)
+             FROM @extschema@.pg_stat_monitor_entries e
+             WHERE e.bucket_start_time < upto
+    LOOP
+        PERFORM @extschema@.pgsm_ensure_partition('@extschema@.pg_stat_monitor_compact', d);
+    END LOOP;
+
+    SELECT pg_catalog.string_agg(pg_catalog.format('m.%I IS NOT DISTINCT FROM c.%I', x.name, x.name), ' AND ')
+               FILTER (WHERE x.is_key),
+           pg_catalog.string_agg(pg_catalog.format('%I', x.name), ', ') FILTER (WHERE x.is_key),
+           pg_catalog.string_agg(pg_catalog.format('%I', x.name), ', '),
+           pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('%I', x.name)
+                                      WHEN x.as_text THEN pg_catalog.format('pg_catalog.array_agg(%I::text ORDER BY bucket_start_time, batch_id)', x.name)
+                                      ELSE pg_catalog.format('pg_catalog.array_agg(%I ORDER BY bucket_start_time, batch_id)', x.name) END, ', '),
+           pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('c.%I', x.name)
+                                      WHEN x.as_text THEN pg_catalog.format('u.%I::%s AS %I', x.name, x.type, x.name)
+                                      ELSE pg_catalog.format('u.%I', x.name) END, ', '),
+           pg_catalog.string_agg(pg_catalog.format('pg_catalog.unnest(c.%I)', x.name), ', ')
+               FILTER (WHERE NOT x.is_key),
+           pg_catalog.string_agg(pg_catalog.format('%I', x.name), ', ') FILTER (WHERE NOT x.is_key)
+    INTO keymatch, keys, all_cols, aggs, compact_cols, unnests, value_names
+    FROM @extschema@.pgsm_compact_columns() x;
+
+    RETURN QUERY EXECUTE pg_catalog.format($q$
+        WITH moved AS (
+            DELETE FROM @extschema@.pg_stat_monitor_entries e
+            WHERE e.bucket_start_time < $1
+            RETURNING @extschema@.pgsm_compact_day(e.bucket_start_time) AS compact_day, e.*),
+        old AS (
+            DELETE FROM @extschema@.pg_stat_monitor_compact c
+            WHERE c.compact_day >= (SELECT pg_catalog.min(m.compact_day) FROM moved m)
+              AND EXISTS (SELECT FROM moved m
+                          WHERE m.compact_day = c.compact_day AND %1$s)
+            RETURNING c.*),
+        rows_of AS (
+            SELECT compact_day, %3$s FROM moved
+            UNION ALL
+            SELECT c.compact_day, %5$s
+            FROM old c, ROWS FROM (%6$s) u(%7$s)),
+        written AS (
+            INSERT INTO @extschema@.pg_stat_monitor_compact
+                (compact_day, compact_first, compact_last, compact_rows, %3$s)
+            SELECT compact_day, pg_catalog.min(bucket_start_time),
+                   pg_catalog.max(bucket_start_time), pg_catalog.count(*), %4$s
+            FROM rows_of
+            GROUP BY compact_day, %2$s
+            RETURNING compact_day)
+        SELECT m.compact_day, m.n, w.n
+        FROM (SELECT compact_day, pg_catalog.count(*) AS n FROM moved GROUP BY 1) m
+        JOIN (SELECT compact_day, pg_catalog.count(*) AS n FROM written GROUP BY 1) w
+          USING (compact_day)
+        ORDER BY 1
+        $q$, keymatch, keys, all_cols, aggs, compact_cols, unnests, value_names)
+    USING upto;
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.pgsm_compact_before(timestamptz) FROM PUBLIC;
+
+-- Compact, now, the history of buckets that started more than older_than
+-- ago (by default every finished bucket).
+CREATE FUNCTION @extschema@.pg_stat_monitor_compact(older_than interval DEFAULT '0',
+                                                    OUT day timestamptz,
+                                                    OUT entries int8,
+                                                    OUT compact_rows int8)
+RETURNS SETOF record
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM @extschema@.pgsm_compact_before(pg_catalog.now() OPERATOR(pg_catalog.-) older_than)
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.pg_stat_monitor_compact(interval) FROM PUBLIC;
+
+-- What the worker compacts now and then: with pgsm_compact_after 0 every
+-- finished bucket, else the days (partition spans) that ended more than
+-- pgsm_compact_after ago, each in one go, so that a compact row is written
+-- once rather than rewritten as its day goes by.
+CREATE FUNCTION @extschema@.pgsm_compact_due(at timestamptz DEFAULT pg_catalog.now())
+RETURNS int8
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.sum(c.entries), 0)::int8
+    FROM (SELECT @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_compact_after') AS after) s,
+         @extschema@.pgsm_compact_before(
+             CASE WHEN s.after OPERATOR(pg_catalog.=) 0 THEN at
+                  ELSE @extschema@.pgsm_compact_day(at OPERATOR(pg_catalog.-)
+                           pg_catalog.make_interval(secs => s.after::float8)) END) c
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.pgsm_compact_due(timestamptz) FROM PUBLIC;
+
+-- pg_stat_monitor_data reads both forms
+CREATE OR REPLACE VIEW @extschema@.pg_stat_monitor_data AS
+SELECT e.bucket AS bucket_id, e.*,
+       e.total_exec_time AS total_time,
+       coalesce(e.total_exec_time OPERATOR(pg_catalog./)
+                nullif(e.calls, 0), 0) AS mean_time,
+       e.min_exec_time AS min_time,
+       e.max_exec_time AS max_time
+FROM @extschema@.pgsm_history_rows e;
+
+/*
  * The shape of history on each PostgreSQL version, in one place: the columns
  * of pg_stat_monitor (and of pg_stat_monitor_history and
  * pg_stat_monitor_live) as upstream pg_stat_monitor has them on that version,
@@ -1008,8 +1287,11 @@ BEGIN
 
     -- Grouping by the columns of an entry's key, bucket_start_time first,
     -- lets a condition on bucket_start_time reach the partitions.
+    -- the compact table has every column of pg_stat_monitor_entries
+    PERFORM @extschema@.pgsm_compact_prepare();
+
     EXECUTE 'CREATE VIEW @extschema@.pg_stat_monitor_history AS SELECT ' OPERATOR(pg_catalog.||) hist
-        OPERATOR(pg_catalog.||) ' FROM @extschema@.pg_stat_monitor_entries d'
+        OPERATOR(pg_catalog.||) ' FROM @extschema@.pgsm_history_rows d'
         ' GROUP BY d.bucket_start_time, d.bucket, d.userid, d.dbid, d.client_ip,'
         ' d.queryid, d.toplevel, d.top_queryid, d.planid, d.application_name,'
         ' d.elevel, d.sqlcode';
@@ -1022,11 +1304,16 @@ BEGIN
     COMMENT ON VIEW @extschema@.pg_stat_monitor_live IS
         'What shared memory holds now: the bucket in progress and anything not exported yet; other users'' texts are masked';
 
-    -- The last buckets of history.  Reading only their partitions, the
-    -- refresh does not grow with history.
-    CREATE MATERIALIZED VIEW @extschema@.pgsm_recent AS
-        SELECT * FROM @extschema@.pg_stat_monitor_history
-        WHERE bucket_start_time >= @extschema@.pgsm_window_start();
+    -- The last buckets of history.  Reading only their partitions, and the
+    -- compact rows that reach them, the refresh does not grow with history.
+    EXECUTE 'CREATE MATERIALIZED VIEW @extschema@.pgsm_recent AS SELECT '
+        OPERATOR(pg_catalog.||) hist OPERATOR(pg_catalog.||) ' FROM ('
+        OPERATOR(pg_catalog.||) @extschema@.pgsm_history_rows_sql(
+            'c.compact_last >= @extschema@.pgsm_window_start()')
+        OPERATOR(pg_catalog.||) ') d WHERE d.bucket_start_time >= @extschema@.pgsm_window_start()'
+        ' GROUP BY d.bucket_start_time, d.bucket, d.userid, d.dbid, d.client_ip,'
+        ' d.queryid, d.toplevel, d.top_queryid, d.planid, d.application_name,'
+        ' d.elevel, d.sqlcode';
     COMMENT ON MATERIALIZED VIEW @extschema@.pgsm_recent IS
         'The last pgsm_max_buckets buckets of history, refreshed by the worker after each bucket';
 
@@ -1092,7 +1379,7 @@ CREATE VIEW @extschema@.pgsm_histograms WITH (security_barrier) AS
           FROM @extschema@.pg_stat_monitor_internal(true) l
           UNION ALL
           SELECT d.bucket_start_time, d.bucket, d.queryid, d.userid, d.resp_calls
-          FROM @extschema@.pg_stat_monitor_entries d) h
+          FROM @extschema@.pgsm_history_rows d) h
     WHERE h.userid = (SELECT r.oid FROM pg_catalog.pg_roles r
                       WHERE r.rolname = CURRENT_USER)
        OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');

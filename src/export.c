@@ -668,6 +668,10 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 	{
 		if (run_step("maintain partitions", step_maintain, NULL))
 			last_maintained = GetCurrentTimestamp();
+		/* then history due for compaction, by a worker of its own */
+		if (ext_version >= VERSION_ENTRIES && !pgsm_compact_launch(ext_schema))
+			ereport(DEBUG1,
+					(errmsg_internal("pg_stat_monitor: no worker to compact history; tried again later")));
 		nensured = 0;			/* old partitions may have gone */
 		pgsm_batch_forget_texts();	/* and old texts */
 	}

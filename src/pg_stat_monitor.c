@@ -48,6 +48,7 @@ bool		pgsm_enable_table_export = true;
 char	   *pgsm_database = "postgres";
 int			pgsm_partition_span = 24 * 60 * 60;
 int			pgsm_retention = 7 * 24 * 60 * 60;
+int			pgsm_compact_after = 3 * 60 * 60;
 bool		pgsm_mask_error_values = true;
 
 /* Deprecated: accepted for pg_stat_monitor's configurations, never read */
@@ -76,6 +77,7 @@ static const char *const startup_settings[] =
 	"pg_stat_monitor.pgsm_database",
 	"pg_stat_monitor.pgsm_partition_span",
 	"pg_stat_monitor.pgsm_retention",
+	"pg_stat_monitor.pgsm_compact_after",
 	"pg_stat_monitor.pgsm_enable_table_export",
 	"pg_stat_monitor.pgsm_track",
 };
@@ -277,6 +279,14 @@ define_settings(void)
 							NULL,
 							&pgsm_retention,
 							7 * 24 * 60 * 60, 60 * 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_compact_after",
+							"Age after which history is compacted into one row per statement and partition; 0 compacts every finished bucket.",
+							NULL,
+							&pgsm_compact_after,
+							3 * 60 * 60, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 

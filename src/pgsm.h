@@ -57,6 +57,7 @@ extern bool pgsm_enable_table_export;
 extern char *pgsm_database;
 extern int	pgsm_partition_span;
 extern int	pgsm_retention;
+extern int	pgsm_compact_after;
 extern bool pgsm_mask_error_values;
 
 /* Longest error message kept, and how much of one is read, in bytes */
@@ -333,6 +334,8 @@ extern void pgsm_worker_register(void);
 extern PGDLLEXPORT void pgsm_worker_main(Datum arg);
 extern bool pgsm_refresh_launch(const char *schema, bool old_name);
 extern PGDLLEXPORT void pgsm_refresh_main(Datum arg);
+extern bool pgsm_compact_launch(const char *schema);
+extern PGDLLEXPORT void pgsm_compact_main(Datum arg);
 extern PGDLLEXPORT void pgsm_check_database_main(Datum arg);
 
 #endif							/* PGSM_H */

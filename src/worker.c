@@ -415,3 +415,77 @@ pgsm_refresh_main(Datum arg)
 	ereport(DEBUG1,
 			(errmsg_internal("pg_stat_monitor: refreshed materialized view")));
 }
+
+/* The compaction worker last started, if any */
+static BackgroundWorkerHandle *compact_handle = NULL;
+
+/*
+ * Start a worker that compacts what history has due for compaction
+ * (pgsm_compact_due() in the given, quoted, schema), unless the last one is
+ * still at it.  A worker of its own, so that neither the export nor the
+ * refresh of the view waits for a day being compacted.  Returns false when
+ * none could be started.
+ */
+bool
+pgsm_compact_launch(const char *schema)
+{
+	BackgroundWorker worker;
+	pid_t		pid;
+
+	if (compact_handle != NULL &&
+		GetBackgroundWorkerPid(compact_handle, &pid) != BGWH_STOPPED)
+		return true;
+
+	short_lived_worker(&worker, "pgsm_compact_main", "pg_stat_monitor compact",
+					   BgWorkerStart_RecoveryFinished);
+	strlcpy(worker.bgw_extra, schema, BGW_EXTRALEN);
+
+	if (compact_handle != NULL)
+		pfree(compact_handle);
+	compact_handle = NULL;
+	return RegisterDynamicBackgroundWorker(&worker, &compact_handle);
+}
+
+/* Compact what is due, in one transaction, then exit. */
+void
+pgsm_compact_main(Datum arg)
+{
+	char		sql[BGW_EXTRALEN + 64];
+	int64		entries = 0;
+
+	pgsm_in_worker = true;
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(pgsm_database, NULL, 0);
+	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
+	/* a day of a busy server is one large sort */
+	SetConfigOption("work_mem", "64MB", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	pin_settings();
+
+	snprintf(sql, sizeof(sql), "SELECT %s.pgsm_compact_due()",
+			 MyBgworkerEntry->bgw_extra);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, sql);
+	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not compact pg_stat_monitor history");
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			entries = DatumGetInt64(d);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	ereport(DEBUG1,
+			(errmsg_internal("pg_stat_monitor: compacted " INT64_FORMAT " entries",
+							 entries)));
+}
