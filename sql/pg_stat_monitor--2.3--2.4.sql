@@ -516,7 +516,8 @@ CREATE FUNCTION @extschema@.pg_stat_monitor_info(
     OUT last_export_ms float8,
     OUT last_lock_ms float8,
     OUT last_error text,
-    OUT last_error_time timestamptz
+    OUT last_error_time timestamptz,
+    OUT history_rows_dropped int8
 )
 RETURNS record
 LANGUAGE c STRICT VOLATILE PARALLEL SAFE
@@ -1155,6 +1156,107 @@ SELECT e.bucket AS bucket_id, e.*,
        e.min_exec_time AS min_time,
        e.max_exec_time AS max_time
 FROM @extschema@.pgsm_history_rows e;
+
+/*
+ * Hold history (pg_stat_monitor_entries and pg_stat_monitor_compact, their
+ * partitions with TOAST and indexes; texts apart) under max_bytes.  The
+ * oldest goes first, detail (entries) before the compact form of the same
+ * span: whole partitions that ended, then, if the partitions of the
+ * present are over the limit by themselves, the oldest rows of the entries
+ * partition holding the bucket in progress, rewritten (kept rows copied,
+ * partition truncated) so that the space is given back at once; it is cut
+ * to half the limit, so that this is rare.  Returns the rows dropped (a
+ * compact row counting the rows it holds) and the size before and after.
+ */
+CREATE FUNCTION @extschema@.pgsm_enforce_max_size(max_bytes int8,
+                                                  OUT rows_dropped int8,
+                                                  OUT size_before int8,
+                                                  OUT size_after int8)
+RETURNS record
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    now_start timestamptz := @extschema@.pgsm_current_bucket_start();
+    p record;
+    n int8;
+    psize int8;
+    keep int8;
+    cols text;
+BEGIN
+    rows_dropped := 0;
+    SELECT coalesce(pg_catalog.sum(pg_catalog.pg_total_relation_size(x.partition)), 0)::int8
+    INTO size_before
+    FROM (SELECT partition FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_entries')
+          UNION ALL
+          SELECT partition FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_compact')) x;
+    size_after := size_before;
+    IF max_bytes <= 0 OR size_before <= max_bytes THEN
+        RETURN;
+    END IF;
+
+    -- with a compaction at a time
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pg_stat_monitor compaction'));
+
+    FOR p IN
+        SELECT x.partition, x.kind
+        FROM (SELECT e.partition, e.lower_bound, e.upper_bound, 1 AS kind
+              FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_entries') e
+              UNION ALL
+              SELECT c.partition, c.lower_bound, c.upper_bound, 2
+              FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_compact') c) x
+        WHERE x.upper_bound <= now_start
+        ORDER BY x.lower_bound, x.kind
+    LOOP
+        EXIT WHEN size_after <= max_bytes;
+        psize := pg_catalog.pg_total_relation_size(p.partition);
+        IF p.kind = 1 THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', p.partition) INTO n;
+        ELSE
+            EXECUTE pg_catalog.format('SELECT coalesce(pg_catalog.sum(compact_rows), 0) FROM %s',
+                                      p.partition) INTO n;
+        END IF;
+        EXECUTE pg_catalog.format('DROP TABLE %s', p.partition);
+        rows_dropped := rows_dropped + n;
+        size_after := size_after - psize;
+    END LOOP;
+
+    IF size_after <= max_bytes THEN
+        RETURN;
+    END IF;
+
+    -- the present alone is over: the oldest rows of the entries partition
+    -- holding the bucket in progress go, down to half the limit
+    SELECT e.partition INTO p
+    FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_entries') e
+    WHERE now_start >= e.lower_bound AND now_start < e.upper_bound;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    psize := pg_catalog.pg_total_relation_size(p.partition);
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', p.partition) INTO n;
+    keep := greatest(0, (n::float8 * (max_bytes::float8 / 2 - (size_after - psize))
+                         / greatest(psize, 1))::int8);
+    IF keep >= n THEN
+        RETURN;
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+    INTO cols
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid OPERATOR(pg_catalog.=) p.partition AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE pg_catalog.format(
+        'CREATE TEMP TABLE pgsm_kept ON COMMIT DROP AS SELECT %s FROM %s '
+        'ORDER BY bucket_start_time DESC, batch_id DESC LIMIT %s', cols, p.partition, keep);
+    EXECUTE pg_catalog.format('TRUNCATE %s', p.partition);
+    EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.pgsm_kept',
+                              p.partition, cols, cols);
+    DROP TABLE pg_temp.pgsm_kept;
+    rows_dropped := rows_dropped + n - keep;
+    size_after := size_after - psize + pg_catalog.pg_total_relation_size(p.partition);
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.pgsm_enforce_max_size(int8) FROM PUBLIC;
 
 /*
  * The shape of history on each PostgreSQL version, in one place: the columns

@@ -622,6 +622,50 @@ export_batch(bool early)
 	return (int64) bw.rows;
 }
 
+/*
+ * Hold history under pgsm_history_max_size: the oldest goes first
+ * (pgsm_enforce_max_size), with a WARNING and a count in
+ * pg_stat_monitor_info when anything went.
+ */
+static void
+step_enforce_max_size(void *arg)
+{
+	char		sql[256];
+	Oid			type = INT8OID;
+	Datum		value = Int64GetDatum((int64) pgsm_history_max_size * 1024 * 1024);
+	bool		isnull;
+	int64		dropped;
+	int64		before;
+	int64		after;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT rows_dropped, size_before, size_after FROM %s.pgsm_enforce_max_size($1)",
+			 ext_schema);
+	spi_exec(sql, 1, &type, &value, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return;
+	dropped = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	before = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 2, &isnull));
+	after = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 3, &isnull));
+	if (dropped > 0)
+	{
+		PgsmWorkerStats ws;
+
+		pgsm_store_worker_stats(&ws, NULL);
+		ws.history_rows_dropped += dropped;
+		pgsm_store_worker_stats(NULL, &ws);
+		ereport(WARNING,
+				(errmsg("pg_stat_monitor history reached pg_stat_monitor.pgsm_history_max_size: " INT64_FORMAT " oldest rows dropped",
+						dropped),
+				 errdetail("History took " INT64_FORMAT " bytes, and takes " INT64_FORMAT " now.",
+						   before, after),
+				 errhint("Raise \"pg_stat_monitor.pgsm_history_max_size\", or lower \"pg_stat_monitor.pgsm_retention\" or \"pg_stat_monitor.pgsm_compact_after\".")));
+	}
+}
+
 static void
 step_snapshot_decoding(void *arg)
 {
@@ -695,6 +739,10 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 		return;
 	}
 	retry_after = 0;
+
+	if (rows > 0 && pgsm_history_max_size > 0 && ext_version >= VERSION_ENTRIES)
+		(void) run_step("hold history under its maximum size",
+						step_enforce_max_size, NULL);
 
 	/* the view is refreshed once per bucket, by a worker of its own */
 	if (boundary)

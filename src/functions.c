@@ -51,7 +51,7 @@ PG_FUNCTION_INFO_V1(pgsm_current_bucket_start);
 PG_FUNCTION_INFO_V1(pgsm_creating_extension);
 
 /* Columns of pg_stat_monitor_info() */
-#define PGSM_INFO_COLS		18
+#define PGSM_INFO_COLS		19
 
 static const char *const insufficient_privilege = "<insufficient privilege>";
 
@@ -520,6 +520,7 @@ pg_stat_monitor_info(PG_FUNCTION_ARGS)
 		nulls[i++] = true;
 		nulls[i++] = true;
 	}
+	values[i++] = Int64GetDatum(ws.history_rows_dropped);
 	Assert(i == PGSM_INFO_COLS);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

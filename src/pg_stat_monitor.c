@@ -49,6 +49,7 @@ char	   *pgsm_database = "postgres";
 int			pgsm_partition_span = 24 * 60 * 60;
 int			pgsm_retention = 7 * 24 * 60 * 60;
 int			pgsm_compact_after = 3 * 60 * 60;
+int			pgsm_history_max_size = 2048;
 bool		pgsm_mask_error_values = true;
 
 /* Deprecated: accepted for pg_stat_monitor's configurations, never read */
@@ -78,6 +79,7 @@ static const char *const startup_settings[] =
 	"pg_stat_monitor.pgsm_partition_span",
 	"pg_stat_monitor.pgsm_retention",
 	"pg_stat_monitor.pgsm_compact_after",
+	"pg_stat_monitor.pgsm_history_max_size",
 	"pg_stat_monitor.pgsm_enable_table_export",
 	"pg_stat_monitor.pgsm_track",
 };
@@ -288,6 +290,14 @@ define_settings(void)
 							&pgsm_compact_after,
 							3 * 60 * 60, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_history_max_size",
+							"Size history is held under; the oldest goes first. 0 for no limit.",
+							"Rows and compact rows, with their TOAST and indexes; texts apart.",
+							&pgsm_history_max_size,
+							2048, 0, 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_MB,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_stat_monitor");

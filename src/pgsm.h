@@ -58,6 +58,7 @@ extern char *pgsm_database;
 extern int	pgsm_partition_span;
 extern int	pgsm_retention;
 extern int	pgsm_compact_after;
+extern int	pgsm_history_max_size;
 extern bool pgsm_mask_error_values;
 
 /* Longest error message kept, and how much of one is read, in bytes */
@@ -223,6 +224,7 @@ typedef struct PgsmWorkerStats
 	TimestampTz last_error_time;
 	char		last_error[256];
 	int8		database_found; /* pgsm_database, as last checked: -1 unknown */
+	int64		history_rows_dropped;	/* by pgsm_history_max_size */
 } PgsmWorkerStats;
 
 /* Store (store.c) */
