@@ -746,6 +746,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     upto timestamptz := least(cutoff, @extschema@.pgsm_current_bucket_start());
+    span int8 := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_partition_span');
+    -- pgsm_compact_day(), written out: a function with its own settings is
+    -- called, not inlined, and would cost a call per row
+    dayexpr text := 'pg_catalog.to_timestamp((pg_catalog.floor(extract(epoch FROM e.bucket_start_time) OPERATOR(pg_catalog./) '
+                    OPERATOR(pg_catalog.||) span OPERATOR(pg_catalog.||) ') OPERATOR(pg_catalog.*) '
+                    OPERATOR(pg_catalog.||) span OPERATOR(pg_catalog.||) ')::float8)';
     d timestamptz;
     keymatch text;
     keys text;
@@ -757,9 +763,10 @@ DECLARE
 BEGIN
     PERFORM @extschema@.pgsm_compact_prepare();
 
-    FOR d IN SELECT DISTINCT @extschema@.pgsm_compact_day(e.bucket_start_time)
-             FROM @extschema@.pg_stat_monitor_entries e
-             WHERE e.bucket_start_time < upto
+    FOR d IN EXECUTE pg_catalog.format(
+                 'SELECT DISTINCT %s FROM @extschema@.pg_stat_monitor_entries e'
+                 ' WHERE e.bucket_start_time < $1', dayexpr)
+             USING upto
     LOOP
         PERFORM @extschema@.pgsm_ensure_partition('@extschema@.pg_stat_monitor_compact', d);
     END LOOP;
@@ -784,7 +791,7 @@ BEGIN
         WITH moved AS (
             DELETE FROM @extschema@.pg_stat_monitor_entries e
             WHERE e.bucket_start_time < $1
-            RETURNING @extschema@.pgsm_compact_day(e.bucket_start_time) AS compact_day, e.*),
+            RETURNING %8$s AS compact_day, e.*),
         old AS (
             DELETE FROM @extschema@.pg_stat_monitor_compact c
             WHERE c.compact_day >= (SELECT pg_catalog.min(m.compact_day) FROM moved m)
@@ -809,7 +816,7 @@ BEGIN
         JOIN (SELECT compact_day, pg_catalog.count(*) AS n FROM written GROUP BY 1) w
           USING (compact_day)
         ORDER BY 1
-        $q$, keymatch, keys, all_cols, aggs, compact_cols, unnests, value_names)
+        $q$, keymatch, keys, all_cols, aggs, compact_cols, unnests, value_names, dayexpr)
     USING upto;
 END
 $$;
