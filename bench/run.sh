@@ -4,7 +4,7 @@
 # user with sudo) on Debian 12:
 #
 #   bash bench/run.sh                 everything (about 20 minutes)
-#   bash bench/run.sh shmem instr     only some parts: shmem instr tps export flood statements
+#   bash bench/run.sh shmem instr     only some parts: shmem instr tps export flood statements compact
 #   BENCH_TREE=worktree bash bench/run.sh   measure uncommitted files too
 #
 # It installs what it needs (scripts/deps.sh), builds and installs the
@@ -19,7 +19,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bench="$top/bench"
 OUT="$bench/out"
 export OUT
-all_parts="shmem instr tps export flood statements"
+all_parts="shmem instr tps export flood statements compact"
 parts=${*:-$all_parts}
 for p in $parts; do
 	case " $all_parts " in *" $p "*) ;; *) echo "unknown part: $p (parts: $all_parts)" >&2; exit 2 ;; esac
@@ -31,7 +31,7 @@ fi
 
 # shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
-for f in shmem instr tps export flood statements report; do
+for f in shmem instr tps export flood statements compact report; do
 	# shellcheck disable=SC1090
 	. "$bench/$f.sh"
 done
@@ -106,6 +106,7 @@ for p in $parts; do
 	export) part_export ;;
 	flood) part_flood ;;
 	statements) part_statements ;;
+	compact) part_compact ;;
 	esac
 	echo $(($(date +%s) - t0)) >"$OUT/raw/secs-$p"
 	echo "; after: $(machine_load)" >>"$OUT/raw/load-$p"

@@ -1,0 +1,167 @@
+# bench/compact.sh: part 7, history compaction.
+#
+# One day of history for 1,000 statements active in every one-minute
+# bucket (1,440,000 rows, made in SQL with counters like those of a
+# read-mostly workload: small counts, irregular times, zeros for what a
+# SELECT does not use) is written into pg_stat_monitor_entries, then
+# compacted with pg_stat_monitor_compact().  Measured: bytes on disk per
+# statement-bucket (tables, TOAST and indexes; texts apart) fresh and
+# compacted, WAL bytes per row written and per row compacted, the time to
+# compact the day, and two typical history queries before and after (one
+# statement over the day; the top 10 statements of the day), median of 3.
+# Export is off, so that the worker neither writes nor compacts meanwhile.
+
+COMPACT_STATEMENTS=${BENCH_COMPACT_STATEMENTS:-1000}
+COMPACT_BUCKETS=${BENCH_COMPACT_BUCKETS:-1440}
+
+# compact_time NAME SQL: median of 3 runs, in ms (psql's \timing)
+compact_time() {
+	local name=$1 sql=$2 f="$WORK/cmp/timing.sql"
+	{
+		echo "\\timing on"
+		for i in 1 2 3; do echo "$sql;"; done
+	} >"$f"
+	chmod a+r "$f"
+	# shellcheck disable=SC2046
+	as_pg env PGOPTIONS="-c pg_stat_monitor.pgsm_track=none" \
+		psql -X -q -At -v ON_ERROR_STOP=1 $(conn "$name") -d postgres -f "$f" |
+		awk '/^Time:/ { print $2 }' | median
+}
+
+# compact_sizes NAME: rows|bytes of entries, rows|bytes of compact
+compact_sizes() {
+	qw "$1" "SELECT (SELECT count(*) FROM pg_stat_monitor_entries),
+	                (SELECT coalesce(sum(pg_total_relation_size(partition)), 0) FROM pgsm_partitions('pg_stat_monitor_entries')),
+	                (SELECT coalesce(sum(compact_rows), 0) FROM pg_stat_monitor_compact),
+	                (SELECT coalesce(sum(pg_total_relation_size(partition)), 0) FROM pgsm_partitions('pg_stat_monitor_compact')),
+	                (SELECT count(*) FROM pg_stat_monitor_compact)"
+}
+
+part_compact() {
+	local out="$OUT/7-compact.md" raw="$OUT/raw/compact"
+	mkdir -p "$raw" "$WORK/cmp"
+	chmod a+rx "$WORK/cmp"
+	say "part 7: compaction ($COMPACT_STATEMENTS statements x $COMPACT_BUCKETS buckets)"
+	[ -f "$WORK/build/test/sql/compact.sql" ] ||
+		cannot_measure "compaction (pg_stat_monitor_compact) is not in this checkout"
+
+	cluster_init cmp
+	cluster_conf cmp "shared_preload_libraries = 'pg_stat_monitor'" \
+		"pg_stat_monitor.pgsm_enable_table_export = off" \
+		"max_wal_size = '4GB'"
+	cluster_start cmp
+	q cmp "CREATE EXTENSION pg_stat_monitor"
+	local day
+	day=$(qw cmp "SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 day'")
+	qw cmp "SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '$day')" >/dev/null
+	qw cmp "SELECT pgsm_maintain_partitions()" >/dev/null
+	qw cmp "SHOW default_toast_compression" >"$raw/toast"
+	qw cmp "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)" >"$raw/lz4"
+	qw cmp "INSERT INTO pg_stat_monitor_texts (text_id, text)
+	        SELECT s, 'SELECT c' || s || ' FROM bench_t WHERE id = \$1' FROM generate_series(1, $COMPACT_STATEMENTS) s"
+
+	local lsn0 lsn1 t0 t1
+	lsn0=$(qw cmp "SELECT pg_current_wal_lsn()")
+	t0=$(date +%s.%N)
+	qw cmp "INSERT INTO pg_stat_monitor_entries (bucket, bucket_start_time, userid, username, dbid, datname,
+	            client_ip, pgsm_query_id, queryid, toplevel, top_queryid, query_text_id, comments, planid,
+	            plan_text_id, top_query_text_id, application_name, relations, cmd_type, elevel, sqlcode,
+	            message, calls, total_exec_time, min_exec_time, max_exec_time, sum_var_exec_time, rows,
+	            shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written,
+	            local_blks_hit, local_blks_read, local_blks_dirtied, local_blks_written,
+	            temp_blks_read, temp_blks_written, blk_read_time, blk_write_time,
+	            temp_blk_read_time, temp_blk_write_time, resp_calls, cpu_user_time, cpu_sys_time,
+	            wal_records, wal_fpi, wal_bytes, plans, total_plan_time, min_plan_time, max_plan_time,
+	            sum_var_plan_time, jit_functions, jit_generation_time, jit_inlining_count,
+	            jit_inlining_time, jit_optimization_count, jit_optimization_time, jit_emission_count,
+	            jit_emission_time, batch_id, exported_at, local_blk_read_time, local_blk_write_time,
+	            jit_deform_count, jit_deform_time, stats_since, wal_buffers_full,
+	            parallel_workers_to_launch, parallel_workers_launched)
+	        SELECT extract(epoch FROM t)::int8 / 60, t, 10, 'app', 5, 'postgres', '10.0.0.1'::inet,
+	               s * 7919, s * 104729, true, NULL, s, NULL, NULL, NULL, NULL, 'app', '{public.bench_t}',
+	               1, 0, NULL, NULL, c, c * m, m * 0.6, m * 1.7, c * m * m * 0.05, c,
+	               c * 4, (random() < 0.05)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	               ARRAY[0, 0, c - c / 3, c / 3, 0, 0, 0, 0, 0, 0]::int8[], c * m * 0.7, c * m * 0.1,
+	               0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	               extract(epoch FROM t)::int8 / 60, t + interval '60 s' + random() * interval '50 ms',
+	               0, 0, 0, 0, t + random() * interval '60 s', NULL, 0, 0
+	        FROM generate_series('$day'::timestamptz, '$day'::timestamptz + ($COMPACT_BUCKETS - 1) * interval '60 s',
+	                             interval '60 s') t,
+	             generate_series(1, $COMPACT_STATEMENTS) s,
+	             LATERAL (SELECT 1 + (random() * 20 + 0 * s)::int AS c,
+	                             0.01 + random() * random() + 0 * s AS m
+	                      OFFSET 0) v"
+	t1=$(date +%s.%N)
+	lsn1=$(qw cmp "SELECT pg_current_wal_lsn()")
+	qw cmp "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')" >"$raw/wal-insert"
+	calc "$t1 - $t0" >"$raw/insert-secs"
+	qw cmp "VACUUM ANALYZE pg_stat_monitor_entries"
+	compact_sizes cmp >"$raw/sizes-fresh"
+
+	local q1 q2
+	q1="SELECT sum(calls), sum(total_exec_time), max(max_exec_time), avg(mean_exec_time) FROM pg_stat_monitor_history WHERE queryid = 500 * 104729 AND bucket_start_time >= '$day' AND bucket_start_time < '$day'::timestamptz + interval '1 day'"
+	q2="SELECT queryid, sum(total_exec_time) AS t FROM pg_stat_monitor_history WHERE bucket_start_time >= '$day' AND bucket_start_time < '$day'::timestamptz + interval '1 day' GROUP BY queryid ORDER BY t DESC LIMIT 10"
+	compact_time cmp "$q1" >"$raw/q1-fresh"
+	compact_time cmp "$q2" >"$raw/q2-fresh"
+	qw cmp "$q2" >"$raw/top-fresh"
+
+	lsn0=$(qw cmp "SELECT pg_current_wal_lsn()")
+	t0=$(date +%s.%N)
+	qw cmp "SELECT sum(entries), sum(compact_rows) FROM pg_stat_monitor_compact()" >"$raw/compacted"
+	t1=$(date +%s.%N)
+	lsn1=$(qw cmp "SELECT pg_current_wal_lsn()")
+	qw cmp "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')" >"$raw/wal-compact"
+	calc "$t1 - $t0" >"$raw/compact-secs"
+	qw cmp "VACUUM ANALYZE"
+	compact_sizes cmp >"$raw/sizes-compact"
+	compact_time cmp "$q1" >"$raw/q1-compact"
+	compact_time cmp "$q2" >"$raw/q2-compact"
+	qw cmp "$q2" >"$raw/top-compact"
+	cluster_stop cmp
+	compact_report
+}
+
+compact_report() {
+	local raw="$OUT/raw/compact" out="$OUT/7-compact.md"
+	local frows fbytes crows cbytes ncompact x
+	IFS='|' read -r frows fbytes x x x <"$raw/sizes-fresh"
+	IFS='|' read -r x x crows cbytes ncompact <"$raw/sizes-compact"
+	local per_fresh per_compact
+	per_fresh=$(calc "$fbytes / $frows")
+	per_compact=$(calc "$cbytes / $crows")
+	local same=no
+	cmp -s "$raw/top-fresh" "$raw/top-compact" && same=yes
+	{
+		echo "## 7. Compaction"
+		echo
+		echo "One day of history for $COMPACT_STATEMENTS statements active in every one of $COMPACT_BUCKETS one-minute buckets, written into \`pg_stat_monitor_entries\` by SQL (counters of a read-mostly workload: small counts, irregular times, zeros for what a SELECT does not use), then compacted by \`pg_stat_monitor_compact()\`. Sizes are \`pg_total_relation_size\` of every partition (tables, TOAST and indexes) after VACUUM; texts apart. TOAST compression: $(cat "$raw/toast") (lz4 available: $( [ "$(cat "$raw/lz4")" = 1 ] && echo yes || echo no); compact arrays use lz4 when it is). Queries: median of 3. The machine was shared with other work (load in the line above)."
+		echo
+		echo "| | rows (statement-buckets) | bytes on disk | per statement-bucket |"
+		echo "|---|---|---|---|"
+		printf '| fresh (pg_stat_monitor_entries) | %s | %s | **%.0f B** |\n' "$frows" "$(bytes_h "$fbytes")" "$per_fresh"
+		printf '| compacted (pg_stat_monitor_compact, %s rows) | %s | %s | **%.1f B** |\n' "$ncompact" "$crows" "$(bytes_h "$cbytes")" "$per_compact"
+		echo
+		printf '30 days of this workload: %s rows, %s fresh, %s compacted.\n' \
+			"$(calc "$frows * 30")" "$(bytes_h "$(calc "$fbytes * 30")")" "$(bytes_h "$(calc "$cbytes * 30")")"
+		echo
+		echo "| | figure |"
+		echo "|---|---|"
+		printf '| WAL per row written by INSERT ... SELECT (for reference; the exporter writes by COPY, part 4) | %.0f B |\n' "$(calc "$(cat "$raw/wal-insert") / $frows")"
+		printf '| time to compact the day | %.1f s |\n' "$(cat "$raw/compact-secs")"
+		printf '| WAL written by the compaction, per row compacted | %.0f B |\n' "$(calc "$(cat "$raw/wal-compact") / $frows")"
+		printf '| one statement over the day, fresh / compacted | %.1f ms / %.1f ms |\n' "$(cat "$raw/q1-fresh")" "$(cat "$raw/q1-compact")"
+		printf '| top 10 statements of the day, fresh / compacted | %.1f ms / %.1f ms |\n' "$(cat "$raw/q2-fresh")" "$(cat "$raw/q2-compact")"
+		echo "| top 10 the same before and after | $same |"
+		echo
+	} >"$out"
+	if awk -v b="$per_compact" 'BEGIN { exit !(b <= 100) }'; then
+		target "≤ 100 B per statement-bucket compacted" "$(fmt %.1f "$per_compact") B (fresh $(fmt %.0f "$per_fresh") B)" met "part 7"
+	else
+		target "≤ 100 B per statement-bucket compacted" "$(fmt %.1f "$per_compact") B (fresh $(fmt %.0f "$per_fresh") B)" MISSED "part 7"
+	fi
+	if awk -v a="$(cat "$raw/q1-fresh")" -v b="$(cat "$raw/q1-compact")" -v c="$(cat "$raw/q2-fresh")" -v d="$(cat "$raw/q2-compact")" 'BEGIN { exit !(b <= a * 1.1 && d <= c * 1.1) }'; then
+		target "history queries no slower compacted" "see part 7" met "within 10%"
+	else
+		target "history queries no slower compacted" "see part 7" MISSED "slower than fresh by more than 10%; see part 7"
+	fi
+}
