@@ -141,8 +141,8 @@ compact_report() {
 		printf '| fresh (pg_stat_monitor_entries) | %s | %s | **%.0f B** |\n' "$frows" "$(bytes_h "$fbytes")" "$per_fresh"
 		printf '| compacted (pg_stat_monitor_compact, %s rows) | %s | %s | **%.1f B** |\n' "$ncompact" "$crows" "$(bytes_h "$cbytes")" "$per_compact"
 		echo
-		printf '30 days of this workload: %s rows, %s fresh, %s compacted.\n' \
-			"$(calc "$frows * 30")" "$(bytes_h "$(calc "$fbytes * 30")")" "$(bytes_h "$(calc "$cbytes * 30")")"
+		printf '30 days of this workload: %s rows, %.1f GiB fresh, %.2f GiB compacted.\n' \
+			"$(fmt %.0f "$(calc "$frows * 30")")" "$(calc "$fbytes * 30 / 1073741824")" "$(calc "$cbytes * 30 / 1073741824")"
 		echo
 		echo "| | figure |"
 		echo "|---|---|"
