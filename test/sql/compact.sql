@@ -72,8 +72,8 @@ FROM pg_stat_monitor_entries;
 -- what every view says, and the reports, before
 CREATE TEMP TABLE before_history AS SELECT * FROM pg_stat_monitor_history;
 CREATE TEMP TABLE before_data AS SELECT * FROM pg_stat_monitor_data;
-REFRESH MATERIALIZED VIEW pg_stat_monitor;
-CREATE TEMP TABLE before_view AS SELECT * FROM pg_stat_monitor;
+REFRESH MATERIALIZED VIEW pgsm_recent;
+CREATE TEMP TABLE before_view AS SELECT * FROM pgsm_recent;
 CREATE TEMP TABLE keys AS
 SELECT DISTINCT bucket, queryid FROM pg_stat_monitor_history
 WHERE queryid IS NOT NULL AND bucket % 7 = 0;
@@ -121,7 +121,7 @@ CREATE FUNCTION differences() RETURNS TABLE (what text, n int8) LANGUAGE sql AS 
     UNION ALL
     SELECT 'data', differ('before_data', 'pg_stat_monitor_data')
     UNION ALL
-    SELECT 'pg_stat_monitor', differ('before_view', 'pg_stat_monitor')
+    SELECT 'pgsm_recent', differ('before_view', 'pgsm_recent')
     UNION ALL
     SELECT 'histogram', count(*) FROM (
         (SELECT * FROM before_hist
@@ -146,7 +146,7 @@ SELECT count(*) AS entries_left FROM pg_stat_monitor_entries;
 SELECT count(*) AS compact_rows, sum(compact_rows) = (SELECT count(*) FROM src) AS all_rows,
        sum(cardinality(calls)) = sum(compact_rows) AS arrays_full
 FROM pg_stat_monitor_compact;
-REFRESH MATERIALIZED VIEW pg_stat_monitor;
+REFRESH MATERIALIZED VIEW pgsm_recent;
 SELECT * FROM differences();
 
 -- nothing more to compact
@@ -162,9 +162,9 @@ DROP TABLE before_history;
 CREATE TEMP TABLE before_history AS SELECT * FROM pg_stat_monitor_history;
 DROP TABLE before_data;
 CREATE TEMP TABLE before_data AS SELECT * FROM pg_stat_monitor_data;
-REFRESH MATERIALIZED VIEW pg_stat_monitor;
+REFRESH MATERIALIZED VIEW pgsm_recent;
 DROP TABLE before_view;
-CREATE TEMP TABLE before_view AS SELECT * FROM pg_stat_monitor;
+CREATE TEMP TABLE before_view AS SELECT * FROM pgsm_recent;
 DROP TABLE before_hist;
 CREATE TEMP TABLE before_hist AS
 SELECT k.bucket, k.queryid, h.* FROM keys k, histogram(k.bucket, k.queryid) h;
@@ -172,7 +172,7 @@ DROP TABLE before_reports;
 CREATE TEMP TABLE before_reports AS SELECT reports() AS r;
 SELECT entries, compact_rows FROM pg_stat_monitor_compact();
 SELECT count(*) AS compact_rows FROM pg_stat_monitor_compact;
-REFRESH MATERIALIZED VIEW pg_stat_monitor;
+REFRESH MATERIALIZED VIEW pgsm_recent;
 SELECT * FROM differences();
 
 -- too recent: nothing
