@@ -477,7 +477,8 @@ pg_stat_monitor_info(PG_FUNCTION_ARGS)
 	pgsm_store_check_ready();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (tupdesc->natts != PGSM_INFO_COLS)
+	/* version 2.3 of the extension's SQL has every column but the last */
+	if (tupdesc->natts != PGSM_INFO_COLS && tupdesc->natts != PGSM_INFO_COLS - 1)
 		elog(ERROR, "pg_stat_monitor_info() has %d columns, expected %d",
 			 tupdesc->natts, PGSM_INFO_COLS);
 
@@ -520,8 +521,9 @@ pg_stat_monitor_info(PG_FUNCTION_ARGS)
 		nulls[i++] = true;
 		nulls[i++] = true;
 	}
-	values[i++] = Int64GetDatum(ws.history_rows_dropped);
-	Assert(i == PGSM_INFO_COLS);
+	if (tupdesc->natts == PGSM_INFO_COLS)
+		values[i++] = Int64GetDatum(ws.history_rows_dropped);
+	Assert(i == tupdesc->natts);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
