@@ -174,12 +174,15 @@ app_name_current(void)
 
 /*
  * The statements being executed: CPU time at start, and the plan's id and
- * text.  Kept in each statement's executor memory; the context's reset
- * callback unlinks it, so an error leaves nothing behind.
+ * text.  Each nesting level has a slot of its own (query_slots), so that a
+ * statement costs no allocation; a statement that finds its level's slot
+ * taken (a cursor still open at that level, say) gets one from its
+ * executor memory.  Either way the executor memory's reset callback frees
+ * it and unlinks it, so an error leaves nothing behind.
  */
 typedef struct QueryCpu
 {
-	QueryDesc  *queryDesc;
+	QueryDesc  *queryDesc;		/* NULL: a free slot */
 	struct rusage start;
 	uint64		planid;			/* 0 unless plans are recorded */
 	AppName		app;			/* application name at start */
@@ -193,6 +196,10 @@ typedef struct QueryCpu
 } QueryCpu;
 
 static QueryCpu *running_queries = NULL;
+
+#define PGSM_QUERY_SLOTS	8
+
+static QueryCpu query_slots[PGSM_QUERY_SLOTS];
 
 /*
  * getrusage() is a system call, and a costly one on some machines.  A
@@ -932,13 +939,15 @@ query_cpu_forget(void *arg)
 
 	while (*p != NULL)
 	{
-		if (*p == (QueryCpu *) arg)
+		if (*p == qc)
 		{
-			*p = (*p)->next;
-			return;
+			*p = qc->next;
+			break;
 		}
 		p = &(*p)->next;
 	}
+	/* a slot is free again; palloc'd memory goes with its context */
+	qc->queryDesc = NULL;
 }
 
 /*
@@ -1094,7 +1103,16 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
 		if (queryDesc->totaltime == NULL)
 			queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
-		qc = palloc0(sizeof(QueryCpu));
+		if (level < PGSM_QUERY_SLOTS && query_slots[level].queryDesc == NULL)
+		{
+			qc = &query_slots[level];
+			qc->planid = 0;
+			qc->planning = 0;
+			qc->plan = NULL;
+			qc->plan_len = 0;
+		}
+		else
+			qc = palloc0(sizeof(QueryCpu));
 		if (pgsm_enable_query_plan && queryDesc->planstate != NULL)
 		{
 			qc->plan = plan_text(queryDesc, &qc->plan_len);

@@ -72,7 +72,10 @@ extern bool pgsm_mask_error_values;
 
 /*
  * What identifies an entry.  Keys are compared and hashed as raw bytes, so
- * every key must be zeroed before it is filled in.
+ * every key must be zeroed before it is filled in.  The statement's part
+ * comes first; from userid on, the session's part, which is the same for
+ * every statement of a session until the user or the application name
+ * changes: the store hashes it only when it changes (store.c, key_hash).
  */
 typedef struct PgsmKey
 {
@@ -81,17 +84,20 @@ typedef struct PgsmKey
 	int64		queryid;		/* core query id */
 	int64		planid;			/* hash of the plan text, or 0 */
 	int64		top_queryid;	/* query id of the top-level statement */
-	uint64		appid;			/* hash of application_name, or 0 */
-	Oid			userid;
-	Oid			dbid;
 	int32		sqlcode;		/* packed SQLSTATE of an error, or 0 */
 	uint8		elevel;			/* elevel of an error or warning, or 0 */
 	bool		toplevel;
-	uint8		addr_family;	/* 0 (none, e.g. Unix socket), 4 or 6 */
-	uint8		addr[16];		/* client address, network byte order */
 	bool		overflow;		/* an overflow row (store.c): only bucket,
 								 * userid, dbid and toplevel are set */
+	/* the session's part */
+	Oid			userid;
+	Oid			dbid;
+	uint64		appid;			/* hash of application_name, or 0 */
+	uint8		addr_family;	/* 0 (none, e.g. Unix socket), 4 or 6 */
+	uint8		addr[16];		/* client address, network byte order */
 } PgsmKey;
+
+#define PGSM_KEY_SESSION_OFFSET	offsetof(PgsmKey, userid)
 
 /* The query text of an overflow row */
 #define PGSM_OVERFLOW_TEXT		"<other statements: store full>"

@@ -79,7 +79,7 @@
 #include "pgsm.h"
 
 #define PGSM_DUMP_FILE		"pg_stat/pg_stat_monitor.stat"
-#define PGSM_DUMP_MAGIC		0x50475334	/* "PGS4" */
+#define PGSM_DUMP_MAGIC		0x50475335	/* "PGS5" */
 
 /*
  * Share of the capacity at which the worker is asked to flush early: a
@@ -596,10 +596,69 @@ pgsm_store_check_ready(void)
 				 errhint("Add pg_stat_monitor to the \"shared_preload_libraries\" setting and restart the server.")));
 }
 
+/*
+ * Hash of a key.  The session's part of the key (see PgsmKey) is hashed
+ * in full; the statement's part, whose fields are hashes already or small
+ * numbers, is mixed into it a word at a time.
+ */
+static inline uint64
+key_mix(uint64 h, uint64 v)
+{
+	h ^= v;
+	h *= UINT64CONST(0x9e3779b97f4a7c15);
+	return h ^ (h >> 29);
+}
+
+static inline uint32
+key_hash_with(const PgsmKey *key, uint64 session_hash)
+{
+	uint64		h = session_hash;
+
+	h = key_mix(h, (uint64) key->queryid);
+	h = key_mix(h, (uint64) key->bucket);
+	h = key_mix(h, (uint64) key->planid);
+	h = key_mix(h, (uint64) key->top_queryid);
+	h = key_mix(h, (uint64) (uint32) key->sqlcode |
+				((uint64) key->elevel << 32) |
+				((uint64) key->toplevel << 40) |
+				((uint64) key->overflow << 41));
+	/* the index uses the low bits: fold the high ones in */
+	return (uint32) (h ^ (h >> 32));
+}
+
+static inline uint64
+key_session_hash(const PgsmKey *key)
+{
+	return hash_bytes_extended((const unsigned char *) key + PGSM_KEY_SESSION_OFFSET,
+							   sizeof(PgsmKey) - PGSM_KEY_SESSION_OFFSET, 0);
+}
+
 static inline uint32
 key_hash(const PgsmKey *key)
 {
-	return hash_bytes((const unsigned char *) key, sizeof(PgsmKey));
+	return key_hash_with(key, key_session_hash(key));
+}
+
+/*
+ * The same, for a backend's own statements: the session's part is hashed
+ * again only when it differs from the last one this backend hashed, which
+ * costs a comparison of its bytes.
+ */
+static uint32
+key_hash_session_cached(const PgsmKey *key)
+{
+	static bool valid = false;
+	static char last[sizeof(PgsmKey) - PGSM_KEY_SESSION_OFFSET];
+	static uint64 last_hash;
+	const char *session = (const char *) key + PGSM_KEY_SESSION_OFFSET;
+
+	if (unlikely(!valid || memcmp(last, session, sizeof(last)) != 0))
+	{
+		memcpy(last, session, sizeof(last));
+		last_hash = key_session_hash(key);
+		valid = true;
+	}
+	return key_hash_with(key, last_hash);
 }
 
 /*
@@ -891,7 +950,7 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 				  int hist_cell, int what,
 				  PgsmBuildTexts build_texts, void *arg)
 {
-	uint32		hash = key_hash(key);
+	uint32		hash = key_hash_session_cached(key);
 	int			n;
 	PgsmEntry  *e;
 	PgsmTexts	texts;
