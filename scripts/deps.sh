@@ -10,7 +10,7 @@ packages=(
     postgresql-15 postgresql-server-dev-15 postgresql-contrib
     libkrb5-dev build-essential libipc-run-perl
     debootstrap chromium fonts-dejavu-core
-    valgrind
+    valgrind strace
 )
 
 missing=()
