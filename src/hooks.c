@@ -172,6 +172,13 @@ app_name_current(void)
 	return &current;
 }
 
+/* A backend's CPU time so far, user and system, in msec */
+typedef struct CpuTimes
+{
+	double		user;
+	double		sys;
+} CpuTimes;
+
 /*
  * The statements being executed: CPU time at start, and the plan's id and
  * text.  Each nesting level has a slot of its own (query_slots), so that a
@@ -183,7 +190,7 @@ app_name_current(void)
 typedef struct QueryCpu
 {
 	QueryDesc  *queryDesc;		/* NULL: a free slot */
-	struct rusage start;
+	CpuTimes	start;
 	uint64		planid;			/* 0 unless plans are recorded */
 	AppName		app;			/* application name at start */
 	Oid			userid;			/* user at start */
@@ -209,8 +216,8 @@ static QueryCpu query_slots[PGSM_QUERY_SLOTS];
  * which belongs to it anyway.  Nested statements, the first statement of a
  * backend and the one after an error read the figure afresh.
  */
-static struct rusage last_rusage;
-static bool last_rusage_valid = false;
+static CpuTimes last_cpu;
+static bool last_cpu_valid = false;
 
 /*
  * A backend is one thread, so the thread's figures are the process's; on
@@ -224,21 +231,37 @@ static bool last_rusage_valid = false;
 #define PGSM_RUSAGE_WHO RUSAGE_SELF
 #endif
 
-static inline void
-cpu_start(struct rusage *ru, int level)
+static inline double
+timeval_ms(const struct timeval *tv)
 {
-	if (level == 0 && last_rusage_valid)
-		*ru = last_rusage;
-	else
-		getrusage(PGSM_RUSAGE_WHO, ru);
+	return tv->tv_sec * 1000.0 + tv->tv_usec / 1000.0;
 }
 
 static inline void
-cpu_end(struct rusage *ru)
+cpu_read(CpuTimes *t)
 {
-	getrusage(PGSM_RUSAGE_WHO, ru);
-	last_rusage = *ru;
-	last_rusage_valid = true;
+	struct rusage ru;
+
+	getrusage(PGSM_RUSAGE_WHO, &ru);
+	t->user = timeval_ms(&ru.ru_utime);
+	t->sys = timeval_ms(&ru.ru_stime);
+}
+
+static inline void
+cpu_start(CpuTimes *t, int level)
+{
+	if (level == 0 && last_cpu_valid)
+		*t = last_cpu;
+	else
+		cpu_read(t);
+}
+
+static inline void
+cpu_end(CpuTimes *t)
+{
+	cpu_read(t);
+	last_cpu = *t;
+	last_cpu_valid = true;
 }
 
 /*
@@ -869,12 +892,6 @@ pending_claim(uint64 queryId, int level, uint64 planid, QueryCpu *qc)
 	return found + 1;
 }
 
-static inline double
-timeval_ms(const struct timeval *tv)
-{
-	return tv->tv_sec * 1000.0 + tv->tv_usec / 1000.0;
-}
-
 /* Copy one statement's buffer and WAL usage into its counters. */
 static void
 set_usage(PgsmCounters *c, const BufferUsage *bu, const WalUsage *wu)
@@ -1195,7 +1212,7 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		PgsmCounters delta;
 		PgsmKey		key;
 		TextSource	src;
-		struct rusage end;
+		CpuTimes	end;
 		double		msec;
 		int			what = PGSM_RECORD_EXEC;
 
@@ -1208,10 +1225,8 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 				  &queryDesc->totaltime->walusage);
 		delta.total_time = msec;
 		delta.rows = queryDesc->estate->es_processed;
-		delta.cpu_user_time = Max(0.0, timeval_ms(&end.ru_utime) -
-								  timeval_ms(&qc->start.ru_utime));
-		delta.cpu_sys_time = Max(0.0, timeval_ms(&end.ru_stime) -
-								 timeval_ms(&qc->start.ru_stime));
+		delta.cpu_user_time = Max(0.0, end.user - qc->start.user);
+		delta.cpu_sys_time = Max(0.0, end.sys - qc->start.sys);
 		if (queryDesc->estate->es_jit)
 		{
 			JitInstrumentation *ji = &queryDesc->estate->es_jit->instr;
@@ -1297,7 +1312,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	instr_time	start;
 	BufferUsage bufusage_start = pgBufferUsage;
 	WalUsage	walusage_start = pgWalUsage;
-	struct rusage ru_start;
+	CpuTimes	cpu_at_start;
 	AppName		app;
 	Oid			userid = GetUserId();	/* at start, as the name */
 
@@ -1313,7 +1328,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (track)
 	{
 		app = *app_name_current();
-		cpu_start(&ru_start, level);
+		cpu_start(&cpu_at_start, level);
 		INSTR_TIME_SET_CURRENT(start);
 	}
 
@@ -1344,14 +1359,14 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		instr_time	duration;
 		BufferUsage bufusage;
 		WalUsage	walusage;
-		struct rusage ru_end;
+		CpuTimes	cpu_at_end;
 		PgsmCounters delta;
 		PgsmKey		key;
 		TextSource	src = {0};
 
 		INSTR_TIME_SET_CURRENT(duration);
 		INSTR_TIME_SUBTRACT(duration, start);
-		cpu_end(&ru_end);
+		cpu_end(&cpu_at_end);
 
 		memset(&bufusage, 0, sizeof(bufusage));
 		BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
@@ -1361,10 +1376,8 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		MemSet(&delta, 0, sizeof(delta));
 		set_usage(&delta, &bufusage, &walusage);
 		delta.total_time = INSTR_TIME_GET_MILLISEC(duration);
-		delta.cpu_user_time = Max(0.0, timeval_ms(&ru_end.ru_utime) -
-								  timeval_ms(&ru_start.ru_utime));
-		delta.cpu_sys_time = Max(0.0, timeval_ms(&ru_end.ru_stime) -
-								 timeval_ms(&ru_start.ru_stime));
+		delta.cpu_user_time = Max(0.0, cpu_at_end.user - cpu_at_start.user);
+		delta.cpu_sys_time = Max(0.0, cpu_at_end.sys - cpu_at_start.sys);
 		/* the rows of the commands that report them, as pg_stat_statements */
 		if (qc != NULL &&
 			(qc->commandTag == CMDTAG_COPY ||
@@ -1406,7 +1419,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 
 	/* what an aborted statement used is not the next one's */
 	if (edata->elevel >= ERROR)
-		last_rusage_valid = false;
+		last_cpu_valid = false;
 
 	if (in_error_hook || edata->elevel < WARNING || edata->elevel > ERROR ||
 		MyProc == NULL || debug_query_string == NULL ||

@@ -223,6 +223,10 @@ pgsm_histogram_cell(double msec)
 	int			lo = 0;
 	int			hi = pgsm_hist_cells - 1;
 
+	/* most statements take less than the minimum */
+	if (msec < hist_bounds[1])
+		return 0;
+
 	while (lo < hi)
 	{
 		int			mid = (lo + hi + 1) / 2;
