@@ -733,6 +733,7 @@ pending_record(int i)
 {
 	PendingPlanning *p = &pending_plannings[i];
 	TextSource	src = {0};
+	PgsmSample	sample = {0};
 
 	p->used = false;
 	npending_plannings--;
@@ -744,7 +745,8 @@ pending_record(int i)
 	src.nrelids = p->nrelids;
 	src.cmd_type = p->cmd_type;
 	src.appname = p->appname;
-	pgsm_store_record(&p->key, &p->delta, -1, PGSM_RECORD_PLAN, build_texts,
+	sample.planning = &p->delta;
+	pgsm_store_record(&p->key, &sample, -1, PGSM_RECORD_PLAN, build_texts,
 					  &src);
 }
 
@@ -833,6 +835,7 @@ pending_add(const PgsmKey *key, const PgsmCounters *delta,
 	if (slot < 0)
 	{
 		TextSource	src = {0};
+		PgsmSample	sample = {0};
 
 		src.source = query_string;
 		src.location = parse->stmt_location;
@@ -841,7 +844,8 @@ pending_add(const PgsmKey *key, const PgsmCounters *delta,
 		src.rtable = parse->rtable;
 		src.cmd_type = parse->commandType;
 		src.appname = app->name;
-		pgsm_store_record(key, delta, -1, PGSM_RECORD_PLAN, build_texts,
+		sample.planning = delta;
+		pgsm_store_record(key, &sample, -1, PGSM_RECORD_PLAN, build_texts,
 						  &src);
 		return;
 	}
@@ -916,30 +920,6 @@ set_usage(PgsmCounters *c, const BufferUsage *bu, const WalUsage *wu)
 	c->wal_fpi = wu->wal_fpi;
 	c->wal_bytes = wu->wal_bytes;
 	c->wal_buffers_full = PGSM_WAL_BUFFERS_FULL(wu);
-}
-
-/* Add a planning's figures to those of its execution. */
-static void
-add_planning(PgsmCounters *c, const PgsmCounters *plan)
-{
-	c->total_plan_time = plan->total_plan_time;
-	c->shared_blks_hit += plan->shared_blks_hit;
-	c->shared_blks_read += plan->shared_blks_read;
-	c->shared_blks_dirtied += plan->shared_blks_dirtied;
-	c->shared_blks_written += plan->shared_blks_written;
-	c->local_blks_hit += plan->local_blks_hit;
-	c->local_blks_read += plan->local_blks_read;
-	c->local_blks_dirtied += plan->local_blks_dirtied;
-	c->local_blks_written += plan->local_blks_written;
-	c->temp_blks_read += plan->temp_blks_read;
-	c->temp_blks_written += plan->temp_blks_written;
-	c->blk_read_time += plan->blk_read_time;
-	c->blk_write_time += plan->blk_write_time;
-	c->temp_blk_read_time += plan->temp_blk_read_time;
-	c->temp_blk_write_time += plan->temp_blk_write_time;
-	c->wal_records += plan->wal_records;
-	c->wal_fpi += plan->wal_fpi;
-	c->wal_bytes += plan->wal_bytes;
 }
 
 static void
@@ -1209,7 +1189,8 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 	if (qc != NULL && queryId != UINT64CONST(0) && queryDesc->totaltime &&
 		pgsm_enabled(qc->level))
 	{
-		PgsmCounters delta;
+		PgsmSample	sample;
+		PgsmCounters planning;
 		PgsmKey		key;
 		TextSource	src;
 		CpuTimes	end;
@@ -1220,32 +1201,20 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		InstrEndLoop(queryDesc->totaltime);
 		msec = queryDesc->totaltime->total * 1000.0;
 
-		MemSet(&delta, 0, sizeof(delta));
-		set_usage(&delta, &queryDesc->totaltime->bufusage,
-				  &queryDesc->totaltime->walusage);
-		delta.total_time = msec;
-		delta.rows = queryDesc->estate->es_processed;
-		delta.cpu_user_time = Max(0.0, end.user - qc->start.user);
-		delta.cpu_sys_time = Max(0.0, end.sys - qc->start.sys);
-		if (queryDesc->estate->es_jit)
-		{
-			JitInstrumentation *ji = &queryDesc->estate->es_jit->instr;
-
-			delta.jit_functions = ji->created_functions;
-			delta.jit_generation_time = INSTR_TIME_GET_MILLISEC(ji->generation_counter);
-			delta.jit_inlining_count = !INSTR_TIME_IS_ZERO(ji->inlining_counter);
-			delta.jit_inlining_time = INSTR_TIME_GET_MILLISEC(ji->inlining_counter);
-			delta.jit_optimization_count = !INSTR_TIME_IS_ZERO(ji->optimization_counter);
-			delta.jit_optimization_time = INSTR_TIME_GET_MILLISEC(ji->optimization_counter);
-			delta.jit_emission_count = !INSTR_TIME_IS_ZERO(ji->emission_counter);
-			delta.jit_emission_time = INSTR_TIME_GET_MILLISEC(ji->emission_counter);
-			delta.jit_deform_count = PGSM_JIT_DEFORM_COUNT(ji);
-			delta.jit_deform_time = PGSM_JIT_DEFORM_TIME(ji);
-		}
-		delta.parallel_workers_to_launch =
+		/* the store adds these straight into the entry */
+		sample.total_time = msec;
+		sample.rows = queryDesc->estate->es_processed;
+		sample.cpu_user_time = Max(0.0, end.user - qc->start.user);
+		sample.cpu_sys_time = Max(0.0, end.sys - qc->start.sys);
+		sample.bufusage = &queryDesc->totaltime->bufusage;
+		sample.walusage = &queryDesc->totaltime->walusage;
+		sample.jit = queryDesc->estate->es_jit ?
+			&queryDesc->estate->es_jit->instr : NULL;
+		sample.parallel_workers_to_launch =
 			PGSM_PARALLEL_WORKERS_TO_LAUNCH(queryDesc->estate);
-		delta.parallel_workers_launched =
+		sample.parallel_workers_launched =
 			PGSM_PARALLEL_WORKERS_LAUNCHED(queryDesc->estate);
+		sample.planning = NULL;
 
 		executor_text_source(queryDesc, qc, &src);
 		make_key(&key, queryId, qc->planid, qc->level, &qc->app,
@@ -1263,7 +1232,8 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 			if (p->claimed == qc &&
 				memcmp(&p->key, &key, sizeof(PgsmKey)) == 0)
 			{
-				add_planning(&delta, &p->delta);
+				planning = p->delta;
+				sample.planning = &planning;
 				what |= PGSM_RECORD_PLAN;
 				p->used = false;
 				npending_plannings--;
@@ -1276,7 +1246,7 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 				pending_record(p - pending_plannings);
 			}
 		}
-		pgsm_store_record(&key, &delta, pgsm_histogram_cell(msec), what,
+		pgsm_store_record(&key, &sample, pgsm_histogram_cell(msec), what,
 						  build_texts, &src);
 	}
 
@@ -1360,7 +1330,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		BufferUsage bufusage;
 		WalUsage	walusage;
 		CpuTimes	cpu_at_end;
-		PgsmCounters delta;
+		PgsmSample	sample = {0};
 		PgsmKey		key;
 		TextSource	src = {0};
 
@@ -1373,18 +1343,18 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		memset(&walusage, 0, sizeof(walusage));
 		WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
 
-		MemSet(&delta, 0, sizeof(delta));
-		set_usage(&delta, &bufusage, &walusage);
-		delta.total_time = INSTR_TIME_GET_MILLISEC(duration);
-		delta.cpu_user_time = Max(0.0, cpu_at_end.user - cpu_at_start.user);
-		delta.cpu_sys_time = Max(0.0, cpu_at_end.sys - cpu_at_start.sys);
+		sample.bufusage = &bufusage;
+		sample.walusage = &walusage;
+		sample.total_time = INSTR_TIME_GET_MILLISEC(duration);
+		sample.cpu_user_time = Max(0.0, cpu_at_end.user - cpu_at_start.user);
+		sample.cpu_sys_time = Max(0.0, cpu_at_end.sys - cpu_at_start.sys);
 		/* the rows of the commands that report them, as pg_stat_statements */
 		if (qc != NULL &&
 			(qc->commandTag == CMDTAG_COPY ||
 			 qc->commandTag == CMDTAG_FETCH ||
 			 qc->commandTag == CMDTAG_SELECT ||
 			 qc->commandTag == CMDTAG_REFRESH_MATERIALIZED_VIEW))
-			delta.rows = qc->nprocessed;
+			sample.rows = qc->nprocessed;
 
 		src.source = queryString;
 		src.location = location;
@@ -1393,7 +1363,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		src.cmd_type = CMD_UTILITY;
 		src.appname = app.name;
 		make_key(&key, queryId, 0, level, &app, userid);
-		pgsm_store_record(&key, &delta, pgsm_histogram_cell(delta.total_time),
+		pgsm_store_record(&key, &sample, pgsm_histogram_cell(sample.total_time),
 						  PGSM_RECORD_EXEC, build_texts, &src);
 	}
 
@@ -1430,7 +1400,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 	oldcxt = MemoryContextSwitchTo(error_hook_cxt);
 	PG_TRY();
 	{
-		PgsmCounters delta;
+		PgsmSample	sample = {0};
 		PgsmKey		key;
 		TextSource	src = {0};
 		uint64		queryid = pgstat_get_my_query_id();
@@ -1488,12 +1458,11 @@ pgsm_emit_log_hook(ErrorData *edata)
 										  strlen(norm), 0);
 		}
 
-		MemSet(&delta, 0, sizeof(delta));
 		src.appname = app_name_current()->name;
 		make_key(&key, queryid, 0, 0, app_name_current(), GetUserId());
 		key.sqlcode = edata->sqlerrcode;
 		key.elevel = (uint8) edata->elevel;
-		pgsm_store_record(&key, &delta, -1, PGSM_RECORD_EXEC, build_texts,
+		pgsm_store_record(&key, &sample, -1, PGSM_RECORD_EXEC, build_texts,
 						  &src);
 	}
 	PG_FINALLY();

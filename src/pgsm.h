@@ -17,6 +17,8 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "executor/instrument.h"
+#include "jit/jit.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "storage/spin.h"
@@ -191,6 +193,27 @@ typedef struct PgsmEntry
 	int32		hist[FLEXIBLE_ARRAY_MEMBER];
 } PgsmEntry;
 
+/*
+ * One statement's figures as a hook has them, added by the store straight
+ * into its entry: the execution's, where the executor keeps them, and a
+ * planning's, gathered beforehand (hooks.c keeps a planning until its
+ * execution ends).
+ */
+typedef struct PgsmSample
+{
+	double		total_time;		/* execution time, msec */
+	int64		rows;
+	double		cpu_user_time;	/* msec */
+	double		cpu_sys_time;
+	const BufferUsage *bufusage;	/* the execution's, or NULL */
+	const WalUsage *walusage;	/* the execution's, or NULL */
+	const JitInstrumentation *jit;	/* or NULL */
+	int64		parallel_workers_to_launch;
+	int64		parallel_workers_launched;
+	const PgsmCounters *planning;	/* with PGSM_RECORD_PLAN: its time,
+									 * blocks and WAL */
+} PgsmSample;
+
 /* What a hook hands to the store for one statement. */
 typedef struct PgsmTexts
 {
@@ -241,7 +264,7 @@ extern void pgsm_store_request(void);
 extern bool pgsm_store_ready(void);
 extern void pgsm_store_check_ready(void);
 extern PgsmRecordResult pgsm_store_record(const PgsmKey *key,
-										  const PgsmCounters *delta,
+										  const PgsmSample *sample,
 										  int hist_cell, int what,
 										  PgsmBuildTexts build_texts,
 										  void *arg);

@@ -742,51 +742,10 @@ add_sample(double x, int64 n, double *mean, double *sum_var,
 	}
 }
 
-/*
- * Fold one statement's figures into an entry: its planning, its execution
- * or both ("what", PGSM_RECORD_*).  Caller holds the lock and the entry's
- * mutex.
- */
+/* Add a planning's blocks and WAL, gathered beforehand, to an entry's. */
 static inline void
-entry_accumulate(PgsmEntry *e, const PgsmCounters *d, int hist_cell,
-				 int what)
+add_counted_usage(PgsmCounters *c, const PgsmCounters *d)
 {
-	PgsmCounters *c = &e->counters;
-
-	if (what & PGSM_RECORD_PLAN)
-	{
-		c->plans++;
-		c->total_plan_time += d->total_plan_time;
-		add_sample(d->total_plan_time, c->plans, &c->mean_plan_time,
-				   &c->sum_var_plan_time, &c->min_plan_time,
-				   &c->max_plan_time);
-	}
-	if (what & PGSM_RECORD_EXEC)
-	{
-		c->calls++;
-		c->rows += d->rows;
-		c->total_time += d->total_time;
-		add_sample(d->total_time, c->calls, &c->mean_time, &c->sum_var_time,
-				   &c->min_time, &c->max_time);
-		if (hist_cell >= 0)
-			e->hist[hist_cell]++;
-		c->cpu_user_time += d->cpu_user_time;
-		c->cpu_sys_time += d->cpu_sys_time;
-		c->jit_functions += d->jit_functions;
-		c->jit_generation_time += d->jit_generation_time;
-		c->jit_inlining_count += d->jit_inlining_count;
-		c->jit_inlining_time += d->jit_inlining_time;
-		c->jit_optimization_count += d->jit_optimization_count;
-		c->jit_optimization_time += d->jit_optimization_time;
-		c->jit_emission_count += d->jit_emission_count;
-		c->jit_emission_time += d->jit_emission_time;
-		c->jit_deform_count += d->jit_deform_count;
-		c->jit_deform_time += d->jit_deform_time;
-		c->parallel_workers_to_launch += d->parallel_workers_to_launch;
-		c->parallel_workers_launched += d->parallel_workers_launched;
-	}
-
-	/* Buffer and WAL usage is counted in whichever phase it occurred. */
 	c->shared_blks_hit += d->shared_blks_hit;
 	c->shared_blks_read += d->shared_blks_read;
 	c->shared_blks_dirtied += d->shared_blks_dirtied;
@@ -807,6 +766,89 @@ entry_accumulate(PgsmEntry *e, const PgsmCounters *d, int hist_cell,
 	c->wal_fpi += d->wal_fpi;
 	c->wal_bytes += d->wal_bytes;
 	c->wal_buffers_full += d->wal_buffers_full;
+}
+
+/*
+ * Fold one statement's figures into an entry: its planning, its execution
+ * or both ("what", PGSM_RECORD_*).  The execution's blocks, WAL and JIT
+ * figures are read where the executor keeps them.  Caller holds the lock
+ * and the entry's mutex.
+ */
+static inline void
+entry_accumulate(PgsmEntry *e, const PgsmSample *s, int hist_cell, int what)
+{
+	PgsmCounters *c = &e->counters;
+
+	if (what & PGSM_RECORD_PLAN)
+	{
+		const PgsmCounters *p = s->planning;
+
+		c->plans++;
+		c->total_plan_time += p->total_plan_time;
+		add_sample(p->total_plan_time, c->plans, &c->mean_plan_time,
+				   &c->sum_var_plan_time, &c->min_plan_time,
+				   &c->max_plan_time);
+		add_counted_usage(c, p);
+	}
+	if (what & PGSM_RECORD_EXEC)
+	{
+		c->calls++;
+		c->rows += s->rows;
+		c->total_time += s->total_time;
+		add_sample(s->total_time, c->calls, &c->mean_time, &c->sum_var_time,
+				   &c->min_time, &c->max_time);
+		if (hist_cell >= 0)
+			e->hist[hist_cell]++;
+		c->cpu_user_time += s->cpu_user_time;
+		c->cpu_sys_time += s->cpu_sys_time;
+		c->parallel_workers_to_launch += s->parallel_workers_to_launch;
+		c->parallel_workers_launched += s->parallel_workers_launched;
+	}
+	if (s->jit != NULL)
+	{
+		const JitInstrumentation *ji = s->jit;
+
+		c->jit_functions += ji->created_functions;
+		c->jit_generation_time += INSTR_TIME_GET_MILLISEC(ji->generation_counter);
+		c->jit_inlining_count += !INSTR_TIME_IS_ZERO(ji->inlining_counter);
+		c->jit_inlining_time += INSTR_TIME_GET_MILLISEC(ji->inlining_counter);
+		c->jit_optimization_count += !INSTR_TIME_IS_ZERO(ji->optimization_counter);
+		c->jit_optimization_time += INSTR_TIME_GET_MILLISEC(ji->optimization_counter);
+		c->jit_emission_count += !INSTR_TIME_IS_ZERO(ji->emission_counter);
+		c->jit_emission_time += INSTR_TIME_GET_MILLISEC(ji->emission_counter);
+		c->jit_deform_count += PGSM_JIT_DEFORM_COUNT(ji);
+		c->jit_deform_time += PGSM_JIT_DEFORM_TIME(ji);
+	}
+	if (s->bufusage != NULL)
+	{
+		const BufferUsage *bu = s->bufusage;
+
+		c->shared_blks_hit += bu->shared_blks_hit;
+		c->shared_blks_read += bu->shared_blks_read;
+		c->shared_blks_dirtied += bu->shared_blks_dirtied;
+		c->shared_blks_written += bu->shared_blks_written;
+		c->local_blks_hit += bu->local_blks_hit;
+		c->local_blks_read += bu->local_blks_read;
+		c->local_blks_dirtied += bu->local_blks_dirtied;
+		c->local_blks_written += bu->local_blks_written;
+		c->temp_blks_read += bu->temp_blks_read;
+		c->temp_blks_written += bu->temp_blks_written;
+		c->blk_read_time += INSTR_TIME_GET_MILLISEC(PGSM_BLK_READ_TIME(bu));
+		c->blk_write_time += INSTR_TIME_GET_MILLISEC(PGSM_BLK_WRITE_TIME(bu));
+		c->local_blk_read_time += PGSM_LOCAL_BLK_READ_TIME(bu);
+		c->local_blk_write_time += PGSM_LOCAL_BLK_WRITE_TIME(bu);
+		c->temp_blk_read_time += INSTR_TIME_GET_MILLISEC(bu->temp_blk_read_time);
+		c->temp_blk_write_time += INSTR_TIME_GET_MILLISEC(bu->temp_blk_write_time);
+	}
+	if (s->walusage != NULL)
+	{
+		const WalUsage *wu = s->walusage;
+
+		c->wal_records += wu->wal_records;
+		c->wal_fpi += wu->wal_fpi;
+		c->wal_bytes += wu->wal_bytes;
+		c->wal_buffers_full += PGSM_WAL_BUFFERS_FULL(wu);
+	}
 }
 
 /*
@@ -950,7 +992,7 @@ overflow_entry(const PgsmKey *key)
  * before the texts are built is not given them: the statement is folded.
  */
 PgsmRecordResult
-pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
+pgsm_store_record(const PgsmKey *key, const PgsmSample *sample,
 				  int hist_cell, int what,
 				  PgsmBuildTexts build_texts, void *arg)
 {
@@ -969,7 +1011,7 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 	{
 		e = EntryAt(n);
 		SpinLockAcquire(&e->mutex);
-		entry_accumulate(e, delta, hist_cell, what);
+		entry_accumulate(e, sample, hist_cell, what);
 		SpinLockRelease(&e->mutex);
 		LWLockRelease(&pgsm->lock);
 		return PGSM_RECORDED;
@@ -988,7 +1030,7 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 	if (n < 0)
 	{
 		e = EntryAt(overflow_entry(key));
-		entry_accumulate(e, delta, hist_cell, what);
+		entry_accumulate(e, sample, hist_cell, what);
 		LWLockRelease(&pgsm->lock);
 		/* a planning is not a call: its execution is counted on its own */
 		if (what & PGSM_RECORD_EXEC)
@@ -998,7 +1040,7 @@ pgsm_store_record(const PgsmKey *key, const PgsmCounters *delta,
 		return PGSM_FOLDED;
 	}
 	e = EntryAt(n);
-	entry_accumulate(e, delta, hist_cell, what);
+	entry_accumulate(e, sample, hist_cell, what);
 	high = pgsm->nentries >= pgsm->high_entries ||
 		pgsm->text_used >= pgsm->high_text;
 	LWLockRelease(&pgsm->lock);
