@@ -411,7 +411,7 @@ make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level,
 	}
 
 	/* the statement's start, which PostgreSQL has read from the clock */
-	key->bucket = pgsm_current_bucket(GetCurrentStatementStartTimestamp());
+	key->bucket = pgsm_statement_bucket(GetCurrentStatementStartTimestamp());
 	key->queryid = (int64) queryid;
 	key->planid = (int64) planid;
 	key->userid = userid;
@@ -1280,8 +1280,8 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	bool		is_execute = IsA(parsetree, ExecuteStmt);
 	bool		track;
 	instr_time	start;
-	BufferUsage bufusage_start = pgBufferUsage;
-	WalUsage	walusage_start = pgWalUsage;
+	BufferUsage bufusage_start;
+	WalUsage	walusage_start;
 	CpuTimes	cpu_at_start;
 	AppName		app;
 	Oid			userid = GetUserId();	/* at start, as the name */
@@ -1298,6 +1298,8 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (track)
 	{
 		app = *app_name_current();
+		bufusage_start = pgBufferUsage;
+		walusage_start = pgWalUsage;
 		cpu_start(&cpu_at_start, level);
 		INSTR_TIME_SET_CURRENT(start);
 	}
@@ -1401,6 +1403,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 	PG_TRY();
 	{
 		PgsmSample	sample = {0};
+		const AppName *app;
 		PgsmKey		key;
 		TextSource	src = {0};
 		uint64		queryid = pgstat_get_my_query_id();
@@ -1458,8 +1461,9 @@ pgsm_emit_log_hook(ErrorData *edata)
 										  strlen(norm), 0);
 		}
 
-		src.appname = app_name_current()->name;
-		make_key(&key, queryid, 0, 0, app_name_current(), GetUserId());
+		app = app_name_current();
+		src.appname = app->name;
+		make_key(&key, queryid, 0, 0, app, GetUserId());
 		key.sqlcode = edata->sqlerrcode;
 		key.elevel = (uint8) edata->elevel;
 		pgsm_store_record(&key, &sample, -1, PGSM_RECORD_EXEC, build_texts,

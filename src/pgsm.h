@@ -269,6 +269,7 @@ extern PgsmRecordResult pgsm_store_record(const PgsmKey *key,
 										  PgsmBuildTexts build_texts,
 										  void *arg);
 extern int64 pgsm_current_bucket(TimestampTz now);
+extern int64 pgsm_statement_bucket(TimestampTz start);
 extern int64 pgsm_previous_bucket(int64 bucket);
 extern int	pgsm_bucket_length(int64 bucket);
 extern TimestampTz pgsm_bucket_start(int64 bucket);

@@ -344,6 +344,32 @@ pgsm_current_bucket(TimestampTz now)
 	return bucket_of(unix_seconds(now), &len);
 }
 
+/*
+ * The bucket of a statement that started at "start": pgsm_current_bucket(),
+ * remembered for the second last asked about while the schedule stays as
+ * it was, since a backend asks for every statement it records.
+ */
+int64
+pgsm_statement_bucket(TimestampTz start)
+{
+	static int64 last_second = PG_INT64_MIN;
+	static uint32 last_changes;
+	static int64 last_bucket;
+	int64		t = unix_seconds(start);
+	uint32		changes = pg_atomic_read_u32(&schedule->changes);
+
+	if (t != last_second || changes != last_changes || (changes & 1) != 0)
+	{
+		int32		len;
+
+		/* a change made meanwhile shows in the count the next time */
+		last_bucket = bucket_of(t, &len);
+		last_second = t;
+		last_changes = changes;
+	}
+	return last_bucket;
+}
+
 /* The bucket just before the given one. */
 int64
 pgsm_previous_bucket(int64 bucket)
