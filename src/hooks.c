@@ -196,8 +196,6 @@ typedef struct QueryCpu
 	Oid			userid;			/* user at start */
 	int			level;			/* nesting level */
 	int			planning;		/* pending planning's slot + 1, or 0 */
-	char	   *plan;
-	int			plan_len;
 	MemoryContextCallback cb;
 	struct QueryCpu *next;
 } QueryCpu;
@@ -308,8 +306,7 @@ typedef struct TextSource
 	int			len;
 	bool		bounded;		/* read no more than pgsm_query_max_len */
 	bool		nested;			/* also keep the top-level statement */
-	const char *plan;			/* plan text, or NULL */
-	int			plan_len;
+	QueryDesc  *plan;			/* the plan to print, or NULL */
 	const char *message;		/* error message, or NULL */
 	int			sqlerrcode;		/* of the message */
 	const char *appname;		/* application name at statement start */
@@ -542,6 +539,145 @@ relation_list(const Oid *relids, int n)
 }
 
 /*
+ * The id of a plan: a hash of its shape, that is of its nodes' types, the
+ * tables and indexes they read, and how they join, aggregate and modify,
+ * taken from the plan tree.  Constants and expressions are left out (the
+ * query id covers those), so that a statement run with other values keeps
+ * its plan id as long as its plan keeps its shape.
+ */
+static inline uint64
+plan_mix(uint64 h, uint64 v)
+{
+	h ^= v;
+	h *= UINT64CONST(0x9e3779b97f4a7c15);
+	return h ^ (h >> 31);
+}
+
+static uint64 plan_hash(const Plan *plan, const PlannedStmt *pstmt,
+						uint64 h);
+
+static uint64
+plan_hash_list(const List *plans, const PlannedStmt *pstmt, uint64 h)
+{
+	ListCell   *lc;
+
+	h = plan_mix(h, list_length(plans));
+	foreach(lc, plans)
+		h = plan_hash((const Plan *) lfirst(lc), pstmt, h);
+	return h;
+}
+
+/* The relation a scan reads, or InvalidOid. */
+static Oid
+scan_relation(const Plan *plan, const PlannedStmt *pstmt)
+{
+	Index		rti = ((const Scan *) plan)->scanrelid;
+	RangeTblEntry *rte;
+
+	if (rti == 0 || rti > list_length(pstmt->rtable))
+		return InvalidOid;
+	rte = rt_fetch(rti, pstmt->rtable);
+	return rte->rtekind == RTE_RELATION ? rte->relid : InvalidOid;
+}
+
+static uint64
+plan_hash(const Plan *plan, const PlannedStmt *pstmt, uint64 h)
+{
+	if (plan == NULL)
+		return plan_mix(h, 0);
+
+	check_stack_depth();
+	h = plan_mix(h, (uint64) nodeTag(plan));
+	switch (nodeTag(plan))
+	{
+		case T_IndexScan:
+			h = plan_mix(h, ((const IndexScan *) plan)->indexid);
+			h = plan_mix(h, scan_relation(plan, pstmt));
+			break;
+		case T_IndexOnlyScan:
+			h = plan_mix(h, ((const IndexOnlyScan *) plan)->indexid);
+			h = plan_mix(h, scan_relation(plan, pstmt));
+			break;
+		case T_BitmapIndexScan:
+			h = plan_mix(h, ((const BitmapIndexScan *) plan)->indexid);
+			break;
+		case T_SeqScan:
+		case T_SampleScan:
+		case T_BitmapHeapScan:
+		case T_TidScan:
+		case T_TidRangeScan:
+		case T_ForeignScan:
+			h = plan_mix(h, scan_relation(plan, pstmt));
+			break;
+		case T_SubqueryScan:
+			h = plan_hash(((const SubqueryScan *) plan)->subplan, pstmt, h);
+			break;
+		case T_NestLoop:
+		case T_MergeJoin:
+		case T_HashJoin:
+			h = plan_mix(h, ((const Join *) plan)->jointype);
+			break;
+		case T_Agg:
+			h = plan_mix(h, ((const Agg *) plan)->aggstrategy);
+			break;
+		case T_SetOp:
+			h = plan_mix(h, ((const SetOp *) plan)->strategy);
+			h = plan_mix(h, ((const SetOp *) plan)->cmd);
+			break;
+		case T_ModifyTable:
+			h = plan_mix(h, ((const ModifyTable *) plan)->operation);
+			break;
+		case T_Append:
+			h = plan_hash_list(((const Append *) plan)->appendplans, pstmt, h);
+			break;
+		case T_MergeAppend:
+			h = plan_hash_list(((const MergeAppend *) plan)->mergeplans, pstmt, h);
+			break;
+		case T_BitmapAnd:
+			h = plan_hash_list(((const BitmapAnd *) plan)->bitmapplans, pstmt, h);
+			break;
+		case T_BitmapOr:
+			h = plan_hash_list(((const BitmapOr *) plan)->bitmapplans, pstmt, h);
+			break;
+		case T_CustomScan:
+			h = plan_hash_list(((const CustomScan *) plan)->custom_plans, pstmt, h);
+			break;
+		default:
+			break;
+	}
+	h = plan_hash(plan->lefttree, pstmt, h);
+	return plan_hash(plan->righttree, pstmt, h);
+}
+
+/* The plan id of a statement: its plan and the subplans it holds. */
+static uint64
+plan_id(const PlannedStmt *pstmt)
+{
+	uint64		h = plan_hash(pstmt->planTree, pstmt, 0);
+
+	h = plan_hash_list(pstmt->subplans, pstmt, h);
+	/* 0 means "none" */
+	return h != 0 ? h : 1;
+}
+
+/* The plan as EXPLAIN (COSTS OFF) prints it. */
+static char *
+plan_text(QueryDesc *queryDesc, int *len)
+{
+	ExplainState *es = NewExplainState();
+
+	es->costs = false;
+	es->format = EXPLAIN_FORMAT_TEXT;
+	ExplainBeginOutput(es);
+	ExplainPrintPlan(es, queryDesc);
+	ExplainEndOutput(es);
+	if (es->str->len > 0 && es->str->data[es->str->len - 1] == '\n')
+		es->str->data[--es->str->len] = '\0';
+	*len = es->str->len;
+	return es->str->data;
+}
+
+/*
  * Build a new entry's texts.  Runs only when an entry is made, with no lock
  * held (the store's PgsmBuildTexts).
  */
@@ -608,8 +744,11 @@ build_texts(void *arg, const PgsmKey *key, PgsmTexts *texts,
 
 	if (src->plan != NULL)
 	{
-		texts->str[PGSM_TEXT_PLAN] = src->plan;
-		texts->len[PGSM_TEXT_PLAN] = clip(src->plan, src->plan_len,
+		int			plan_len;
+		char	   *plan = plan_text(src->plan, &plan_len);
+
+		texts->str[PGSM_TEXT_PLAN] = plan;
+		texts->len[PGSM_TEXT_PLAN] = clip(plan, plan_len,
 										  pgsm_query_max_len);
 	}
 
@@ -1043,23 +1182,6 @@ pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
 	return result;
 }
 
-/* The plan as EXPLAIN (COSTS OFF) prints it. */
-static char *
-plan_text(QueryDesc *queryDesc, int *len)
-{
-	ExplainState *es = NewExplainState();
-
-	es->costs = false;
-	es->format = EXPLAIN_FORMAT_TEXT;
-	ExplainBeginOutput(es);
-	ExplainPrintPlan(es, queryDesc);
-	ExplainEndOutput(es);
-	if (es->str->len > 0 && es->str->data[es->str->len - 1] == '\n')
-		es->str->data[--es->str->len] = '\0';
-	*len = es->str->len;
-	return es->str->data;
-}
-
 /* What the texts of an executed statement's entry are made from. */
 static void
 executor_text_source(QueryDesc *queryDesc, QueryCpu *qc, TextSource *src)
@@ -1071,8 +1193,8 @@ executor_text_source(QueryDesc *queryDesc, QueryCpu *qc, TextSource *src)
 	src->nested = qc->level > 0;
 	src->rtable = queryDesc->plannedstmt->rtable;
 	src->cmd_type = queryDesc->operation;
-	src->plan = qc->plan;
-	src->plan_len = qc->plan_len;
+	if (qc->planid != 0)
+		src->plan = queryDesc;
 	src->appname = qc->app.name;
 }
 
@@ -1105,17 +1227,11 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			qc = &query_slots[level];
 			qc->planid = 0;
 			qc->planning = 0;
-			qc->plan = NULL;
-			qc->plan_len = 0;
 		}
 		else
 			qc = palloc0(sizeof(QueryCpu));
 		if (pgsm_enable_query_plan && queryDesc->planstate != NULL)
-		{
-			qc->plan = plan_text(queryDesc, &qc->plan_len);
-			qc->planid = hash_bytes_extended((const unsigned char *) qc->plan,
-											 qc->plan_len, 0);
-		}
+			qc->planid = plan_id(queryDesc->plannedstmt);
 		MemoryContextSwitchTo(oldcxt);
 
 		qc->level = level;

@@ -14,10 +14,13 @@ SELECT b FROM qp WHERE a = 1;
 SET pg_stat_monitor.pgsm_enable_query_plan = on;
 SELECT b FROM qp WHERE a = 2;
 SELECT b FROM qp WHERE a = 2;
+-- other values, the same plan: the same plan id, one row
+SELECT b FROM qp WHERE a = 5;
 SELECT count(*) FROM qp WHERE a > 0;
 SELECT count(*) FROM qp WHERE a > 990;
 
--- a prepared statement: custom plans first, then a generic one planned once
+-- a prepared statement: custom plans first, then a generic one planned
+-- once, of the same shape: one row
 PREPARE p(int) AS SELECT b FROM qp WHERE a = $1;
 EXECUTE p(3);
 EXECUTE p(3);
