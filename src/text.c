@@ -403,6 +403,22 @@ clip_buffer(StringInfo buf, int max)
 	}
 }
 
+/* Append "$n", without the cost of a printf. */
+static void
+append_param(StringInfo buf, int n)
+{
+	char		digits[12];
+	int			i = sizeof(digits);
+
+	do
+	{
+		digits[--i] = '0' + n % 10;
+		n /= 10;
+	} while (n > 0 && i > 1);
+	digits[--i] = '$';
+	appendBinaryStringInfo(buf, digits + i, sizeof(digits) - i);
+}
+
 /*
  * Scan one statement of "len" bytes.  Returns a palloc'd copy of the text
  * of at most "max_len" bytes, cut at a character boundary, with each
@@ -425,11 +441,12 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 	StmtState	st;
 	int			next_param = Max(min_param, 0) + 1;
 	bool		unary_ok = true;	/* may a minus sign start a number? */
+	int			run_start = 0;	/* text not yet copied starts here */
 
-	/* first pass: the highest $n already used */
+	/* first pass, for a text with a '$': the highest $n already used */
 	lx.s = query;
 	lx.len = len;
-	lx.pos = 0;
+	lx.pos = memchr(query, '$', len) != NULL ? 0 : len;
 	while (lx.pos < lx.len)
 	{
 		int			start = lx.pos;
@@ -445,12 +462,16 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 		}
 	}
 
+	/*
+	 * Second pass: the text is copied in runs, from run_start up to a token
+	 * that is replaced, rather than a token at a time.
+	 */
 	memset(&st, 0, sizeof(st));
 	if (secret)
 		*secret = false;
 	initStringInfo(&out);
 	lx.pos = 0;
-	while (lx.pos < lx.len && out.len < max_len)
+	while (lx.pos < lx.len && out.len + (lx.pos - run_start) < max_len)
 	{
 		int			start = lx.pos;
 		TokenKind	kind;
@@ -491,12 +512,15 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 				*secret = true;
 			if ((kind == TOK_CONST && normalize) || masked)
 			{
-				appendStringInfo(&out, "$%d", next_param++);
+				append_bounded(&out, query + run_start, start - run_start,
+							   max_len);
+				if (out.len < max_len)
+					append_param(&out, next_param);
+				next_param++;
+				run_start = lx.pos;
 				continue;
 			}
 		}
-
-		append_bounded(&out, query + start, lx.pos - start, max_len);
 
 		if (kind == TOK_COMMENT && comments != NULL && query[start] == '/' &&
 			comments->len < PGSM_COMMENTS_MAX_LEN)
@@ -508,6 +532,7 @@ pgsm_scan_query(const char *query, int len, int max_len, bool normalize,
 			clip_buffer(comments, PGSM_COMMENTS_MAX_LEN);
 		}
 	}
+	append_bounded(&out, query + run_start, lx.pos - run_start, max_len);
 	clip_buffer(&out, max_len);
 	return out.data;
 }
