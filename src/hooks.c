@@ -6,8 +6,10 @@
  * Each hook measures one statement and hands the figures to the store.
  * The hooks touch nothing but shared memory: no SPI, no table writes and no
  * catalog access that can fail.  The per-statement path is kept short: a
- * statement whose entry exists costs a hash of its key, a shared lock and a
- * spinlock.  Only when an entry is made are its texts built (the query
+ * statement whose entry exists costs no allocation (each nesting level has
+ * a fixed slot), a hash of the statement's part of its key (the session's
+ * part is hashed when it changes), a shared lock and a spinlock, and its
+ * figures are added straight into the entry.  Only when an entry is made are its texts built (the query
  * normalized, its comments and relations collected), with no lock held.
  *
  * Every hook calls the hook it replaced.  Nesting is tracked as in
