@@ -9,8 +9,9 @@
  * statement whose entry exists costs no allocation (each nesting level has
  * a fixed slot), a hash of the statement's part of its key (the session's
  * part is hashed when it changes), a shared lock and a spinlock, and its
- * figures are added straight into the entry.  Only when an entry is made are its texts built (the query
- * normalized, its comments and relations collected), with no lock held.
+ * figures are added straight into the entry.  Only when an entry is made
+ * are its texts built (the query normalized, its comments and relations
+ * collected, its plan printed), with no lock held.
  *
  * Every hook calls the hook it replaced.  Nesting is tracked as in
  * pg_stat_statements, so that pg_stat_monitor.pgsm_track = top records only
@@ -182,8 +183,8 @@ typedef struct CpuTimes
 } CpuTimes;
 
 /*
- * The statements being executed: CPU time at start, and the plan's id and
- * text.  Each nesting level has a slot of its own (query_slots), so that a
+ * The statements being executed: CPU time at start, and the plan's id.
+ * Each nesting level has a slot of its own (query_slots), so that a
  * statement costs no allocation; a statement that finds its level's slot
  * taken (a cursor still open at that level, say) gets one from its
  * executor memory.  Either way the executor memory's reset callback frees
