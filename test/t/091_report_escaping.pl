@@ -139,8 +139,11 @@ like($stderr, qr/permission denied for the history of pg_stat_monitor/,
 	'EXECUTE alone does not open history: the report runs with its caller\'s privileges');
 like($stderr, qr/HINT:  .*pg_read_all_stats/, 'the hint names pg_read_all_stats');
 
+# (the report of the evil database alone, so that its statement is among
+# the report's top statements whatever else the test ran)
 my $watched = $node->safe_psql('postgres',
-	q(SELECT pg_stat_monitor_report(now() - interval '10 minutes', now() + interval '1 minute')),
+	sprintf(q(SELECT pg_stat_monitor_report(now() - interval '10 minutes', now() + interval '1 minute',
+	                                        dbname => %s)), quote($db)),
 	extra_params => [ '-U', 'watcher' ]);
 ok($watched =~ /in_the_evil_database/, 'pg_read_all_stats reads the report, as it reads history');
 
