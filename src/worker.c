@@ -350,6 +350,50 @@ pgsm_worker_main(Datum arg)
 	}
 }
 
+/*
+ * Start a short-lived worker of the extension in the given (quoted) schema,
+ * unless the one last started through *handle is still running.  Returns
+ * false when none could be started.
+ */
+static bool
+launch_once(BackgroundWorkerHandle **handle, const char *function,
+			const char *name, const char *schema, Datum arg)
+{
+	BackgroundWorker worker;
+	pid_t		pid;
+
+	if (*handle != NULL &&
+		GetBackgroundWorkerPid(*handle, &pid) != BGWH_STOPPED)
+		return true;
+
+	short_lived_worker(&worker, function, name, BgWorkerStart_RecoveryFinished);
+	strlcpy(worker.bgw_extra, schema, BGW_EXTRALEN);
+	worker.bgw_main_arg = arg;
+
+	if (*handle != NULL)
+		pfree(*handle);
+	*handle = NULL;
+	return RegisterDynamicBackgroundWorker(&worker, handle);
+}
+
+/*
+ * What a short-lived worker started by launch_once() does first: connect to
+ * pgsm_database with the settings every statement of the extension's
+ * workers runs under; one large query (aggregation or sort) is given more
+ * memory than the default.
+ */
+static void
+schema_worker_start(void)
+{
+	pgsm_in_worker = true;
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(pgsm_database, NULL, 0);
+	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("work_mem", "64MB", PGC_SUSET, PGC_S_OVERRIDE);
+	pin_settings();
+}
+
 /* The refresh worker last started, if any */
 static BackgroundWorkerHandle *refresh_handle = NULL;
 
@@ -363,22 +407,8 @@ static BackgroundWorkerHandle *refresh_handle = NULL;
 bool
 pgsm_refresh_launch(const char *schema, bool old_name)
 {
-	BackgroundWorker worker;
-	pid_t		pid;
-
-	if (refresh_handle != NULL &&
-		GetBackgroundWorkerPid(refresh_handle, &pid) != BGWH_STOPPED)
-		return true;
-
-	short_lived_worker(&worker, "pgsm_refresh_main", "pg_stat_monitor refresh",
-					   BgWorkerStart_RecoveryFinished);
-	strlcpy(worker.bgw_extra, schema, BGW_EXTRALEN);
-	worker.bgw_main_arg = BoolGetDatum(old_name);
-
-	if (refresh_handle != NULL)
-		pfree(refresh_handle);
-	refresh_handle = NULL;
-	return RegisterDynamicBackgroundWorker(&worker, &refresh_handle);
+	return launch_once(&refresh_handle, "pgsm_refresh_main",
+					   "pg_stat_monitor refresh", schema, BoolGetDatum(old_name));
 }
 
 /* Refresh the view once, then exit. */
@@ -387,14 +417,7 @@ pgsm_refresh_main(Datum arg)
 {
 	char		sql[BGW_EXTRALEN + 64];
 
-	pgsm_in_worker = true;
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(pgsm_database, NULL, 0);
-	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
-	/* adding up a window of buckets is one large aggregation */
-	SetConfigOption("work_mem", "64MB", PGC_SUSET, PGC_S_OVERRIDE);
-	pin_settings();
+	schema_worker_start();
 
 	snprintf(sql, sizeof(sql),
 			 "REFRESH MATERIALIZED VIEW CONCURRENTLY %s.%s",
@@ -429,21 +452,8 @@ static BackgroundWorkerHandle *compact_handle = NULL;
 bool
 pgsm_compact_launch(const char *schema)
 {
-	BackgroundWorker worker;
-	pid_t		pid;
-
-	if (compact_handle != NULL &&
-		GetBackgroundWorkerPid(compact_handle, &pid) != BGWH_STOPPED)
-		return true;
-
-	short_lived_worker(&worker, "pgsm_compact_main", "pg_stat_monitor compact",
-					   BgWorkerStart_RecoveryFinished);
-	strlcpy(worker.bgw_extra, schema, BGW_EXTRALEN);
-
-	if (compact_handle != NULL)
-		pfree(compact_handle);
-	compact_handle = NULL;
-	return RegisterDynamicBackgroundWorker(&worker, &compact_handle);
+	return launch_once(&compact_handle, "pgsm_compact_main",
+					   "pg_stat_monitor compact", schema, (Datum) 0);
 }
 
 /* Compact what is due, in one transaction, then exit. */
@@ -453,15 +463,8 @@ pgsm_compact_main(Datum arg)
 	char		sql[BGW_EXTRALEN + 64];
 	int64		entries = 0;
 
-	pgsm_in_worker = true;
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(pgsm_database, NULL, 0);
-	SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
-	/* a day of a busy server is one large sort */
-	SetConfigOption("work_mem", "64MB", PGC_SUSET, PGC_S_OVERRIDE);
+	schema_worker_start();
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-	pin_settings();
 
 	snprintf(sql, sizeof(sql), "SELECT %s.pgsm_compact_due()",
 			 MyBgworkerEntry->bgw_extra);
