@@ -1,46 +1,100 @@
-# bench/flood.sh: part 5, a flood of distinct statements.
+# bench/flood.sh: part 5, floods of distinct statements.
 #
-# A server at the default store size (pgsm_max = 1MB) runs 50,000
-# statements with distinct query ids from one psql session, as fast as it
-# can.  Then the worker is asked to export what is left, and the statements
-# recorded (calls in the history pg_stat_monitor_entries plus those still in
-# the store, pg_stat_monitor_live) are compared with those executed.  The
-# same flood with export off shows what the store alone can keep.
+# A server at the default store size (pgsm_max = 1MB) runs 50,000 and then
+# 200,000 statements with distinct query ids, from one psql session and
+# from four at once (each its own share, on tables of its own), as fast as
+# they go; then, from one session, 50,000 paced at 20,000 a second.  After
+# each flood the worker is asked to export what is left, and the calls
+# recorded (calls in the history pg_stat_monitor_entries plus those still
+# in the store, pg_stat_monitor_live, overflow rows included) are compared
+# with the statements executed: lost = executed - recorded.  Calls folded
+# (pg_stat_monitor_info.calls_folded) are those a full store added to an
+# overflow row.
 
-FLOOD_N=${BENCH_FLOOD_N:-50000}
+FLOOD_SIZES=${BENCH_FLOOD_SIZES:-"50000 200000"}
+FLOOD_CLIENTS=${BENCH_FLOOD_CLIENTS:-"1 4"}
+FLOOD_PACED_N=${BENCH_FLOOD_PACED_N:-50000}
+FLOOD_RATE=${BENCH_FLOOD_RATE:-20000}
+# statements a table gives distinct query ids (at most 125,000)
+FLOOD_PER_TABLE=100000
+FLOOD_MAX_TABLES=8
 
-# flood_run NAME EXPORT: one flood; appends a line to $raw/flood.tsv
+# flood_file COUNT CLIENT FILE: COUNT distinct statements for one client,
+# on its own tables (bench_flood_CLIENT_J)
+flood_file() {
+	local n=$1 c=$2 f=$3 j=0
+	: >"$f"
+	while [ "$n" -gt 0 ]; do
+		local k=$((n > FLOOD_PER_TABLE ? FLOOD_PER_TABLE : n))
+		distinct_statements "$k" "bench_flood_${c}_$j" >>"$f"
+		n=$((n - k))
+		j=$((j + 1))
+	done
+}
+
+# flood_paced FILE RATE: the file's lines, in chunks, at RATE a second
+flood_paced() {
+	local f=$1 rate=$2 chunk=500 t0 k=0 due now d
+	split -l "$chunk" "$f" "$f.part."
+	t0=$(date +%s.%N)
+	for p in "$f".part.*; do
+		cat "$p"
+		k=$((k + 1))
+		due=$(calc "$t0 + $k * $chunk / $rate")
+		now=$(date +%s.%N)
+		d=$(calc "$due - $now")
+		awk -v d="$d" 'BEGIN { exit !(d > 0) }' && sleep "$d"
+	done
+	rm -f "$f".part.*
+}
+
+# flood_run NAME COUNT CLIENTS [RATE]: one flood; appends a line to
+# $raw/flood.tsv
 flood_run() {
-	local name=$1 export=$2 raw="$OUT/raw/flood"
-	local t0 t1 i live hist before
-	set_export "$name" "$export"
+	local name=$1 n=$2 clients=$3 rate=${4:-} raw="$OUT/raw/flood"
+	local t0 t1 i live hist before per=$(($2 / $3))
+	for ((c = 0; c < clients; c++)); do
+		flood_file "$per" "$c" "$WORK/flood/stmts-$c.sql"
+	done
+	chmod -R a+rX "$WORK/flood"
 	qw "$name" "SELECT pg_stat_monitor_reset()" >/dev/null
-	local early0 fail0
-	read -r before early0 fail0 < <(info "$name" "exports, early_flushes, export_failures" | tr "|" " ")
+	local early0 fail0 folded0
+	read -r before early0 fail0 folded0 < <(info "$name" "exports, early_flushes, export_failures, calls_folded" | tr "|" " ")
 	local since
 	since=$(qw "$name" "SELECT now()")
 	t0=$(date +%s.%N)
-	qf "$name" "$WORK/flood/stmts.sql" >/dev/null
+	local pids=""
+	for ((c = 0; c < clients; c++)); do
+		if [ -n "$rate" ]; then
+			# shellcheck disable=SC2046
+			flood_paced "$WORK/flood/stmts-$c.sql" "$rate" |
+				as_pg psql -X -q -At -v ON_ERROR_STOP=1 $(conn "$name") -d postgres -f - >/dev/null &
+		else
+			qf "$name" "$WORK/flood/stmts-$c.sql" >/dev/null &
+		fi
+		pids="$pids $!"
+	done
+	local status=0
+	for p in $pids; do wait "$p" || status=1; done
 	t1=$(date +%s.%N)
+	[ "$status" = 0 ] || cannot_measure "a flood client failed ($n statements, $clients clients)"
 	local stats
-	stats=$(info "$name" "exports - $before, early_flushes - $early0, calls_folded, entries_folded, export_failures - $fail0")
+	stats=$(info "$name" "exports - $before, early_flushes - $early0, calls_folded - $folded0, export_failures - $fail0")
 
-	# what is left in the store goes to history (when export is on)
-	# (overflow rows, queryid NULL, hold what the store had no room for;
-	# only the flood is recorded on this server)
+	# what is left in the store goes to history (overflow rows, queryid
+	# NULL, hold what the store had no room for; only the flood is
+	# recorded on this server)
 	local sum_live="SELECT coalesce(sum(calls), 0) FROM pg_stat_monitor_live WHERE query LIKE '%bench_flood%' OR queryid IS NULL"
-	if [ "$export" = on ]; then
-		qw "$name" "SELECT pg_stat_monitor_flush()" >/dev/null
-		for ((i = 0; i < 300; i++)); do
-			live=$(qw "$name" "$sum_live")
-			[ "$live" = 0 ] && break
-			sleep 0.2
-		done
-		sleep 0.5
-	fi
+	qw "$name" "SELECT pg_stat_monitor_flush()" >/dev/null
+	for ((i = 0; i < 600; i++)); do
+		live=$(qw "$name" "$sum_live")
+		[ "$live" = 0 ] && break
+		sleep 0.2
+	done
+	sleep 0.5
 	live=$(qw "$name" "$sum_live")
 	hist=$(qw "$name" "SELECT coalesce(sum(d.calls), 0), count(DISTINCT d.queryid)
-	                    FROM pg_stat_monitor_entries d JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
+	                    FROM pg_stat_monitor_entries d LEFT JOIN pg_stat_monitor_texts t ON t.text_id = d.query_text_id
 	                    WHERE t.text LIKE '%bench_flood%' OR d.queryid IS NULL")
 	# the exports of the flood: largest, and longest time between two starts
 	local batches
@@ -48,28 +102,32 @@ flood_run() {
 	                             coalesce(round(extract(epoch FROM max(gap)) * 1000), 0)
 	                      FROM (SELECT rows, exported_at - lag(exported_at) OVER (ORDER BY batch_id) AS gap
 	                            FROM pg_stat_monitor_exports WHERE exported_at >= '$since') e")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$export" "$(calc "$t1 - $t0")" "$stats" "$hist" "$live" \
-		"$(info "$name" "exports - $before")" "$batches" | tr '|' '\t' >>"$raw/flood.tsv"
-	say "  export $export: $(tail -n 1 "$raw/flood.tsv" | tr '\t' ' ')"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$clients" "${rate:-max}" "$(calc "$t1 - $t0")" \
+		"$stats" "$hist" "$live" "$batches" | tr '|' '\t' >>"$raw/flood.tsv"
+	say "  $n statements, $clients clients, rate ${rate:-max}: $(tail -n 1 "$raw/flood.tsv" | tr '\t' ' ')"
 	# a later run counts only its own
 	qw "$name" "TRUNCATE pg_stat_monitor_entries" >/dev/null
+	rm -f "$WORK"/flood/stmts-*.sql
 }
 
 part_flood() {
 	local out="$OUT/5-flood.md" raw="$OUT/raw/flood"
 	mkdir -p "$raw"
-	say "part 5: flood of $FLOOD_N distinct statements"
+	say "part 5: floods of distinct statements ($FLOOD_SIZES; clients $FLOOD_CLIENTS; $FLOOD_PACED_N at $FLOOD_RATE/s)"
 	exporter_available || cannot_measure "the exporter is not in this checkout"
 
 	mkdir -p "$WORK/flood"
-	distinct_statements "$FLOOD_N" bench_flood >"$WORK/flood/stmts.sql"
-	chmod -R a+rX "$WORK/flood"
+	chmod a+rx "$WORK/flood"
 
 	cluster_init flood
 	cluster_conf flood "shared_preload_libraries = 'pg_stat_monitor'"
 	cluster_start flood
 	q flood "CREATE EXTENSION pg_stat_monitor"
-	q flood "$(wide_table_sql bench_flood)"
+	for ((c = 0; c < 4; c++)); do
+		for ((j = 0; j < FLOOD_MAX_TABLES / 4; j++)); do
+			q flood "$(wide_table_sql "bench_flood_${c}_$j")"
+		done
+	done
 	# let the worker find the extension and make its partitions first
 	qw flood "SELECT pg_stat_monitor_flush()" >/dev/null
 	sleep 3
@@ -77,36 +135,48 @@ part_flood() {
 	entries_max=$(info flood "entries_max")
 
 	: >"$raw/flood.tsv"
-	flood_run flood on
-	flood_run flood off
+	for n in $FLOOD_SIZES; do
+		for c in $FLOOD_CLIENTS; do
+			flood_run flood "$n" "$c"
+		done
+	done
+	flood_run flood "$FLOOD_PACED_N" 1 "$FLOOD_RATE"
 	cluster_stop flood
 
-	local lost=""
+	local worst_lost=0 paced_folded="?" paced_rate="?"
 	{
-		echo "## 5. Distinct-statement flood"
+		echo "## 5. Distinct-statement floods"
 		echo
-		echo "$FLOOD_N statements with distinct query ids (\`SELECT cA, cB, cC FROM bench_flood\`, the columns differing), run by one psql session as fast as it goes, on a server with the store at its default size (\`pgsm_max = 1MB\`: room for $entries_max entries)."
-		echo "Recorded = calls in the history (\`pg_stat_monitor_entries\`) plus calls still in the store (\`pg_stat_monitor_live\`), overflow rows included, after the worker was asked to export what was left."
-		echo "The same flood with export off shows what the store alone keeps."
-		echo "The worker is asked to export early when the store is a quarter full (\`PGSM_HIGH_WATER\` in src/store.c); \"longest between two exports\" is the longest time between the starts of two consecutive exports' transactions (\`pg_stat_monitor_exports.exported_at\`) during the flood and the final flush."
+		echo "Statements with distinct query ids (\`SELECT cA, cB, cC FROM bench_flood_C_J\`, the columns differing, each client on tables of its own), run by one psql session or by four at once (each a quarter), as fast as they go, then by one session paced at $FLOOD_RATE a second (chunks of 500 statements sent on a schedule), on a server with the store at its default size (\`pgsm_max = 1MB\`: room for $entries_max entries), export on."
+		echo "Recorded = calls in the history (\`pg_stat_monitor_entries\`) plus calls still in the store (\`pg_stat_monitor_live\`), overflow rows included, after the worker was asked to export what was left; lost = executed - recorded."
+		echo "Folded = calls a full store added to its overflow rows (\`calls_folded\`: kept, counted, but not under their own query id)."
+		echo "The worker exports early when the store passes its high-water mark, which adapts to the rate it fills (src/store.c, \`adapt_high_water\`); \"longest between two exports\" is the longest time between the starts of two consecutive exports' transactions (\`pg_stat_monitor_exports.exported_at\`) during the flood and the final flush."
 		echo
-		echo "| export | executed | recorded | distinct statements in history | in the store | lost | flood time (s) | statements/s | exports during the flood | of which early | largest export (rows) | longest between two exports (ms) | calls folded | entries folded | export failures |"
-		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-		while IFS=$'\t' read -r export secs nexp early cdrop edrop fail hsum hdist live nexp_all maxrows maxgap; do
+		echo "| executed | clients | rate asked (statements/s) | recorded | lost | folded | distinct statements in history | flood time (s) | statements/s | exports during the flood | of which early | largest export (rows) | longest between two exports (ms) | export failures |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+		while IFS=$'\t' read -r n clients rate secs nexp early folded fail hsum hdist live maxrows maxgap; do
 			local rec=$((hsum + live))
-			local l=$((FLOOD_N - rec))
-			if [ "$export" = off ]; then maxrows="–" maxgap="–"; fi
-			printf '| %s | %d | **%d** | %d | %d | **%d** | %.1f | %.0f | %d | %d | %s | %s | %d | %d | %d |\n' \
-				"$export" "$FLOOD_N" "$rec" "$hdist" "$live" "$l" "$secs" "$(calc "$FLOOD_N / $secs")" \
-				"$nexp" "$early" "$maxrows" "$maxgap" "$cdrop" "$edrop" "$fail"
-			[ "$export" = on ] && lost=$l
+			local l=$((n - rec))
+			printf '| %d | %d | %s | **%d** | **%d** | **%d** | %d | %.1f | %.0f | %d | %d | %s | %s | %d |\n' \
+				"$n" "$clients" "$rate" "$rec" "$l" "$folded" "$hdist" "$secs" "$(calc "$n / $secs")" \
+				"$nexp" "$early" "$maxrows" "$maxgap" "$fail"
+			[ "$l" -gt "$worst_lost" ] || [ "$l" -lt 0 ] && worst_lost=$l
+			if [ "$rate" != max ]; then
+				paced_folded=$folded
+				paced_rate=$(fmt %.0f "$(calc "$n / $secs")")
+			fi
 		done <"$raw/flood.tsv"
 		echo
 	} >"$out"
 
-	if [ "$lost" = 0 ]; then
-		target "nothing lost in a flood of $FLOOD_N distinct statements" "0 lost" met "export on, default store size"
+	if [ "$worst_lost" = 0 ]; then
+		target "nothing lost in a flood (50,000 and 200,000 distinct statements, 1 and 4 clients)" "0 lost in every flood" met "default store size; see part 5"
 	else
-		target "nothing lost in a flood of $FLOOD_N distinct statements" "${lost:-?} lost" MISSED "export on, default store size; see part 5"
+		target "nothing lost in a flood (50,000 and 200,000 distinct statements, 1 and 4 clients)" "$worst_lost lost (worst)" MISSED "default store size; see part 5"
+	fi
+	if [ "$paced_folded" = 0 ]; then
+		target "nothing folded for one client at $FLOOD_RATE distinct statements/s" "0 folded ($paced_rate statements/s reached)" met "$FLOOD_PACED_N statements; see part 5"
+	else
+		target "nothing folded for one client at $FLOOD_RATE distinct statements/s" "$paced_folded folded ($paced_rate statements/s reached)" MISSED "$FLOOD_PACED_N statements; see part 5"
 	fi
 }
