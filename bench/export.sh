@@ -245,6 +245,14 @@ TRUNCATE bench_copy")
 	[ -n "$ok" ] || cannot_measure "no export under callgrind within 3000 s ($n entries)"
 	local total
 	total=$(cat "$cg"/cg.* | awk '$1 == "totals:" { s += $2 } END { print s + 0 }')
+	# the worker's profile (the file with the most), for callgrind_annotate
+	local f best=0 bestf=""
+	for f in "$cg"/cg.*; do
+		local t
+		t=$(awk '$1 == "totals:" { print $2 }' "$f")
+		[ "${t:-0}" -gt "$best" ] && best=$t bestf=$f
+	done
+	[ -n "$bestf" ] && cp "$bestf" "$raw/export-$n.callgrind"
 	printf '%s\texport\t%s\t%s\t%s\n' "$n" "$(calc "$total / $rows")" "$nexp" "$rows" >>"$raw/cg.tsv"
 	rm -rf "$cg"
 }
