@@ -125,12 +125,14 @@ part_flood() {
 	q flood "CREATE EXTENSION pg_stat_monitor"
 	for ((c = 0; c < 4; c++)); do
 		for ((j = 0; j < FLOOD_MAX_TABLES / 4; j++)); do
-			q flood "$(wide_table_sql "bench_flood_${c}_$j")"
+			qw flood "$(wide_table_sql "bench_flood_${c}_$j")"
 		done
 	done
 	# let the worker find the extension and make its partitions first
 	qw flood "SELECT pg_stat_monitor_flush()" >/dev/null
 	sleep 3
+	# nothing but the floods in history
+	qw flood "TRUNCATE pg_stat_monitor_entries"
 	local entries_max
 	entries_max=$(info flood "entries_max")
 
