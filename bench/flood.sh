@@ -34,15 +34,15 @@ flood_file() {
 
 # flood_paced FILE RATE: the file's lines, in chunks, at RATE a second
 flood_paced() {
-	local f=$1 rate=$2 chunk=500 t0 k=0 due now d
+	local f=$1 rate=$2 chunk=500 t0 k=0 now d
 	split -l "$chunk" "$f" "$f.part."
 	t0=$(date +%s.%N)
 	for p in "$f".part.*; do
 		cat "$p"
 		k=$((k + 1))
-		due=$(calc "$t0 + $k * $chunk / $rate")
 		now=$(date +%s.%N)
-		d=$(calc "$due - $now")
+		# (relative times: awk prints an absolute one with 6 digits)
+		d=$(calc "$k * $chunk / $rate - ($now - $t0)")
 		awk -v d="$d" 'BEGIN { exit !(d > 0) }' && sleep "$d"
 	done
 	rm -f "$f".part.*
