@@ -1586,13 +1586,21 @@ BEGIN
 
     EXECUTE pg_catalog.format(
         'WITH b AS (%1$s),'
-        ' old AS (DELETE FROM @extschema@.pg_stat_monitor_totals t'
-        '         USING (SELECT DISTINCT userid, dbid, toplevel, queryid FROM b) k'
+        ' k AS (SELECT DISTINCT userid, dbid, toplevel, queryid FROM b),'
+        ' old AS (DELETE FROM @extschema@.pg_stat_monitor_totals t USING k'
         '         WHERE t.userid = k.userid AND t.dbid = k.dbid AND t.toplevel = k.toplevel'
-        '           AND t.queryid IS NOT DISTINCT FROM k.queryid'
+        '           AND t.queryid = k.queryid'
+        '         RETURNING t.*),'
+        -- overflow rows (queryid NULL) apart: with IS NOT DISTINCT FROM, the
+        -- join could neither use the index nor hash, and compared every row
+        -- of the batch with every total of the same user and database
+        ' old_overflow AS (DELETE FROM @extschema@.pg_stat_monitor_totals t USING k'
+        '         WHERE t.userid = k.userid AND t.dbid = k.dbid AND t.toplevel = k.toplevel'
+        '           AND t.queryid IS NULL AND k.queryid IS NULL'
         '         RETURNING t.*)'
         ' INSERT INTO @extschema@.pg_stat_monitor_totals (%2$s)'
-        ' SELECT %3$s FROM (SELECT * FROM old UNION ALL SELECT * FROM b) p'
+        ' SELECT %3$s FROM (SELECT * FROM old UNION ALL SELECT * FROM old_overflow'
+        '                   UNION ALL SELECT * FROM b) p'
         ' GROUP BY p.userid, p.dbid, p.toplevel, p.queryid',
         history, cols, sums)
     USING batch, since;
