@@ -34,7 +34,7 @@ flood_file() {
 
 # flood_paced FILE RATE: the file's lines, in chunks, at RATE a second
 flood_paced() {
-	local f=$1 rate=$2 chunk=500 t0 k=0 now d
+	local f=$1 rate=$2 chunk=500 t0 k=0 now d p
 	split -l "$chunk" "$f" "$f.part."
 	t0=$(date +%s.%N)
 	for p in "$f".part.*; do
@@ -74,8 +74,8 @@ flood_run() {
 		fi
 		pids="$pids $!"
 	done
-	local status=0
-	for p in $pids; do wait "$p" || status=1; done
+	local status=0 pid
+	for pid in $pids; do wait "$pid" || status=1; done
 	t1=$(date +%s.%N)
 	[ "$status" = 0 ] || cannot_measure "a flood client failed ($n statements, $clients clients)"
 	local stats
