@@ -46,8 +46,12 @@ $node->command_ok([ 'pgbench', '-i', '-q', '-s', '1', 'postgres' ], 'pgbench -i'
 $node->command_ok([ 'pgbench', '-c', '2', '-T', '4', 'postgres' ], 'pgbench, phase 1');
 $node->psql('postgres', 'SELECT 1 / 0') for 1 .. 3;
 $node->psql('postgres', 'SELECT * FROM no_such_table');
+# (the same statement, with the index and without: two plans)
 $node->safe_psql('postgres', q(
 	SELECT count(*) FROM pgbench_accounts WHERE aid < 10;
+	SET enable_indexscan = off;
+	SET enable_indexonlyscan = off;
+	SET enable_bitmapscan = off;
 	SELECT count(*) FROM pgbench_accounts WHERE aid < 90000;
 	SELECT 1 AS only_in_phase_one;));
 $node->safe_psql('postgres', q(
