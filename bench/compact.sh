@@ -37,6 +37,42 @@ compact_sizes() {
 	                (SELECT count(*) FROM pg_stat_monitor_compact)"
 }
 
+# history_day NAME DAY STATEMENTS BUCKETS: BUCKETS one-minute buckets of
+# history from DAY on, each with STATEMENTS statements (query ids s * 104729,
+# texts s), written into pg_stat_monitor_entries with counters like those of
+# a read-mostly workload.  Part 8 (bench/reports.sh) uses it too.
+history_day() {
+	local name=$1 day=$2 statements=$3 buckets=$4
+	qw "$name" "INSERT INTO pg_stat_monitor_entries (bucket, bucket_start_time, userid, username, dbid, datname,
+	            client_ip, pgsm_query_id, queryid, toplevel, top_queryid, query_text_id, comments, planid,
+	            plan_text_id, top_query_text_id, application_name, relations, cmd_type, elevel, sqlcode,
+	            message, calls, total_exec_time, min_exec_time, max_exec_time, sum_var_exec_time, rows,
+	            shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written,
+	            local_blks_hit, local_blks_read, local_blks_dirtied, local_blks_written,
+	            temp_blks_read, temp_blks_written, blk_read_time, blk_write_time,
+	            temp_blk_read_time, temp_blk_write_time, resp_calls, cpu_user_time, cpu_sys_time,
+	            wal_records, wal_fpi, wal_bytes, plans, total_plan_time, min_plan_time, max_plan_time,
+	            sum_var_plan_time, jit_functions, jit_generation_time, jit_inlining_count,
+	            jit_inlining_time, jit_optimization_count, jit_optimization_time, jit_emission_count,
+	            jit_emission_time, batch_id, exported_at, local_blk_read_time, local_blk_write_time,
+	            jit_deform_count, jit_deform_time, stats_since, wal_buffers_full,
+	            parallel_workers_to_launch, parallel_workers_launched)
+	        SELECT extract(epoch FROM t)::int8 / 60, t, 10, 'app', 5, 'postgres', '10.0.0.1'::inet,
+	               s * 7919, s * 104729, true, NULL, s, NULL, NULL, NULL, NULL, 'app', '{public.bench_t}',
+	               1, 0, NULL, NULL, c, c * m, m * 0.6, m * 1.7, c * m * m * 0.05, c,
+	               c * 4, (random() < 0.05)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	               ARRAY[0, 0, c - c / 3, c / 3, 0, 0, 0, 0, 0, 0]::int8[], c * m * 0.7, c * m * 0.1,
+	               0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	               extract(epoch FROM t)::int8 / 60, t + interval '60 s' + random() * interval '50 ms',
+	               0, 0, 0, 0, t + random() * interval '60 s', NULL, 0, 0
+	        FROM generate_series('$day'::timestamptz, '$day'::timestamptz + ($buckets - 1) * interval '60 s',
+	                             interval '60 s') t,
+	             generate_series(1, $statements) s,
+	             LATERAL (SELECT 1 + (random() * 20 + 0 * s)::int AS c,
+	                             0.01 + random() * random() + 0 * s AS m
+	                      OFFSET 0) v"
+}
+
 part_compact() {
 	local out="$OUT/7-compact.md" raw="$OUT/raw/compact"
 	mkdir -p "$raw" "$WORK/cmp"
@@ -63,34 +99,7 @@ part_compact() {
 	local lsn0 lsn1 t0 t1
 	lsn0=$(qw cmp "SELECT pg_current_wal_lsn()")
 	t0=$(date +%s.%N)
-	qw cmp "INSERT INTO pg_stat_monitor_entries (bucket, bucket_start_time, userid, username, dbid, datname,
-	            client_ip, pgsm_query_id, queryid, toplevel, top_queryid, query_text_id, comments, planid,
-	            plan_text_id, top_query_text_id, application_name, relations, cmd_type, elevel, sqlcode,
-	            message, calls, total_exec_time, min_exec_time, max_exec_time, sum_var_exec_time, rows,
-	            shared_blks_hit, shared_blks_read, shared_blks_dirtied, shared_blks_written,
-	            local_blks_hit, local_blks_read, local_blks_dirtied, local_blks_written,
-	            temp_blks_read, temp_blks_written, blk_read_time, blk_write_time,
-	            temp_blk_read_time, temp_blk_write_time, resp_calls, cpu_user_time, cpu_sys_time,
-	            wal_records, wal_fpi, wal_bytes, plans, total_plan_time, min_plan_time, max_plan_time,
-	            sum_var_plan_time, jit_functions, jit_generation_time, jit_inlining_count,
-	            jit_inlining_time, jit_optimization_count, jit_optimization_time, jit_emission_count,
-	            jit_emission_time, batch_id, exported_at, local_blk_read_time, local_blk_write_time,
-	            jit_deform_count, jit_deform_time, stats_since, wal_buffers_full,
-	            parallel_workers_to_launch, parallel_workers_launched)
-	        SELECT extract(epoch FROM t)::int8 / 60, t, 10, 'app', 5, 'postgres', '10.0.0.1'::inet,
-	               s * 7919, s * 104729, true, NULL, s, NULL, NULL, NULL, NULL, 'app', '{public.bench_t}',
-	               1, 0, NULL, NULL, c, c * m, m * 0.6, m * 1.7, c * m * m * 0.05, c,
-	               c * 4, (random() < 0.05)::int, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	               ARRAY[0, 0, c - c / 3, c / 3, 0, 0, 0, 0, 0, 0]::int8[], c * m * 0.7, c * m * 0.1,
-	               0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	               extract(epoch FROM t)::int8 / 60, t + interval '60 s' + random() * interval '50 ms',
-	               0, 0, 0, 0, t + random() * interval '60 s', NULL, 0, 0
-	        FROM generate_series('$day'::timestamptz, '$day'::timestamptz + ($COMPACT_BUCKETS - 1) * interval '60 s',
-	                             interval '60 s') t,
-	             generate_series(1, $COMPACT_STATEMENTS) s,
-	             LATERAL (SELECT 1 + (random() * 20 + 0 * s)::int AS c,
-	                             0.01 + random() * random() + 0 * s AS m
-	                      OFFSET 0) v"
+	history_day cmp "$day" "$COMPACT_STATEMENTS" "$COMPACT_BUCKETS"
 	t1=$(date +%s.%N)
 	lsn1=$(qw cmp "SELECT pg_current_wal_lsn()")
 	qw cmp "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')" >"$raw/wal-insert"

@@ -4,7 +4,7 @@
 # user with sudo) on Debian 12:
 #
 #   bash bench/run.sh                 everything (about 20 minutes)
-#   bash bench/run.sh shmem instr     only some parts: shmem instr tps export flood statements compact
+#   bash bench/run.sh shmem instr     only some parts: shmem instr tps export flood statements compact reports
 #   BENCH_TREE=worktree bash bench/run.sh   measure uncommitted files too
 #
 # It installs what it needs (scripts/deps.sh), builds and installs the
@@ -19,7 +19,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bench="$top/bench"
 OUT="$bench/out"
 export OUT
-all_parts="shmem instr tps export flood statements compact"
+all_parts="shmem instr tps export flood statements compact reports"
 parts=${*:-$all_parts}
 for p in $parts; do
 	case " $all_parts " in *" $p "*) ;; *) echo "unknown part: $p (parts: $all_parts)" >&2; exit 2 ;; esac
@@ -31,7 +31,7 @@ fi
 
 # shellcheck source=bench/lib.sh
 . "$bench/lib.sh"
-for f in shmem instr tps export flood statements compact report; do
+for f in shmem instr tps export flood statements compact reports report; do
 	# shellcheck disable=SC1090
 	. "$bench/$f.sh"
 done
@@ -78,14 +78,20 @@ done
 # being edited is not disturbed and the report names what it measured.
 say "building pg_stat_monitor"
 mkdir -p "$WORK/build"
-commit=$(git -C "$top" rev-parse --short HEAD)
-if [ "${BENCH_TREE:-head}" = worktree ]; then
+if ! git -C "$top" rev-parse HEAD >/dev/null 2>&1; then
+	# a copy of the tree without git (as in a chroot): the files as they
+	# are, named by BENCH_COMMIT
+	bash "$top/scripts/copy-tree.sh" "$top" "$WORK/build"
+	commit=${BENCH_COMMIT:-"unknown (not a git checkout)"}
+elif [ "${BENCH_TREE:-head}" = worktree ]; then
+	commit=$(git -C "$top" rev-parse --short HEAD)
 	git -C "$top" ls-files -co --exclude-standard -z |
 		(cd "$top" && xargs -0 cp --parents -t "$WORK/build")
 	if [ -n "$(git -C "$top" status --porcelain -- src sql Makefile pg_stat_monitor.control)" ]; then
 		commit="$commit plus uncommitted changes"
 	fi
 else
+	commit=$(git -C "$top" rev-parse --short HEAD)
 	git -C "$top" archive HEAD | tar -x -C "$WORK/build"
 fi
 make -C "$WORK/build" -s >"$OUT/raw/build.log" 2>&1 || { cat "$OUT/raw/build.log" >&2; exit 1; }
@@ -107,6 +113,7 @@ for p in $parts; do
 	flood) part_flood ;;
 	statements) part_statements ;;
 	compact) part_compact ;;
+	reports) part_reports ;;
 	esac
 	echo $(($(date +%s) - t0)) >"$OUT/raw/secs-$p"
 	echo "; after: $(machine_load)" >>"$OUT/raw/load-$p"

@@ -624,9 +624,13 @@ $$;
  * The query giving every exported row from both forms, with the columns of
  * pg_stat_monitor_entries: the compact rows (c) unnested, then the entries.
  * A condition on c (compact_first, compact_last, compact_day) may be given,
- * so that a query reading a few buckets does not unnest the others.
+ * so that a query reading a few buckets does not unnest the others; and the
+ * columns wanted (at least one that is not part of an entry's key), in the
+ * table's order, so that a query reading a few columns does not unnest the
+ * others.
  */
-CREATE FUNCTION @extschema@.pgsm_history_rows_sql(compact_filter text)
+CREATE FUNCTION @extschema@.pgsm_history_rows_sql(compact_filter text,
+                                                  wanted text[] DEFAULT NULL)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -643,6 +647,7 @@ AS $$
         ' WHERE ' OPERATOR(pg_catalog.||) compact_filter,
         pg_catalog.string_agg(pg_catalog.format('e.%I', x.name), ', '))
     FROM @extschema@.pgsm_compact_columns() x
+    WHERE wanted IS NULL OR x.name OPERATOR(pg_catalog.=) ANY (wanted)
 $$;
 
 /*
@@ -2206,6 +2211,90 @@ AS $$
 $$;
 
 /*
+ * What a report reads of history: one element per statement (database,
+ * user, query id), plan, level, SQLSTATE and slot of the report's charts,
+ * its rows added up.  I/O counts the blocks read and written (shared, local
+ * and temporary); the histogram is left NULL when it has not the number of
+ * cells asked for.
+ */
+CREATE TYPE @extschema@.pgsm_report_slot AS (
+    dbid oid,
+    userid oid,
+    queryid int8,
+    planid int8,
+    elevel int,
+    sqlcode text,
+    slot int,
+    datname text,
+    username text,
+    first_seen timestamptz,
+    last_seen timestamptz,
+    calls float8,
+    ms float8,
+    rows float8,
+    io float8,
+    wal float8,
+    resp_calls int8[],
+    query_text_id int8,
+    plan_text_id int8,
+    message text
+);
+
+/*
+ * History from "since" up to "until", of one database and one user when
+ * dbname and username are given, added up per slot of "step" seconds from
+ * "origin" (pgsm_report_slot): one pass over the range, over the rows of
+ * history as they are stored (a bucket exported in parts needs no adding
+ * up first: the report only sums).  Compact rows whose span misses the
+ * range are not unnested, and of the others only the columns a report
+ * reads.  Histograms of "cells" cells are added up (none when NULL).
+ */
+CREATE FUNCTION @extschema@.pgsm_report_slots(since timestamptz, until timestamptz,
+                                              origin numeric, step numeric,
+                                              dbname name, username name, cells int)
+RETURNS @extschema@.pgsm_report_slot[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rs @extschema@.pgsm_report_slot[];
+BEGIN
+    EXECUTE pg_catalog.format($q$
+        SELECT pg_catalog.array_agg(ROW(x.*)::@extschema@.pgsm_report_slot)
+        FROM (SELECT h.dbid, h.userid, h.queryid, h.planid, h.elevel, h.sqlcode,
+                     pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - $4) / $5)::int,
+                     pg_catalog.max(h.datname), pg_catalog.max(h.username),
+                     pg_catalog.min(h.bucket_start_time), pg_catalog.max(h.bucket_start_time),
+                     pg_catalog.sum(h.calls)::float8, pg_catalog.sum(h.total_exec_time),
+                     pg_catalog.sum(h.rows)::float8,
+                     pg_catalog.sum(h.shared_blks_read + h.shared_blks_written + h.local_blks_read
+                                    + h.local_blks_written + h.temp_blks_read + h.temp_blks_written)::float8,
+                     pg_catalog.sum(h.wal_bytes)::float8,
+                     %s,
+                     pg_catalog.min(h.query_text_id), pg_catalog.min(h.plan_text_id),
+                     pg_catalog.max(h.message)
+              FROM (%s) h
+              WHERE h.bucket_start_time >= $1 AND h.bucket_start_time < $2
+                AND ($6 IS NULL OR h.datname = $6)
+                AND ($7 IS NULL OR h.username = $7)
+              GROUP BY 1, 2, 3, 4, 5, 6, 7) x
+        $q$,
+        CASE WHEN cells IS NULL THEN 'NULL::int8[]'
+             ELSE '@extschema@.pgsm_sum(h.resp_calls) FILTER (WHERE pg_catalog.cardinality(h.resp_calls) = $8)' END,
+        @extschema@.pgsm_history_rows_sql(
+            'c.compact_day >= $3 AND c.compact_day < $2 AND c.compact_last >= $1 AND c.compact_first < $2',
+            CASE WHEN cells IS NULL THEN '{}'::text[] ELSE '{resp_calls}' END
+            || '{bucket_start_time,userid,username,dbid,datname,queryid,query_text_id,planid,plan_text_id,
+                 elevel,sqlcode,message,calls,total_exec_time,rows,shared_blks_read,shared_blks_written,
+                 local_blks_read,local_blks_written,temp_blks_read,temp_blks_written,wal_bytes}'::text[]))
+    INTO rs
+    USING since, until, @extschema@.pgsm_compact_day(since), origin, step,
+          dbname::text, username::text, cells;
+    RETURN coalesce(rs, '{}');
+END
+$$;
+
+/*
  * The HTML report of what history holds from "since" up to "until", over
  * the statements of one database and one user when dbname and username are
  * given: load over time, the top statements by time, calls, I/O and WAL,
@@ -2237,6 +2326,7 @@ DECLARE
     load_calls float8[];
     load_ms float8[];
     load_errors float8[];
+    rs @extschema@.pgsm_report_slot[];
     r record;
     t0 timestamptz := pg_catalog.clock_timestamp();
 BEGIN
@@ -2261,6 +2351,10 @@ BEGIN
                                                    'YYYY-MM-DD HH24:MI:SS') ORDER BY i)
     INTO labels FROM pg_catalog.generate_series(0, nslots - 1) i;
 
+    -- the range, read once; every section below works from it
+    rs := @extschema@.pgsm_report_slots(since, until, origin, step, db, usr,
+                                        pg_catalog.cardinality(@extschema@.range()));
+
     html := pg_catalog.format(
         '<h1>pg_stat_monitor report</h1><table>'
         '<tr><th>range</th><td>%s &ndash; %s</td></tr>'
@@ -2278,25 +2372,18 @@ BEGIN
     -- load section, calls and time per slot and how many statements there
     -- were (one pass over the range serves both)
     WITH s AS (
-        SELECT h.dbid, h.userid, h.queryid,
-               pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
+        SELECT h.dbid, h.userid, h.queryid, h.slot,
                pg_catalog.max(h.datname) AS datname, pg_catalog.max(h.username) AS uname,
-               pg_catalog.max(h.bucket_start_time) AS last_seen,
-               pg_catalog.sum(h.calls)::float8 AS calls,
-               pg_catalog.sum(h.total_exec_time) AS ms,
-               pg_catalog.sum(h.rows)::float8 AS rows,
-               pg_catalog.sum(h.shared_blks_read + h.shared_blks_written + h.local_blks_read
-                              + h.local_blks_written + h.temp_blks_read + h.temp_blks_written)::float8 AS io,
-               pg_catalog.sum(h.wal_bytes)::float8 AS wal
-        FROM @extschema@.pg_stat_monitor_history h
-        WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
-          AND (db IS NULL OR h.datname = db)
-          AND (usr IS NULL OR h.username = usr)
-          AND h.elevel = 0
+               pg_catalog.min(h.query_text_id) AS text_id,
+               pg_catalog.sum(h.calls) AS calls, pg_catalog.sum(h.ms) AS ms,
+               pg_catalog.sum(h.rows) AS rows, pg_catalog.sum(h.io) AS io,
+               pg_catalog.sum(h.wal) AS wal
+        FROM pg_catalog.unnest(rs) h
+        WHERE h.elevel = 0
         GROUP BY 1, 2, 3, 4),
     t AS (
         SELECT s.dbid, s.userid, s.queryid, pg_catalog.max(s.datname) AS datname,
-               pg_catalog.max(s.uname) AS uname, pg_catalog.max(s.last_seen) AS last_seen,
+               pg_catalog.max(s.uname) AS uname, pg_catalog.min(s.text_id) AS text_id,
                pg_catalog.sum(s.calls) AS calls, pg_catalog.sum(s.ms) AS ms,
                pg_catalog.sum(s.rows) AS rows, pg_catalog.sum(s.io) AS io, pg_catalog.sum(s.wal) AS wal
         FROM s GROUP BY 1, 2, 3),
@@ -2337,10 +2424,8 @@ BEGIN
                    m.queryid,
                    @extschema@.pgsm_html(m.datname), @extschema@.pgsm_html(m.uname),
                    @extschema@.pgsm_html(pg_catalog.left(
-                       (SELECT h.query FROM @extschema@.pg_stat_monitor_history h
-                        WHERE h.bucket_start_time = m.last_seen AND h.dbid = m.dbid
-                          AND h.userid = m.userid AND h.queryid = m.queryid AND h.elevel = 0
-                        LIMIT 1), 2000))) AS tr
+                       (SELECT x.text FROM @extschema@.pg_stat_monitor_texts x
+                        WHERE x.text_id = m.text_id), 2000))) AS tr
         FROM m JOIN sp ON sp.ord = m.ord AND sp.rk = m.rk)
     SELECT '<h2 id="top">Top statements</h2>' || coalesce(pg_catalog.string_agg(x.tbl, '' ORDER BY x.ord), '<p>No statements in this range.</p>'),
            (SELECT pg_catalog.count(*) FROM t),
@@ -2365,13 +2450,9 @@ BEGIN
     INTO load_errors
     FROM pg_catalog.generate_series(0, nslots - 1) g
          LEFT JOIN (
-             SELECT pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
-                    pg_catalog.sum(h.calls)::float8 AS errors
-             FROM @extschema@.pg_stat_monitor_history h
-             WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
-               AND (db IS NULL OR h.datname = db)
-               AND (usr IS NULL OR h.username = usr)
-               AND h.elevel >= 21
+             SELECT h.slot, pg_catalog.sum(h.calls) AS errors
+             FROM pg_catalog.unnest(rs) h
+             WHERE h.elevel >= 21
              GROUP BY 1) l ON l.slot = g;
     html := html || '<h2 id="load">Load over time</h2>'
         || @extschema@.pgsm_svg_bars(labels, load_calls, 'calls per bucket')
@@ -2394,14 +2475,9 @@ BEGIN
                 FROM pg_catalog.unnest(@extschema@.range()) WITH ORDINALITY k(range, pos)),
     c AS (
         SELECT a.slot, x.pos::int AS pos, x.n::float8 AS n
-        FROM (SELECT pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
-                     @extschema@.pgsm_sum(h.resp_calls::int8[]) AS hist
-              FROM @extschema@.pg_stat_monitor_history h
-              WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
-                AND (db IS NULL OR h.datname = db)
-                AND (usr IS NULL OR h.username = usr)
-                AND h.elevel = 0
-                AND pg_catalog.cardinality(h.resp_calls) = (SELECT pg_catalog.count(*) FROM rg)
+        FROM (SELECT h.slot, @extschema@.pgsm_sum(h.resp_calls) AS hist
+              FROM pg_catalog.unnest(rs) h
+              WHERE h.elevel = 0
               GROUP BY 1) a,
              pg_catalog.unnest(a.hist) WITH ORDINALITY x(n, pos)),
     dims AS (SELECT (SELECT pg_catalog.count(*) FROM rg)::int AS cells,
@@ -2437,18 +2513,17 @@ BEGIN
     WITH p AS (
         SELECT h.dbid, h.userid, h.queryid, h.planid,
                pg_catalog.max(h.datname) AS datname, pg_catalog.max(h.username) AS uname,
-               pg_catalog.min(h.bucket_start_time) AS first_seen,
-               pg_catalog.max(h.bucket_start_time) AS last_seen,
-               pg_catalog.sum(h.calls)::float8 AS calls, pg_catalog.sum(h.total_exec_time) AS ms
-        FROM @extschema@.pg_stat_monitor_history h
-        WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
-          AND (db IS NULL OR h.datname = db)
-          AND (usr IS NULL OR h.username = usr)
-          AND h.planid IS NOT NULL AND h.planid <> 0 AND h.elevel = 0
+               pg_catalog.min(h.first_seen) AS first_seen,
+               pg_catalog.max(h.last_seen) AS last_seen,
+               pg_catalog.sum(h.calls) AS calls, pg_catalog.sum(h.ms) AS ms,
+               pg_catalog.min(h.query_text_id) AS text_id,
+               pg_catalog.min(h.plan_text_id) AS plan_text_id
+        FROM pg_catalog.unnest(rs) h
+        WHERE h.planid IS NOT NULL AND h.planid <> 0 AND h.elevel = 0
         GROUP BY 1, 2, 3, 4),
     q AS (
         SELECT p.dbid, p.userid, p.queryid, pg_catalog.sum(p.ms) AS ms,
-               pg_catalog.max(p.last_seen) AS last_seen, pg_catalog.count(*) AS plans
+               pg_catalog.min(p.text_id) AS text_id, pg_catalog.count(*) AS plans
         FROM p GROUP BY 1, 2, 3 HAVING pg_catalog.count(*) > 1
         ORDER BY 4 DESC LIMIT top)
     SELECT '<h2 id="plans">Plan changes</h2>'
@@ -2457,9 +2532,8 @@ BEGIN
                '<th>last seen</th><th>calls</th><th>mean time</th><th>plan</th></tr>%s</table>',
                q.queryid, @extschema@.pgsm_html(pl.datname), @extschema@.pgsm_html(pl.uname), q.plans,
                @extschema@.pgsm_html(pg_catalog.left(
-                   (SELECT h.query FROM @extschema@.pg_stat_monitor_history h
-                    WHERE h.bucket_start_time = q.last_seen AND h.dbid = q.dbid
-                      AND h.userid = q.userid AND h.queryid = q.queryid LIMIT 1), 2000)),
+                   (SELECT x.text FROM @extschema@.pg_stat_monitor_texts x
+                    WHERE x.text_id = q.text_id), 2000)),
                pl.trs), '' ORDER BY q.ms DESC),
             '<p>No statement ran with more than one plan in this range'
             || CASE WHEN pg_catalog.current_setting('pg_stat_monitor.pgsm_enable_query_plan') = 'off'
@@ -2474,10 +2548,8 @@ BEGIN
                              @extschema@.pgsm_report_number(p.calls),
                              @extschema@.pgsm_report_number(p.ms / nullif(p.calls, 0), 'ms'),
                              @extschema@.pgsm_html(pg_catalog.left(
-                                 (SELECT h.query_plan FROM @extschema@.pg_stat_monitor_history h
-                                  WHERE h.bucket_start_time = p.last_seen AND h.dbid = p.dbid
-                                    AND h.userid = p.userid AND h.queryid = p.queryid
-                                    AND h.planid = p.planid LIMIT 1), 4000))),
+                                 (SELECT x.text FROM @extschema@.pg_stat_monitor_texts x
+                                  WHERE x.text_id = p.plan_text_id), 4000))),
                              '' ORDER BY p.first_seen) AS trs
                   FROM (SELECT p.* FROM p
                         WHERE p.dbid = q.dbid AND p.userid = q.userid AND p.queryid = q.queryid
@@ -2498,14 +2570,11 @@ BEGIN
                            '' ORDER BY e.n DESC, e.sqlcode)
                     || '</table>', '<p>No errors or warnings in this range.</p>')
     INTO part
-    FROM (SELECT h.sqlcode, h.elevel, pg_catalog.sum(h.calls)::float8 AS n,
+    FROM (SELECT h.sqlcode, h.elevel, pg_catalog.sum(h.calls) AS n,
                  pg_catalog.count(DISTINCT h.queryid) AS statements,
-                 pg_catalog.max(h.bucket_start_time) AS last_seen, pg_catalog.max(h.message) AS message
-          FROM @extschema@.pg_stat_monitor_history h
-          WHERE h.bucket_start_time >= since AND h.bucket_start_time < until
-            AND (db IS NULL OR h.datname = db)
-            AND (usr IS NULL OR h.username = usr)
-            AND h.elevel <> 0
+                 pg_catalog.max(h.last_seen) AS last_seen, pg_catalog.max(h.message) AS message
+          FROM pg_catalog.unnest(rs) h
+          WHERE h.elevel <> 0
           GROUP BY 1, 2) e;
     html := html || part;
 
@@ -2623,6 +2692,9 @@ DECLARE
     step numeric;
     nslots int;
     labels text[];
+    rs @extschema@.pgsm_report_slot[];
+    rs1 @extschema@.pgsm_report_slot[];
+    rs2 @extschema@.pgsm_report_slot[];
     t0 timestamptz := pg_catalog.clock_timestamp();
 BEGIN
     IF from1 IS NULL OR to1 IS NULL OR from2 IS NULL OR to2 IS NULL
@@ -2662,6 +2734,13 @@ BEGIN
         SELECT pg_catalog.array_agg(pg_catalog.to_char(pg_catalog.to_timestamp((origin + i * step)::float8),
                                                        'YYYY-MM-DD HH24:MI:SS') ORDER BY i)
         INTO labels FROM pg_catalog.generate_series(0, nslots - 1) i;
+        -- each period read once; every section below works from them
+        rs := @extschema@.pgsm_report_slots(p.since, p.until, origin, step, db, usr, NULL);
+        IF p.n = 1 THEN
+            rs1 := rs;
+        ELSE
+            rs2 := rs;
+        END IF;
         SELECT part || '<div>'
             || @extschema@.pgsm_svg_bars(labels, pg_catalog.array_agg(coalesce(l.calls, 0) ORDER BY g),
                                          pg_catalog.format('period %s: calls per bucket', p.n),
@@ -2673,34 +2752,27 @@ BEGIN
         INTO part
         FROM pg_catalog.generate_series(0, nslots - 1) g
              LEFT JOIN (
-                 SELECT pg_catalog.floor((extract(epoch FROM h.bucket_start_time) - origin) / step)::int AS slot,
-                        pg_catalog.sum(h.calls) FILTER (WHERE h.elevel = 0)::float8 AS calls,
-                        pg_catalog.sum(h.total_exec_time) AS ms
-                 FROM @extschema@.pg_stat_monitor_history h
-                 WHERE h.bucket_start_time >= p.since AND h.bucket_start_time < p.until
-                   AND (db IS NULL OR h.datname = db)
-                   AND (usr IS NULL OR h.username = usr)
+                 SELECT h.slot, pg_catalog.sum(h.calls) FILTER (WHERE h.elevel = 0) AS calls,
+                        pg_catalog.sum(h.ms) AS ms
+                 FROM pg_catalog.unnest(rs) h
                  GROUP BY 1) l ON l.slot = g;
     END LOOP;
     html := html || part || '</div>';
 
     -- totals, and statements slower, new and gone
-    WITH st AS MATERIALIZED (
-        SELECT v.n, h.dbid, h.userid, h.queryid,
+    WITH h AS (
+        SELECT 1 AS n, x.* FROM pg_catalog.unnest(rs1) x
+        UNION ALL
+        SELECT 2, x.* FROM pg_catalog.unnest(rs2) x),
+    st AS MATERIALIZED (
+        SELECT h.n, h.dbid, h.userid, h.queryid,
                pg_catalog.max(h.datname) AS datname, pg_catalog.max(h.username) AS uname,
-               pg_catalog.max(h.bucket_start_time) AS last_seen,
-               pg_catalog.sum(h.calls)::float8 AS calls,
-               pg_catalog.sum(h.total_exec_time) AS ms,
-               pg_catalog.sum(h.rows)::float8 AS rows,
-               pg_catalog.sum(h.shared_blks_read + h.shared_blks_written + h.local_blks_read
-                              + h.local_blks_written + h.temp_blks_read + h.temp_blks_written)::float8 AS io,
-               pg_catalog.sum(h.wal_bytes)::float8 AS wal
-        FROM (VALUES (1, from1, to1), (2, from2, to2)) v(n, since, until)
-             JOIN @extschema@.pg_stat_monitor_history h
-               ON h.bucket_start_time >= v.since AND h.bucket_start_time < v.until
-        WHERE (db IS NULL OR h.datname = db)
-          AND (usr IS NULL OR h.username = usr)
-          AND h.elevel = 0
+               pg_catalog.min(h.query_text_id) AS text_id,
+               pg_catalog.sum(h.calls) AS calls, pg_catalog.sum(h.ms) AS ms,
+               pg_catalog.sum(h.rows) AS rows, pg_catalog.sum(h.io) AS io,
+               pg_catalog.sum(h.wal) AS wal
+        FROM h
+        WHERE h.elevel = 0
         GROUP BY 1, 2, 3, 4),
     tot AS (
         SELECT st.n, pg_catalog.count(*)::float8 AS statements, pg_catalog.sum(st.calls) AS calls,
@@ -2708,13 +2780,9 @@ BEGIN
                pg_catalog.sum(st.rows) AS rows, pg_catalog.sum(st.io) AS io, pg_catalog.sum(st.wal) AS wal
         FROM st GROUP BY st.n),
     errs AS (
-        SELECT v.n, pg_catalog.sum(h.calls)::float8 AS errors
-        FROM (VALUES (1, from1, to1), (2, from2, to2)) v(n, since, until)
-             JOIN @extschema@.pg_stat_monitor_history h
-               ON h.bucket_start_time >= v.since AND h.bucket_start_time < v.until
-        WHERE (db IS NULL OR h.datname = db)
-          AND (usr IS NULL OR h.username = usr)
-          AND h.elevel >= 21
+        SELECT h.n, pg_catalog.sum(h.calls) AS errors
+        FROM h
+        WHERE h.elevel >= 21
         GROUP BY 1),
     dec AS (
         SELECT v.n, pg_catalog.sum(x.spill_bytes)::float8 AS spill, pg_catalog.sum(x.stream_bytes)::float8 AS stream
@@ -2744,7 +2812,7 @@ BEGIN
         SELECT coalesce(a.dbid, b.dbid) AS dbid, coalesce(a.userid, b.userid) AS userid,
                coalesce(a.queryid, b.queryid) AS queryid,
                coalesce(b.datname, a.datname) AS datname, coalesce(b.uname, a.uname) AS uname,
-               coalesce(b.last_seen, a.last_seen) AS last_seen,
+               coalesce(b.text_id, a.text_id) AS text_id,
                a.calls AS calls1, b.calls AS calls2, a.ms AS ms1, b.ms AS ms2,
                a.ms / nullif(a.calls, 0) AS mean1, b.ms / nullif(b.calls, 0) AS mean2
         FROM (SELECT * FROM st WHERE st.n = 1) a
@@ -2779,10 +2847,8 @@ BEGIN
                             ELSE '' END,
                        l.queryid, @extschema@.pgsm_html(l.datname), @extschema@.pgsm_html(l.uname),
                        @extschema@.pgsm_html(pg_catalog.left(
-                           (SELECT h.query FROM @extschema@.pg_stat_monitor_history h
-                            WHERE h.bucket_start_time = l.last_seen AND h.dbid = l.dbid
-                              AND h.userid = l.userid AND h.queryid = l.queryid AND h.elevel = 0
-                            LIMIT 1), 2000))),
+                           (SELECT x.text FROM @extschema@.pg_stat_monitor_texts x
+                            WHERE x.text_id = l.text_id), 2000))),
                        '' ORDER BY l.rk) || '</table>', '<p>None.</p>')) AS tbl
         FROM (VALUES (1, 'Slower', 'in both periods, by the time their slowdown cost in period 2'),
                      (2, 'New', 'in period 2 only, by execution time'),
@@ -2814,15 +2880,13 @@ BEGIN
                     || '</table>', '<p>No errors or warnings in either period.</p>')
     INTO part
     FROM (SELECT h.sqlcode, h.elevel,
-                 coalesce(pg_catalog.sum(h.calls) FILTER (WHERE v.n = 1), 0)::float8 AS n1,
-                 coalesce(pg_catalog.sum(h.calls) FILTER (WHERE v.n = 2), 0)::float8 AS n2,
+                 coalesce(pg_catalog.sum(h.calls) FILTER (WHERE h.n = 1), 0) AS n1,
+                 coalesce(pg_catalog.sum(h.calls) FILTER (WHERE h.n = 2), 0) AS n2,
                  pg_catalog.max(h.message) AS message
-          FROM (VALUES (1, from1, to1), (2, from2, to2)) v(n, since, until)
-               JOIN @extschema@.pg_stat_monitor_history h
-                 ON h.bucket_start_time >= v.since AND h.bucket_start_time < v.until
-          WHERE (db IS NULL OR h.datname = db)
-            AND (usr IS NULL OR h.username = usr)
-            AND h.elevel <> 0
+          FROM (SELECT 1 AS n, x.* FROM pg_catalog.unnest(rs1) x
+                UNION ALL
+                SELECT 2, x.* FROM pg_catalog.unnest(rs2) x) h
+          WHERE h.elevel <> 0
           GROUP BY 1, 2) e;
     html := html || part;
 
@@ -2857,11 +2921,13 @@ $$;
 
 -- The reports read history: for superusers and pg_read_all_stats
 REVOKE ALL ON FUNCTION
+    @extschema@.pgsm_report_slots(timestamptz, timestamptz, numeric, numeric, name, name, int),
     @extschema@.pg_stat_monitor_report(timestamptz, timestamptz, name, name, int),
     @extschema@.pg_stat_monitor_diff_report(timestamptz, timestamptz, timestamptz, timestamptz,
                                             name, name, int)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
+    @extschema@.pgsm_report_slots(timestamptz, timestamptz, numeric, numeric, name, name, int),
     @extschema@.pg_stat_monitor_report(timestamptz, timestamptz, name, name, int),
     @extschema@.pg_stat_monitor_diff_report(timestamptz, timestamptz, timestamptz, timestamptz,
                                             name, name, int)

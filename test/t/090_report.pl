@@ -46,8 +46,12 @@ $node->command_ok([ 'pgbench', '-i', '-q', '-s', '1', 'postgres' ], 'pgbench -i'
 $node->command_ok([ 'pgbench', '-c', '2', '-T', '4', 'postgres' ], 'pgbench, phase 1');
 $node->psql('postgres', 'SELECT 1 / 0') for 1 .. 3;
 $node->psql('postgres', 'SELECT * FROM no_such_table');
+# (the same statement, with the index and without: two plans)
 $node->safe_psql('postgres', q(
 	SELECT count(*) FROM pgbench_accounts WHERE aid < 10;
+	SET enable_indexscan = off;
+	SET enable_indexonlyscan = off;
+	SET enable_bitmapscan = off;
 	SELECT count(*) FROM pgbench_accounts WHERE aid < 90000;
 	SELECT 1 AS only_in_phase_one;));
 $node->safe_psql('postgres', q(
@@ -95,6 +99,25 @@ ok(index($html, q{<meta http-equiv="Content-Security-Policy" content="default-sr
 	'a Content-Security-Policy refuses scripts and loads');
 ok($html =~ /UPDATE pgbench_accounts SET abalance = abalance \+ \$1 WHERE aid = \$2/,
 	'statements of the range are in it: pgbench\'s, among the top ones');
+
+# what each section says (in the HTML as the report writes it)
+sub section
+{
+	my ($doc, $id) = @_;
+	return $doc =~ /<h2 id="$id">(.*?)(?:<h2 |<\/body>)/s ? $1 : '';
+}
+like(section($html, 'plans'),
+	qr/: [2-9] plans<\/h3><pre>SELECT count\(\*\) FROM pgbench_accounts WHERE aid &lt; \$1/,
+	'plan changes: the statement that ran with two plans');
+like(section($html, 'errors'), qr/<code>22012<\/code>.*<code>42P01<\/code>/s,
+	'errors by SQLSTATE: division by zero, then the missing table');
+like(section($html, 'decoding'), qr/<h3>slot report_slot<\/h3>/, 'decoding: the slot has its charts');
+like(section($html, 'decoding'), qr/logical_decoding_work_mem 64 kB/,
+	'decoding: the spill chart has its line at logical_decoding_work_mem');
+like(section($html, 'decoding'), qr/<div class="hint">[^<]+/, 'decoding: the slot has its advice');
+like(section($html, 'health'), qr/<th>rows_exported<\/th><td>[1-9]/,
+	'the store: pg_stat_monitor_info, with what was exported');
+like(section($html, 'health'), qr/[1-9][0-9]* exports \(green\)/, 'the store: the exports of the range');
 
 # the screenshot: the page as it is, policy and all
 my $png = "$dir/report.png";
@@ -164,6 +187,14 @@ my $other = $node->safe_psql('postgres',
 	"SELECT pg_stat_monitor_report('$since', '$until', dbname => 'other')");
 ok($other !~ /only_in_phase_one|pgbench_accounts/, 'database filter: none of its statements');
 ok($other =~ /No statements in this range/, 'database filter: says so');
+$node->safe_psql('postgres', 'CREATE ROLE idle_user');
+my $idle = $node->safe_psql('postgres',
+	"SELECT pg_stat_monitor_report('$since', '$until', username => 'idle_user')");
+ok($idle =~ /No statements in this range/ && $idle !~ /pgbench_accounts/,
+	'user filter: a user who ran nothing has no statements');
+my $me = $node->safe_psql('postgres',
+	"SELECT pg_stat_monitor_report('$since', '$until', dbname => 'postgres', username => current_user)");
+ok($me =~ /pgbench_accounts/, 'user and database filters: the user\'s statements are there');
 
 # --- the diff report ----------------------------------------------------------
 
@@ -181,5 +212,9 @@ is(scalar(grep { $_->{width} == 440 && $_->{height} == 150 && $_->{marks} > 0 } 
 ok($r->{text} =~ /\bNew\b.*only_in_phase_two.*\bGone\b/s, 'diff: the new statement is new');
 ok($r->{text} =~ /\bGone\b.*only_in_phase_one.*Errors by SQLSTATE/s, 'diff: the old one is gone');
 ok($r->{text} =~ /22012/, 'diff: division by zero in the errors');
+like(section($diff, 'totals'),
+	qr/<th>bytes spilled by logical decoding<\/th><td class="n">[^<]*<\/td><td class="n">[1-9]/,
+	'diff: the bytes spilled in period 2');
+like(section($diff, 'decoding'), qr/<td>report_slot<\/td>/, 'diff: the slot, period against period');
 
 done_testing();
