@@ -9,6 +9,7 @@ OBJS = \
 	src/functions.o \
 	src/worker.o \
 	src/export.o \
+	src/remote.o \
 	src/batch.o
 PGFILEDESC = "pg_stat_monitor - query statistics kept in tables"
 
@@ -26,6 +27,11 @@ TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
 PG_CONFIG ?= pg_config
+
+# the worker exports to a repository over libpq (src/remote.c)
+PG_CPPFLAGS += -I$(shell $(PG_CONFIG) --includedir)
+SHLIB_LINK += -lpq
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(
-    postgresql-15 postgresql-server-dev-15 postgresql-contrib
+    postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
     libkrb5-dev build-essential libipc-run-perl
     debootstrap chromium fonts-dejavu-core
     valgrind strace

@@ -75,6 +75,15 @@ ALTER TABLE @extschema@.pg_stat_monitor_entries
     ADD COLUMN parallel_workers_to_launch int8,
     ADD COLUMN parallel_workers_launched int8;
 
+-- the server each row came from: history so far is this server's
+ALTER TABLE @extschema@.pg_stat_monitor_entries
+    ADD COLUMN server_name text NOT NULL DEFAULT coalesce(pg_catalog.current_setting('pg_stat_monitor.pgsm_server_name', true), '');
+CREATE INDEX ON @extschema@.pg_stat_monitor_entries (server_name, bucket_start_time);
+ALTER TABLE @extschema@.pg_stat_monitor_exports
+    ADD COLUMN server_name text NOT NULL DEFAULT coalesce(pg_catalog.current_setting('pg_stat_monitor.pgsm_server_name', true), ''),
+    DROP CONSTRAINT pg_stat_monitor_exports_pkey,
+    ADD PRIMARY KEY (server_name, batch_id);
+
 -- The exported entries under the names of the plan this fork was built
 -- from, beside their own: bucket_id (the bucket's number, as in
 -- pg_stat_monitor's "bucket"), total_time, mean_time, min_time and
@@ -137,7 +146,15 @@ RETURNS int8
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT extract(epoch FROM pg_catalog.current_setting(name)::pg_catalog.interval)::pg_catalog.int8
+    -- on a repository that does not preload the library, the settings are
+    -- those of its configuration, or else their defaults
+    SELECT extract(epoch FROM coalesce(nullif(pg_catalog.current_setting(name, true), ''),
+        CASE name
+            WHEN 'pg_stat_monitor.pgsm_partition_span' THEN '1 day'
+            WHEN 'pg_stat_monitor.pgsm_retention' THEN '7 days'
+            WHEN 'pg_stat_monitor.pgsm_compact_after' THEN '3 hours'
+            WHEN 'pg_stat_monitor.pgsm_bucket_time' THEN '60 seconds'
+        END)::pg_catalog.interval)::pg_catalog.int8
 $$;
 
 -- The partitions of a partitioned table, with their bounds
@@ -908,7 +925,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod),
-           a.attname OPERATOR(pg_catalog.=) ANY ('{userid,dbid,client_ip,queryid,toplevel,top_queryid,planid,application_name,elevel,sqlcode}'::name[]),
+           a.attname OPERATOR(pg_catalog.=) ANY ('{server_name,userid,dbid,client_ip,queryid,toplevel,top_queryid,planid,application_name,elevel,sqlcode}'::name[]),
            t.typcategory OPERATOR(pg_catalog.=) 'A'
     FROM pg_catalog.pg_attribute a
     JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
@@ -1284,6 +1301,10 @@ REVOKE ALL ON FUNCTION @extschema@.pgsm_enforce_max_size(int8) FROM PUBLIC;
  * once the bucket has ended and is settled (pgsm_settled_until()), so that
  * a tool that reads each finished bucket once reads all of it.
  *
+ * With with_server, the views over history have one more column, last:
+ * server_name, the server the rows came from (a repository holds several).
+ * pg_stat_monitor and pg_stat_monitor_live keep upstream's columns alone.
+ *
  * The store, the exporter and pg_stat_monitor_entries carry every column on
  * every version, NULL where the version does not measure it; only the views
  * differ, so that history survives pg_upgrade to a later version unchanged
@@ -1297,6 +1318,7 @@ REVOKE ALL ON FUNCTION @extschema@.pgsm_enforce_max_size(int8) FROM PUBLIC;
  */
 CREATE FUNCTION @extschema@.pgsm_view_columns(
     server_version int DEFAULT pg_catalog.current_setting('server_version_num')::int,
+    with_server boolean DEFAULT false,
     OUT "position" int, OUT name text, OUT live text, OUT history text,
     OUT pgss int)
 RETURNS SETOF record
@@ -1370,7 +1392,7 @@ FROM (VALUES
     (55, 'wal_buffers_full', 180000, NULL, NULL, 'sum(d.wal_buffers_full)::int8', 40),
     (56, 'bucket_done', 0, NULL, NULL,
      'd.bucket_start_time < @extschema@.pgsm_current_bucket_start()'
-     ' AND d.bucket_start_time + current_setting(''pg_stat_monitor.pgsm_bucket_time'')::interval'
+     ' AND d.bucket_start_time + coalesce(current_setting(''pg_stat_monitor.pgsm_bucket_time'', true), ''60'')::interval'
      ' <= (SELECT @extschema@.pgsm_settled_until())', NULL),
     (57, 'plans', 0, NULL, NULL, 'sum(d.plans)::int8', 6),
     (58, 'total_plan_time', 0, NULL, NULL, 'sum(d.total_plan_time)', 7),
@@ -1397,10 +1419,12 @@ FROM (VALUES
     (74, 'parallel_workers_launched', 180000, NULL, 'parallel_workers_launched::int4',
      'sum(d.parallel_workers_launched)::int4', 52),
     (75, 'stats_since', 170000, NULL, NULL, 'min(d.stats_since)', 53),
-    (76, 'minmax_stats_since', 170000, NULL, NULL, 'min(d.stats_since)', 54)
+    (76, 'minmax_stats_since', 170000, NULL, NULL, 'min(d.stats_since)', 54),
+    (100, 'server_name', 0, NULL, NULL, 'd.server_name', NULL)
 ) c(pos, name, since, until, live, history, pgss)
 WHERE server_version >= c.since
   AND (c.until IS NULL OR server_version < c.until)
+  AND (c.pos OPERATOR(pg_catalog.<) 100 OR with_server)
 ORDER BY c.pos
 $$;
 
@@ -1430,14 +1454,25 @@ BEGIN
       AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
       AND a.query_start OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-)
           pg_catalog.make_interval(secs => @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time')::float8));
-    SELECT pg_catalog.min(l.bucket_start_time) INTO held
-    FROM @extschema@.pg_stat_monitor_internal(false) l;
+    -- a repository that does not preload the library has no store
+    IF pg_catalog.current_setting('pg_stat_monitor.pgsm_max', true) IS NOT NULL THEN
+        SELECT pg_catalog.min(l.bucket_start_time) INTO held
+        FROM @extschema@.pg_stat_monitor_internal(false) l;
+    END IF;
     RETURN least(pg_catalog.now(), running, held);
 END
 $$;
 
+-- Whether the worker exports to a repository (pgsm_export_target): then
+-- this server's history tables get nothing
+CREATE FUNCTION @extschema@.pgsm_exports_remotely()
+RETURNS boolean
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'pgsm_exports_remotely';
+
 -- Whether this database's pg_stat_monitor shows history: only the database
--- the worker exports to has any, and only while export is on.  Elsewhere
+-- the worker exports to has any, and only while export is on to local
+-- tables.  Elsewhere
 -- (and with export off) it shows the store, as pg_stat_monitor does.
 CREATE FUNCTION @extschema@.pgsm_shows_history()
 RETURNS boolean
@@ -1446,13 +1481,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(pg_catalog.current_database() OPERATOR(pg_catalog.=)
                         pg_catalog.current_setting('pg_stat_monitor.pgsm_database', true)
-                    AND pg_catalog.current_setting('pg_stat_monitor.pgsm_enable_table_export', true)::boolean,
+                    AND pg_catalog.current_setting('pg_stat_monitor.pgsm_enable_table_export', true)::boolean
+                    AND NOT @extschema@.pgsm_exports_remotely(),
                     false)
 $$;
 
 /*
- * pg_stat_statements' figures, kept up to date: one row per user, database,
- * level and query id (NULL: the calls folded into overflow rows), in the
+ * pg_stat_statements' figures, kept up to date: one row per server, user,
+ * database, level and query id (NULL: the calls folded into overflow rows), in the
  * stored form of pg_stat_monitor_entries (sums of squared deviations, so
  * that parts add up exactly), with every column any server version
  * measures.  The worker adds each batch it exports, in the same
@@ -1508,14 +1544,15 @@ CREATE TABLE @extschema@.pg_stat_monitor_totals (
     jit_deform_time float8,
     parallel_workers_to_launch int8,
     parallel_workers_launched int8,
-    stats_since timestamptz NOT NULL
+    stats_since timestamptz NOT NULL,
+    server_name text NOT NULL
 );
 
 CREATE UNIQUE INDEX pg_stat_monitor_totals_key ON @extschema@.pg_stat_monitor_totals
-    (userid, dbid, toplevel, queryid) NULLS NOT DISTINCT;
+    (server_name, userid, dbid, toplevel, queryid) NULLS NOT DISTINCT;
 
 COMMENT ON TABLE @extschema@.pg_stat_monitor_totals IS
-    'Running totals per user, database, level and query id since the last reset, added to at each export; read through pg_stat_monitor_statements';
+    'Running totals per server, user, database, level and query id since the last reset, added to at each export; read through pg_stat_monitor_statements';
 
 /*
  * How parts of one entry add up, column by column of the stored form
@@ -1547,20 +1584,21 @@ FROM (SELECT CASE WHEN col OPERATOR(pg_catalog.~) 'plan_time$' THEN 'plans'
 $$;
 
 /*
- * Add what batch "batch" wrote to pg_stat_monitor_entries (buckets starting
- * at "since" or later, so that only their partitions are read) to the
- * totals; with NULL, add all of history instead: the totals of a history
- * written before they were kept.  Run by the worker in the transaction that
+ * Add what batch "batch" of server "server" wrote to pg_stat_monitor_entries
+ * (buckets starting at "since" or later, so that only their partitions are
+ * read) to the totals; with NULL, add all of history instead: the totals of
+ * a history written before they were kept.  Run by the worker in the transaction that
  * writes the batch.  The totals of the statements the batch has are taken
  * out and put back added up with it.
  */
-CREATE FUNCTION @extschema@.pgsm_add_totals(batch int8, since timestamptz)
+CREATE FUNCTION @extschema@.pgsm_add_totals(batch int8, since timestamptz,
+                                            server text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    key constant text[] := ARRAY['userid', 'dbid', 'toplevel', 'queryid'];
+    key constant text[] := ARRAY['server_name', 'userid', 'dbid', 'toplevel', 'queryid'];
     cols text;
     sums text;
     history text;
@@ -1586,34 +1624,37 @@ BEGIN
         ' LEFT JOIN @extschema@.pg_stat_monitor_texts x ON x.text_id = e.query_text_id'
         ' WHERE e.elevel = 0';
     IF batch IS NOT NULL THEN
-        history := history OPERATOR(pg_catalog.||) ' AND e.batch_id = $1 AND e.bucket_start_time >= $2';
+        history := history OPERATOR(pg_catalog.||) ' AND e.batch_id = $1 AND e.bucket_start_time >= $2'
+            ' AND e.server_name = $3';
     END IF;
 
     EXECUTE pg_catalog.format(
         'WITH b AS (%1$s),'
-        ' k AS (SELECT DISTINCT userid, dbid, toplevel, queryid FROM b),'
+        ' k AS (SELECT DISTINCT server_name, userid, dbid, toplevel, queryid FROM b),'
         ' old AS (DELETE FROM @extschema@.pg_stat_monitor_totals t USING k'
-        '         WHERE t.userid = k.userid AND t.dbid = k.dbid AND t.toplevel = k.toplevel'
+        '         WHERE t.server_name = k.server_name AND t.userid = k.userid'
+        '           AND t.dbid = k.dbid AND t.toplevel = k.toplevel'
         '           AND t.queryid = k.queryid'
         '         RETURNING t.*),'
         -- overflow rows (queryid NULL) apart: with IS NOT DISTINCT FROM, the
         -- join could neither use the index nor hash, and compared every row
         -- of the batch with every total of the same user and database
         ' old_overflow AS (DELETE FROM @extschema@.pg_stat_monitor_totals t USING k'
-        '         WHERE t.userid = k.userid AND t.dbid = k.dbid AND t.toplevel = k.toplevel'
+        '         WHERE t.server_name = k.server_name AND t.userid = k.userid'
+        '           AND t.dbid = k.dbid AND t.toplevel = k.toplevel'
         '           AND t.queryid IS NULL AND k.queryid IS NULL'
         '         RETURNING t.*)'
         ' INSERT INTO @extschema@.pg_stat_monitor_totals (%2$s)'
         ' SELECT %3$s FROM (SELECT * FROM old UNION ALL SELECT * FROM old_overflow'
         '                   UNION ALL SELECT * FROM b) p'
-        ' GROUP BY p.userid, p.dbid, p.toplevel, p.queryid',
+        ' GROUP BY p.server_name, p.userid, p.dbid, p.toplevel, p.queryid',
         history, cols, sums)
-    USING batch, since;
+    USING batch, since, server;
 END
 $$;
 
 -- the totals of the history written before this version
-SELECT @extschema@.pgsm_add_totals(NULL, NULL);
+SELECT @extschema@.pgsm_add_totals(NULL, NULL, NULL);
 
 -- Whether the script of this extension is running (CREATE or ALTER
 -- EXTENSION): then what it creates joins the extension by itself.
@@ -1648,15 +1689,20 @@ DECLARE
     hist text;
     stmts text;
     stored text;
+    upstream text;
     v record;
 BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.format('%s AS %I',
                                      coalesce(c.live, pg_catalog.quote_ident(c.name)), c.name),
                                  ', ' ORDER BY c.position),
-           pg_catalog.string_agg(pg_catalog.format('%s AS %I', c.history, c.name),
-                                 ', ' ORDER BY c.position)
-    INTO live, hist
+           pg_catalog.string_agg(pg_catalog.quote_ident(c.name), ', ' ORDER BY c.position)
+    INTO live, upstream
     FROM @extschema@.pgsm_view_columns(ver) c;
+    -- history's views: upstream's columns, then the server
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s AS %I', c.history, c.name),
+                                 ', ' ORDER BY c.position)
+    INTO hist
+    FROM @extschema@.pgsm_view_columns(ver, true) c;
 
     -- pg_stat_statements' columns over the totals and the store (the
     -- store's in the totals' stored form, in the table's order);
@@ -1679,6 +1725,7 @@ BEGIN
                                      WHEN 'sum_var_exec_time' THEN 'l.stddev_exec_time ^ 2 * l.calls'
                                      WHEN 'sum_var_plan_time' THEN 'l.stddev_plan_time ^ 2 * l.plans'
                                      WHEN 'stats_since' THEN 'l.bucket_start_time'
+                                     WHEN 'server_name' THEN 'pg_catalog.current_setting(''pg_stat_monitor.pgsm_server_name'')'
                                      ELSE pg_catalog.format('l.%I', a.attname) END,
                                  ', ' ORDER BY a.attnum)
     INTO stored
@@ -1711,7 +1758,7 @@ BEGIN
 
     EXECUTE 'CREATE VIEW @extschema@.pg_stat_monitor_history AS SELECT ' OPERATOR(pg_catalog.||) hist
         OPERATOR(pg_catalog.||) ' FROM @extschema@.pgsm_history_rows d'
-        ' GROUP BY d.bucket_start_time, d.bucket, d.userid, d.dbid, d.client_ip,'
+        ' GROUP BY d.bucket_start_time, d.server_name, d.bucket, d.userid, d.dbid, d.client_ip,'
         ' d.queryid, d.toplevel, d.top_queryid, d.planid, d.application_name,'
         ' d.elevel, d.sqlcode';
     COMMENT ON VIEW @extschema@.pg_stat_monitor_history IS
@@ -1730,7 +1777,7 @@ BEGIN
         OPERATOR(pg_catalog.||) @extschema@.pgsm_history_rows_sql(
             'c.compact_last >= @extschema@.pgsm_window_start()')
         OPERATOR(pg_catalog.||) ') d WHERE d.bucket_start_time >= @extschema@.pgsm_window_start()'
-        ' GROUP BY d.bucket_start_time, d.bucket, d.userid, d.dbid, d.client_ip,'
+        ' GROUP BY d.bucket_start_time, d.server_name, d.bucket, d.userid, d.dbid, d.client_ip,'
         ' d.queryid, d.toplevel, d.top_queryid, d.planid, d.application_name,'
         ' d.elevel, d.sqlcode';
     COMMENT ON MATERIALIZED VIEW @extschema@.pgsm_recent IS
@@ -1738,28 +1785,29 @@ BEGIN
 
     -- the key of an entry: what REFRESH ... CONCURRENTLY matches rows on
     CREATE UNIQUE INDEX pg_stat_monitor_entry_key ON @extschema@.pgsm_recent (
-        bucket, userid, dbid, client_ip, queryid, toplevel, top_queryid, planid,
-        application_name, elevel, sqlcode);
+        server_name, bucket, userid, dbid, client_ip, queryid, toplevel, top_queryid,
+        planid, application_name, elevel, sqlcode);
 
     -- Only one side is read: the other's condition is false before it
-    -- starts.
-    CREATE VIEW @extschema@.pg_stat_monitor AS
-        SELECT * FROM @extschema@.pgsm_recent
-        WHERE @extschema@.pgsm_shows_history()
-        UNION ALL
-        SELECT * FROM @extschema@.pg_stat_monitor_live
-        WHERE NOT @extschema@.pgsm_shows_history();
+    -- starts.  Upstream's columns: the server is this one.
+    EXECUTE 'CREATE VIEW @extschema@.pg_stat_monitor AS SELECT ' OPERATOR(pg_catalog.||) upstream
+        OPERATOR(pg_catalog.||) ' FROM @extschema@.pgsm_recent'
+        ' WHERE @extschema@.pgsm_shows_history()'
+        ' UNION ALL'
+        ' SELECT * FROM @extschema@.pg_stat_monitor_live'
+        ' WHERE NOT @extschema@.pgsm_shows_history()';
     COMMENT ON VIEW @extschema@.pg_stat_monitor IS
         'In pgsm_database with export on, the last pgsm_max_buckets buckets of history (pgsm_recent); elsewhere, what shared memory holds';
 
     -- Error rows are left out, as pg_stat_statements has none.
     EXECUTE 'CREATE VIEW @extschema@.pg_stat_monitor_statements AS SELECT ' OPERATOR(pg_catalog.||) stmts
-        OPERATOR(pg_catalog.||) ' FROM (SELECT * FROM @extschema@.pg_stat_monitor_totals'
+        OPERATOR(pg_catalog.||) ' FROM (SELECT * FROM @extschema@.pg_stat_monitor_totals t'
+        ' WHERE t.server_name = coalesce(pg_catalog.current_setting(''pg_stat_monitor.pgsm_server_name'', true), t.server_name)'
         ' UNION ALL SELECT ' OPERATOR(pg_catalog.||) stored
         OPERATOR(pg_catalog.||) ' FROM @extschema@.pg_stat_monitor_internal(true) l WHERE l.elevel = 0) d'
         ' GROUP BY d.userid, d.dbid, d.toplevel, d.queryid';
     COMMENT ON VIEW @extschema@.pg_stat_monitor_statements IS
-        'pg_stat_statements'' columns since the last reset: the totals of what was exported plus what shared memory holds';
+        'pg_stat_statements'' columns since the last reset: the totals of what this server exported plus what shared memory holds';
 
     REVOKE ALL ON @extschema@.pg_stat_monitor, @extschema@.pgsm_recent,
         @extschema@.pg_stat_monitor_statements, @extschema@.pg_stat_monitor_history FROM PUBLIC;
@@ -1779,11 +1827,41 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION @extschema@.pgsm_create_views(int),
-    @extschema@.pgsm_add_totals(int8, timestamptz) FROM PUBLIC;
+    @extschema@.pgsm_add_totals(int8, timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON @extschema@.pg_stat_monitor_totals FROM PUBLIC;
 GRANT SELECT ON @extschema@.pg_stat_monitor_totals TO pg_read_all_stats;
 
 SELECT @extschema@.pgsm_create_views();
+
+/*
+ * The servers whose history this database holds (a repository holds
+ * several, see docs/fleets.md), side by side: their exports kept (those of
+ * the retention period) and their totals since the last reset.
+ */
+CREATE VIEW @extschema@.pg_stat_monitor_servers AS
+SELECT x.server_name, x.batches, x.rows_exported, x.first_export, x.last_export,
+       t.statements, t.calls, t.total_exec_time,
+       t.total_exec_time OPERATOR(pg_catalog./) nullif(t.calls, 0) AS mean_exec_time,
+       t.rows, t.shared_blks_read, t.wal_bytes
+FROM (SELECT e.server_name, pg_catalog.count(*) AS batches,
+             pg_catalog.sum(e.rows)::int8 AS rows_exported,
+             pg_catalog.min(e.exported_at) AS first_export,
+             pg_catalog.max(e.exported_at) AS last_export
+      FROM @extschema@.pg_stat_monitor_exports e
+      GROUP BY e.server_name) x
+LEFT JOIN (SELECT s.server_name, pg_catalog.count(*) AS statements,
+                  pg_catalog.sum(s.calls)::int8 AS calls,
+                  pg_catalog.sum(s.total_exec_time) AS total_exec_time,
+                  pg_catalog.sum(s.rows)::int8 AS rows,
+                  pg_catalog.sum(s.shared_blks_read)::int8 AS shared_blks_read,
+                  pg_catalog.sum(s.wal_bytes) AS wal_bytes
+           FROM @extschema@.pg_stat_monitor_totals s
+           GROUP BY s.server_name) t
+    ON t.server_name OPERATOR(pg_catalog.=) x.server_name;
+COMMENT ON VIEW @extschema@.pg_stat_monitor_servers IS
+    'The servers whose history this database holds: their exports and their totals since the last reset';
+REVOKE ALL ON @extschema@.pg_stat_monitor_servers FROM PUBLIC;
+GRANT SELECT ON @extschema@.pg_stat_monitor_servers TO pg_read_all_stats;
 
 REVOKE ALL ON FUNCTION @extschema@.pgsm_creating_extension() FROM PUBLIC;
 

@@ -70,11 +70,13 @@ static const char *const history_columns[] = {
 	/* from version 2.4 on: counters of PostgreSQL 17 and 18 */
 	"local_blk_read_time", "local_blk_write_time", "jit_deform_count",
 	"jit_deform_time", "stats_since", "wal_buffers_full",
-	"parallel_workers_to_launch", "parallel_workers_launched"
+	"parallel_workers_to_launch", "parallel_workers_launched",
+	/* the server the row came from */
+	"server_name"
 };
 
 #define HISTORY_NCOLS		lengthof(history_columns)
-#define HISTORY_NCOLS_2_3	(HISTORY_NCOLS - 8)
+#define HISTORY_NCOLS_2_3	(HISTORY_NCOLS - 9)
 
 /* A text is sent again once this old, for its last_used upkeep */
 #define TEXT_RESEND_MS	(3600 * 1000)
@@ -97,6 +99,7 @@ struct PgsmBatch
 	int			next;			/* next entry to encode */
 	bool		trailer_done;
 	bool		v2_4;			/* the table of version 2.4 or later */
+	const char *server_name;	/* every row's server_name */
 	StringInfoData buf;			/* encoded, not yet read */
 	int			buf_pos;
 	/* texts to store */
@@ -174,6 +177,7 @@ pgsm_batch_open(uint64 batch_id, bool v2_4)
 				 errmsg("batch " UINT64_FORMAT " is not being exported", batch_id)));
 	b->batch_id = batch_id;
 	b->v2_4 = v2_4;
+	b->server_name = pstrdup(pgsm_effective_server_name());
 	initStringInfo(&b->buf);
 
 	if (sent_texts == NULL)
@@ -204,6 +208,13 @@ pgsm_batch_open(uint64 batch_id, bool v2_4)
 	}
 	pgsm_batch_rewind(b);
 	return b;
+}
+
+/* The name of the server the batch's rows are filed under */
+const char *
+pgsm_batch_server_name(PgsmBatch *b)
+{
+	return b->server_name;
 }
 
 int
@@ -600,6 +611,7 @@ encode_row(PgsmBatch *b, const PgsmEntry *e)
 		MEASURED(PGSM_MEASURES_18, f_int8(s, c->parallel_workers_to_launch));
 		MEASURED(PGSM_MEASURES_18, f_int8(s, c->parallel_workers_launched));
 #undef MEASURED
+		f_text(s, b->server_name, strlen(b->server_name));
 	}
 
 #undef TEXT_ID

@@ -11,7 +11,8 @@
  *	   would rotate it;
  *	2. now and then, keeps the partitions (pgsm_maintain_partitions);
  *	3. freezes the store's contents as a batch (store.c) and writes it in
- *	   one transaction to the destination (local tables): the partitions it
+ *	   one transaction to the destination (local tables, or a repository
+ *	   named by pgsm_export_target, see remote_write): the partitions it
  *	   needs, the texts not sent lately, the rows by COPY FROM from the
  *	   batch's COPY BINARY stream (batch.c), and a record of the batch.  No
  *	   SQL is built or parsed per row, and no lock on the store is held
@@ -372,13 +373,21 @@ typedef struct PgsmDestination
 static bool
 local_has_batch(BatchWrite *bw)
 {
-	Oid			type = INT8OID;
-	Datum		value = Int64GetDatum((int64) bw->batch_id);
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2];
 	char	   *sql;
 
-	sql = psprintf("SELECT 1 FROM %s.pg_stat_monitor_exports WHERE batch_id = $1",
-				   ext_schema);
-	spi_exec(sql, 1, &type, &value, SPI_OK_SELECT);
+	values[0] = Int64GetDatum((int64) bw->batch_id);
+	values[1] = CStringGetTextDatum(pgsm_effective_server_name());
+	if (ext_version >= VERSION_ENTRIES)
+		sql = psprintf("SELECT 1 FROM %s.pg_stat_monitor_exports"
+					   " WHERE batch_id OPERATOR(pg_catalog.=) $1"
+					   " AND server_name OPERATOR(pg_catalog.=) $2", ext_schema);
+	else
+		sql = psprintf("SELECT 1 FROM %s.pg_stat_monitor_exports WHERE batch_id = $1",
+					   ext_schema);
+	spi_exec(sql, ext_version >= VERSION_ENTRIES ? 2 : 1, types, values,
+			 SPI_OK_SELECT);
 	return SPI_processed > 0;
 }
 
@@ -434,8 +443,8 @@ local_copy_rows(PgsmBatch *batch)
 static uint64
 local_write(BatchWrite *bw, PgsmBatch *batch)
 {
-	Oid			types[2];
-	Datum		values[2];
+	Oid			types[3];
+	Datum		values[3];
 	Datum	   *ids;
 	Datum	   *texts;
 	int			ntexts;
@@ -485,21 +494,29 @@ local_write(BatchWrite *bw, PgsmBatch *batch)
 	/* pg_stat_monitor_statements' totals, from the rows just written */
 	if (ext_version >= VERSION_ENTRIES)
 	{
-		sql = psprintf("SELECT %s.pgsm_add_totals($1, $2)", s);
+		sql = psprintf("SELECT %s.pgsm_add_totals($1, $2, $3)", s);
 		types[0] = INT8OID;
 		values[0] = Int64GetDatum((int64) bw->batch_id);
 		types[1] = TIMESTAMPTZOID;
 		values[1] = TimestampTzGetDatum(bw->first_start);
-		spi_exec(sql, 2, types, values, SPI_OK_SELECT);
-	}
+		types[2] = TEXTOID;
+		values[2] = CStringGetTextDatum(pgsm_batch_server_name(batch));
+		spi_exec(sql, 3, types, values, SPI_OK_SELECT);
 
-	sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
-				   " VALUES ($1, $2)", s);
+		sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows, server_name)"
+					   " VALUES ($1, $2, $3)", s);
+	}
+	else
+		sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
+					   " VALUES ($1, $2)", s);
 	types[0] = INT8OID;
 	values[0] = Int64GetDatum((int64) bw->batch_id);
 	types[1] = INT4OID;
 	values[1] = Int32GetDatum((int32) rows);
-	spi_exec(sql, 2, types, values, SPI_OK_INSERT);
+	types[2] = TEXTOID;
+	values[2] = CStringGetTextDatum(pgsm_batch_server_name(batch));
+	spi_exec(sql, ext_version >= VERSION_ENTRIES ? 3 : 2, types, values,
+			 SPI_OK_INSERT);
 	return rows;
 }
 
@@ -507,7 +524,196 @@ static const PgsmDestination local_destination = {
 	"local tables", local_has_batch, local_write
 };
 
-/* The destination batches go to: the local tables for now */
+/*
+ * The remote destination: the history tables of a repository, through one
+ * connection kept across batches (remote.c).  The same steps as the local
+ * destination, each a statement or a COPY over libpq, in one remote
+ * transaction per batch that commits before the export's local one; the
+ * replay guard is the repository's pg_stat_monitor_exports, keyed by server
+ * name and batch id.  Values go as text parameters, timestamps as
+ * microseconds since 2000, so that nothing depends on either side's
+ * DateStyle or time zone.
+ */
+static const char *remote_schema = NULL;
+
+/* "{a,b,...}": an int8[] literal */
+static char *
+int8_array_literal(const int64 *v, int n)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '{');
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&s, "%s" INT64_FORMAT, i > 0 ? "," : "", v[i]);
+	appendStringInfoChar(&s, '}');
+	return s.data;
+}
+
+#define REMOTE_TIME(param) \
+	"(TIMESTAMPTZ '2000-01-01 00:00:00+00' OPERATOR(pg_catalog.+)" \
+	" pg_catalog.make_interval(secs => " param "::pg_catalog.int8::pg_catalog.float8" \
+	" OPERATOR(pg_catalog./) 1000000))"
+
+static bool
+remote_has_batch(BatchWrite *bw)
+{
+	int			version;
+	const char *values[2];
+
+	remote_schema = pgsm_remote_open(&version);
+	if (version < VERSION_ENTRIES)
+	{
+		pgsm_remote_close();
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the repository's extension \"pg_stat_monitor\" is too old to hold history of several servers"),
+				 errhint("Run ALTER EXTENSION pg_stat_monitor UPDATE in the repository's database.")));
+	}
+	values[0] = psprintf(INT64_FORMAT, (int64) bw->batch_id);
+	values[1] = pgsm_effective_server_name();
+	return pgsm_remote_exec(psprintf("SELECT 1 FROM %s.pg_stat_monitor_exports"
+									 " WHERE batch_id OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+									 " AND server_name OPERATOR(pg_catalog.=) $2::pg_catalog.text",
+									 remote_schema),
+							2, values, NULL) > 0;
+}
+
+/* The texts of a batch, as a COPY BINARY stream of (text_id, text) */
+typedef struct TextStream
+{
+	StringInfoData buf;
+	int			pos;
+} TextStream;
+
+static int
+text_stream_read(void *arg, void *out, int minread, int maxread)
+{
+	TextStream *ts = (TextStream *) arg;
+	int			n = Min(maxread, ts->buf.len - ts->pos);
+
+	memcpy(out, ts->buf.data + ts->pos, n);
+	ts->pos += n;
+	return n;
+}
+
+static void
+put_be(StringInfo s, uint64 v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--)
+		appendStringInfoCharMacro(s, (char) ((v >> (8 * i)) & 0xff));
+}
+
+static int
+batch_stream_read(void *arg, void *out, int minread, int maxread)
+{
+	return pgsm_batch_read((PgsmBatch *) arg, out, minread, maxread);
+}
+
+static uint64
+remote_write(BatchWrite *bw, PgsmBatch *batch)
+{
+	const char *s = remote_schema;
+	const char *values[4];
+	Datum	   *ids;
+	Datum	   *texts;
+	int			ntexts;
+	int64	   *starts;
+	StringInfoData cols;
+	ListCell   *lc;
+	uint64		rows;
+
+	(void) pgsm_remote_exec("BEGIN", 0, NULL, NULL);
+
+	/* the partitions the rows go to: the repository's own, all checked */
+	starts = palloc(sizeof(int64) * Max(bw->nall, 1));
+	for (int i = 0; i < bw->nall; i++)
+		starts[i] = (int64) pgsm_bucket_start(bw->all_buckets[i]);
+	values[0] = int8_array_literal(starts, bw->nall);
+	(void) pgsm_remote_exec(psprintf("SELECT %s.pgsm_ensure_partition(%s::pg_catalog.regclass, "
+									 REMOTE_TIME("t") ")"
+									 " FROM pg_catalog.unnest($1::pg_catalog.int8[]) t",
+									 s, quote_literal_cstr(psprintf("%s.pg_stat_monitor_entries", s))),
+							1, values, NULL);
+
+	/* texts not sent lately, by COPY into a table of the session's own */
+	pgsm_batch_new_texts(batch, &ids, &texts, &ntexts);
+	if (ntexts > 0)
+	{
+		TextStream	ts;
+
+		initStringInfo(&ts.buf);
+		ts.pos = 0;
+		appendBinaryStringInfo(&ts.buf, "PGCOPY\n\377\r\n\0", 11);
+		put_be(&ts.buf, 0, 4);	/* flags */
+		put_be(&ts.buf, 0, 4);	/* header extension */
+		for (int i = 0; i < ntexts; i++)
+		{
+			text	   *t = DatumGetTextPP(texts[i]);
+
+			put_be(&ts.buf, 2, 2);
+			put_be(&ts.buf, 8, 4);
+			put_be(&ts.buf, (uint64) DatumGetInt64(ids[i]), 8);
+			put_be(&ts.buf, VARSIZE_ANY_EXHDR(t), 4);
+			appendBinaryStringInfo(&ts.buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+		}
+		put_be(&ts.buf, 0xffff, 2);
+
+		(void) pgsm_remote_exec("CREATE TEMPORARY TABLE IF NOT EXISTS pgsm_texts_in"
+								" (text_id pg_catalog.int8, text pg_catalog.text)"
+								" ON COMMIT DELETE ROWS", 0, NULL, NULL);
+		(void) pgsm_remote_copy("COPY pg_temp.pgsm_texts_in FROM STDIN (FORMAT binary)",
+								text_stream_read, &ts);
+		(void) pgsm_remote_exec(psprintf("INSERT INTO %s.pg_stat_monitor_texts AS t (text_id, text)"
+										 " SELECT i.text_id, i.text FROM pg_temp.pgsm_texts_in i"
+										 " ON CONFLICT (text_id) DO UPDATE SET last_used = pg_catalog.now()"
+										 " WHERE t.last_used OPERATOR(pg_catalog.<)"
+										 "  (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')",
+										 s),
+								0, NULL, NULL);
+	}
+
+	/* the rows: the batch's COPY BINARY stream, as it is */
+	initStringInfo(&cols);
+	foreach(lc, pgsm_history_column_names(batch))
+		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
+						 quote_identifier(strVal(lfirst(lc))));
+	rows = pgsm_remote_copy(psprintf("COPY %s.pg_stat_monitor_entries (%s) FROM STDIN (FORMAT binary)",
+									 s, cols.data),
+							batch_stream_read, batch);
+
+	values[0] = psprintf(INT64_FORMAT, (int64) bw->batch_id);
+	values[1] = psprintf(INT64_FORMAT, (int64) bw->first_start);
+	values[2] = pgsm_batch_server_name(batch);
+	(void) pgsm_remote_exec(psprintf("SELECT %s.pgsm_add_totals($1::pg_catalog.int8, "
+									 REMOTE_TIME("$2") ", $3::pg_catalog.text)", s),
+							3, values, NULL);
+
+	values[0] = pgsm_batch_server_name(batch);
+	values[1] = psprintf(INT64_FORMAT, (int64) bw->batch_id);
+
+	values[2] = psprintf(UINT64_FORMAT, rows);
+	(void) pgsm_remote_exec(psprintf("INSERT INTO %s.pg_stat_monitor_exports (server_name, batch_id, rows)"
+									 " VALUES ($1::pg_catalog.text, $2::pg_catalog.int8, $3::pg_catalog.int4)",
+									 s),
+							3, values, NULL);
+
+	(void) pgsm_remote_exec("COMMIT", 0, NULL, NULL);
+	return rows;
+}
+
+static const PgsmDestination remote_destination = {
+	"repository", remote_has_batch, remote_write
+};
+
+/* Whether batches go to a repository rather than the local tables */
+static inline bool
+exporting_remotely(void)
+{
+	return pgsm_export_target != NULL && pgsm_export_target[0] != '\0';
+}
+
+/* The destination batches go to now */
 static const PgsmDestination *destination = &local_destination;
 
 /*
@@ -525,7 +731,8 @@ step_write_batch(void *arg)
 		bw->already_written = true;
 		return;
 	}
-	batch = pgsm_batch_open(bw->batch_id, ext_version >= VERSION_ENTRIES);
+	batch = pgsm_batch_open(bw->batch_id, destination == &remote_destination ||
+							ext_version >= VERSION_ENTRIES);
 	bw->rows = destination->write(bw, batch);
 }
 
@@ -686,6 +893,78 @@ elapsed(TimestampTz since, int ms)
 	return TimestampDifferenceExceeds(since, GetCurrentTimestamp(), ms);
 }
 
+/* The repository keeps its partitions, texts and export records */
+static void
+step_remote_maintain(void *arg)
+{
+	int			version;
+
+	remote_schema = pgsm_remote_open(&version);
+	(void) pgsm_remote_exec(psprintf("SELECT %s.pgsm_maintain_partitions(pg_catalog.now())",
+									 remote_schema),
+							0, NULL, NULL);
+}
+
+/*
+ * Use the destination the settings name.  A new one (or a new repository)
+ * has none of the texts sent to the last, nor its partitions.
+ */
+static void
+choose_destination(void)
+{
+	static char *last_target = NULL;
+	const char *target = exporting_remotely() ? pgsm_export_target : "";
+
+	if (last_target != NULL && strcmp(last_target, target) == 0)
+		return;
+	if (last_target)
+		pfree(last_target);
+	last_target = MemoryContextStrdup(TopMemoryContext, target);
+	pgsm_remote_close();
+	pgsm_batch_forget_texts();
+	nensured = 0;
+	last_maintained = 0;
+	retry_after = 0;
+	destination = target[0] ? &remote_destination : &local_destination;
+}
+
+/*
+ * One cycle of the worker exporting to a repository, on a primary or a
+ * standby.  Only the batch goes there: nothing is written locally, so the
+ * local history, its refresh and its snapshots of logical decoding are left
+ * alone.  A failed export waits longer after each failure (up to about
+ * five minutes), bucket boundaries or not, so that a repository that is
+ * down is not called on every second; the batch waits in the store
+ * meanwhile, and what no longer fits there is folded as always.
+ */
+static void
+remote_export_cycle(bool boundary)
+{
+	static int	failures = 0;
+
+	if (retry_after != 0 && GetCurrentTimestamp() < retry_after)
+		return;
+
+	if ((last_maintained == 0 || elapsed(last_maintained, MAINTAIN_INTERVAL_MS)) &&
+		run_step("maintain the repository's partitions", step_remote_maintain, NULL))
+	{
+		last_maintained = GetCurrentTimestamp();
+		nensured = 0;
+		pgsm_batch_forget_texts();
+	}
+
+	if ((last_maintained != 0 && export_batch(!boundary) >= 0))
+	{
+		failures = 0;
+		retry_after = 0;
+		return;
+	}
+	failures++;
+	retry_after = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											  (int64) Min(pgsm_bucket_time, 10) * 1000 *
+											  ((int64) 1 << Min(failures - 1, 5)));
+}
+
 /*
  * One cycle of the worker with export on, on a primary.  "boundary" is set
  * when a bucket ended since the last cycle, "finished_bucket" being the
@@ -696,6 +975,13 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 {
 	bool		early = !boundary;
 	int64		rows;
+
+	choose_destination();
+	if (destination == &remote_destination)
+	{
+		remote_export_cycle(boundary);
+		return;
+	}
 
 	/* after a failure, wait a little, unless a bucket ended */
 	if (!boundary && retry_after != 0 &&

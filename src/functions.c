@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(get_cmd_type);
 PG_FUNCTION_INFO_V1(pgsm_window_start);
 PG_FUNCTION_INFO_V1(pgsm_current_bucket_start);
 PG_FUNCTION_INFO_V1(pgsm_creating_extension);
+PG_FUNCTION_INFO_V1(pgsm_exports_remotely);
 
 /* Columns of pg_stat_monitor_info() */
 #define PGSM_INFO_COLS		19
@@ -640,4 +641,15 @@ pgsm_creating_extension(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(creating_extension &&
 				   CurrentExtensionObject == get_extension_oid("pg_stat_monitor",
 																true));
+}
+
+/*
+ * Whether the worker exports to a repository (pgsm_export_target), so that
+ * this server's history tables get nothing and pg_stat_monitor shows the
+ * store.  The target itself, which may hold a password, is not shown.
+ */
+Datum
+pgsm_exports_remotely(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(pgsm_export_target != NULL && pgsm_export_target[0] != '\0');
 }

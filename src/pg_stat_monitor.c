@@ -14,8 +14,13 @@
 
 #include <limits.h>
 
+#include <unistd.h>
+
+#include "access/xlog.h"
 #include "fmgr.h"
+#include "libpq-fe.h"
 #include "miscadmin.h"
+#include "postmaster/postmaster.h"
 #include "utils/guc.h"
 
 #include "pgsm.h"
@@ -51,6 +56,8 @@ int			pgsm_retention = 7 * 24 * 60 * 60;
 int			pgsm_compact_after = 3 * 60 * 60;
 int			pgsm_history_max_size = 2048;
 bool		pgsm_mask_error_values = true;
+char	   *pgsm_export_target = "";
+char	   *pgsm_server_name = "";
 
 /* Deprecated: accepted for pg_stat_monitor's configurations, never read */
 static bool pgsm_track_application_names = true;
@@ -101,6 +108,67 @@ check_track_application_names(bool *newval, void **extra, GucSource source)
 				 errdetail("Application names are always recorded."),
 				 errhint("Remove the setting from the configuration.")));
 	return true;
+}
+
+/*
+ * A repository's connection string is parsed when it is set, so that a typo
+ * is reported where it was made rather than at the next export.  The
+ * message of libpq names what is wrong, not the values around it.
+ */
+static bool
+check_export_target(char **newval, void **extra, GucSource source)
+{
+	PQconninfoOption *opts;
+	char	   *err = NULL;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	opts = PQconninfoParse(*newval, &err);
+	if (opts == NULL)
+	{
+		GUC_check_errmsg("invalid connection string in \"pg_stat_monitor.pgsm_export_target\"");
+		if (err)
+		{
+			GUC_check_errdetail("%s", err);
+			PQfreemem(err);
+		}
+		GUC_check_errhint("Give a libpq connection string, such as \"host=repo.example.com dbname=postgres user=pgsm\", and keep the password in a password file.");
+		return false;
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
+/*
+ * The name this server's history is filed under: pgsm_server_name when
+ * set, else cluster_name, else the system identifier with the host and
+ * port, which tells a standby from its primary (they share the system
+ * identifier) and stays the same across restarts.
+ */
+const char *
+pgsm_effective_server_name(void)
+{
+	static char name[NAMEDATALEN + 64];
+	char		host[256];
+
+	if (pgsm_server_name && pgsm_server_name[0] != '\0')
+		return pgsm_server_name;
+	if (cluster_name && cluster_name[0] != '\0')
+		return cluster_name;
+	if (!IsUnderPostmaster)
+		return "";
+	if (gethostname(host, sizeof(host)) != 0)
+		strlcpy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	snprintf(name, sizeof(name), UINT64_FORMAT "/%s:%d",
+			 GetSystemIdentifier(), host, PostPortNumber);
+	return name;
+}
+
+static const char *
+show_server_name(void)
+{
+	return pgsm_effective_server_name();
 }
 
 static void
@@ -299,6 +367,23 @@ define_settings(void)
 							2048, 0, 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_MB,
 							NULL, NULL, NULL);
+
+	/* a password in it is for superusers' eyes only */
+	DefineCustomStringVariable("pg_stat_monitor.pgsm_export_target",
+							   "Connection string of the repository the worker exports to; empty exports to pgsm_database.",
+							   "A libpq connection string. Keep the password in a password file (.pgpass or passfile), not here.",
+							   &pgsm_export_target,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_export_target, NULL, NULL);
+
+	DefineCustomStringVariable("pg_stat_monitor.pgsm_server_name",
+							   "Name this server's history is filed under.",
+							   "Empty: cluster_name, or else the system identifier with the host and port.",
+							   &pgsm_server_name,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, show_server_name);
 
 	MarkGUCPrefixReserved("pg_stat_monitor");
 }

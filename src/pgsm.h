@@ -57,6 +57,9 @@ extern int	pgsm_track;
 extern bool pgsm_track_planning;
 extern bool pgsm_enable_table_export;
 extern char *pgsm_database;
+extern char *pgsm_export_target;
+extern char *pgsm_server_name;
+extern const char *pgsm_effective_server_name(void);
 extern int	pgsm_partition_span;
 extern int	pgsm_retention;
 extern int	pgsm_compact_after;
@@ -351,12 +354,22 @@ typedef struct PgsmBatch PgsmBatch;
 
 extern List *pgsm_history_column_names(PgsmBatch *b);
 extern PgsmBatch *pgsm_batch_open(uint64 batch_id, bool v2_4);
+extern const char *pgsm_batch_server_name(PgsmBatch *b);
 extern int	pgsm_batch_entries(PgsmBatch *b);
 extern void pgsm_batch_new_texts(PgsmBatch *b, Datum **ids, Datum **texts,
 								 int *n);
 extern void pgsm_batch_rewind(PgsmBatch *b);
 extern int	pgsm_batch_read(PgsmBatch *b, void *out, int minread, int maxread);
 extern void pgsm_batch_forget_texts(void);
+
+/* The connection to a repository (remote.c) */
+extern const char *pgsm_remote_open(int *version);
+extern int	pgsm_remote_exec(const char *sql, int nparams,
+							 const char *const *values, char **first);
+extern uint64 pgsm_remote_copy(const char *sql,
+							   int (*read) (void *arg, void *out, int minread, int maxread),
+							   void *arg);
+extern void pgsm_remote_close(void);
 
 /* Export (export.c) */
 extern void pgsm_export_cycle(bool boundary, int64 finished_bucket);

@@ -320,7 +320,10 @@ pgsm_worker_main(Datum arg)
 		TimestampTz now = GetCurrentTimestamp();
 		int64		bucket;
 		bool		boundary;
-		bool		exporting = pgsm_enable_table_export && !RecoveryInProgress();
+		/* a standby exports only to a repository: its own tables are read-only */
+		bool		exporting = pgsm_enable_table_export &&
+			((pgsm_export_target && pgsm_export_target[0] != '\0') ||
+			 !RecoveryInProgress());
 
 		pgsm_schedule_update(now, pgsm_bucket_time);
 		report_export_setting();

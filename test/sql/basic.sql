@@ -16,7 +16,8 @@ ORDER BY query COLLATE "C";
 -- pg_stat_monitor, the live view and the history have pg_stat_monitor's
 -- columns for the server's version (test columns), in the same order
 SELECT c.relname, c.relkind,
-       count(*) = (SELECT count(*) FROM pgsm_view_columns()) AS all_columns
+       count(*) = (SELECT count(*) FROM pgsm_view_columns(
+                       with_server => c.relname = 'pg_stat_monitor_history')) AS all_columns
 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 WHERE c.relname IN ('pg_stat_monitor', 'pg_stat_monitor_live',
                     'pg_stat_monitor_history')
@@ -24,7 +25,7 @@ WHERE c.relname IN ('pg_stat_monitor', 'pg_stat_monitor_live',
 GROUP BY c.relname, c.relkind
 ORDER BY c.relname;
 SELECT count(DISTINCT (a.attnum, a.attname, a.atttypid)) =
-       (SELECT count(*) FROM pgsm_view_columns()) AS same_columns
+       (SELECT count(*) FROM pgsm_view_columns(with_server => true)) AS same_columns
 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 WHERE c.relname IN ('pg_stat_monitor', 'pg_stat_monitor_live',
                     'pg_stat_monitor_history')
