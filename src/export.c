@@ -953,12 +953,19 @@ remote_export_cycle(bool boundary)
 		pgsm_batch_forget_texts();
 	}
 
-	if ((last_maintained != 0 && export_batch(!boundary) >= 0))
+	if (last_maintained != 0 && export_batch(!boundary) >= 0)
 	{
 		failures = 0;
 		retry_after = 0;
 		return;
 	}
+
+	/*
+	 * An error raised here rather than by libpq (reading the batch, say)
+	 * may have left a remote transaction or COPY open: it must not be
+	 * carried into the next batch's.
+	 */
+	pgsm_remote_close();
 	failures++;
 	retry_after = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											  (int64) Min(pgsm_bucket_time, 10) * 1000 *
