@@ -63,6 +63,12 @@ is( $repo->safe_psql('postgres', qq(
 		FROM pg_stat_monitor_totals WHERE query LIKE '%fleet_marker%')),
 	"fleet_one=3,$two_name=7", 'the totals are kept per server');
 
+# every column of history reads on a repository that has no store
+is( $repo->safe_psql('postgres', q(
+		SELECT count(*) > 0 AND bool_and(bucket_done IS NOT NULL AND query IS NOT NULL)
+		FROM pg_stat_monitor_history WHERE query LIKE '%fleet_marker%')),
+	't', 'history reads whole on the repository, bucket_done included');
+
 # a filter by server reaches the index
 my $plan = $repo->safe_psql('postgres', q(
 	SET enable_seqscan = off;
