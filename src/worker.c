@@ -5,9 +5,10 @@
  *
  * One worker per server, started when the library is preloaded.  It wakes
  * at every bucket boundary, and whenever a backend finds the store past
- * its high-water mark, and then either exports the store to tables
- * (export.c) or, when export is off or the server is a standby, forgets
- * the buckets that fell out of the pgsm_max_buckets window.
+ * its high-water mark, and then either exports the store to tables, its
+ * own or a repository's (export.c), or, when export is off or the server
+ * is a standby with no repository to export to, forgets the buckets that
+ * fell out of the pgsm_max_buckets window.
  *
  * It connects to pg_stat_monitor.pgsm_database and does nothing with
  * tables until the extension exists there; each step runs in its own short
