@@ -55,6 +55,9 @@ $node->append_conf('postgresql.conf',
 $node->reload;
 $node->poll_query_until('postgres', 'SELECT exports > 0 FROM pg_stat_monitor_info')
   or die 'export did not start';
+# pg_stat_monitor's columns (history has server_name besides)
+my $columns = $node->safe_psql('postgres',
+	"SELECT string_agg(quote_ident(name), ', ' ORDER BY position) FROM pgsm_view_columns()");
 
 # One marker in each of 2 * $nb buckets; then one snapshot of the view and
 # of history, taken while the view shows the last marker's bucket.  The
@@ -96,7 +99,7 @@ for my $round (1 .. 5)
 			# end, before the refresh that showed its bucket.
 			($v_only, $h_only, $compared) = split /\|/, $both->query_safe(qq(
 				WITH v AS (SELECT * FROM pg_stat_monitor WHERE query = '$marker'),
-				     h AS (SELECT * FROM pg_stat_monitor_history
+				     h AS (SELECT $columns FROM pg_stat_monitor_history
 				           WHERE query = '$marker'
 				             AND bucket IN (SELECT bucket FROM v))
 				SELECT (SELECT count(*) FROM (TABLE v EXCEPT ALL TABLE h) x),
