@@ -200,9 +200,10 @@ part_instr() {
 		instr_statements "$s" $((10 * k)) >"$WORK/cg/$s-$((10 * k)).sql"
 	done
 
-	# two runs at a time
+	# as many runs at a time as there are cores (BENCH_INSTR_JOBS: more,
+	# when the machine is shared and valgrind's start-up dominates)
 	local jobs=0 max count tool
-	max=$(nproc)
+	max=${BENCH_INSTR_JOBS:-$(nproc)}
 	for tool in callgrind strace; do
 		for c in $INSTR_CONFIGS; do
 			for s in $shapes; do
