@@ -75,6 +75,15 @@ instr_conf() {
 	case $1:$2 in
 	pgsm*:*_new) echo "pg_stat_monitor.pgsm_max = '8MB'" ;;
 	esac
+	# Under valgrind a run lasts minutes, not the milliseconds its statements
+	# take natively: with 60 s buckets it would cross bucket ends that the
+	# same statements cross once in thousands, each making every repeated
+	# statement's entry anew, at random in one run of a pair and not the
+	# other.  A bucket of a day keeps that (first-time) cost out of the
+	# repeated rows.
+	case $1 in
+	pgsm*) echo "pg_stat_monitor.pgsm_bucket_time = 86400" ;;
+	esac
 }
 
 # instr_one CONFIG SHAPE COUNT [strace]: one callgrind run (or, with
@@ -191,9 +200,10 @@ part_instr() {
 		instr_statements "$s" $((10 * k)) >"$WORK/cg/$s-$((10 * k)).sql"
 	done
 
-	# two runs at a time
+	# as many runs at a time as there are cores (BENCH_INSTR_JOBS: more,
+	# when the machine is shared and valgrind's start-up dominates)
 	local jobs=0 max count tool
-	max=$(nproc)
+	max=${BENCH_INSTR_JOBS:-$(nproc)}
 	for tool in callgrind strace; do
 		for c in $INSTR_CONFIGS; do
 			for s in $shapes; do
@@ -234,6 +244,7 @@ part_instr() {
 		echo "**Repeated** statements (N = $n): one query id, the constants varying, so every statement but the first finds its entry."
 		echo "**First-time** statements (N = $m): every statement has a query id of its own (it names other columns of \`bench_wide\`, a one-row table of 100 integer columns; SET another value, since on PostgreSQL 15 a utility statement's query id is a hash of its text), so every one makes an entry;"
 		echo "this fork is then given \`pgsm_max = 8MB\` so that all of them and their texts find room (at 1 MB the store holds about 1,200 entries and 380 kB of text; past that, calls are folded into overflow rows)."
+		echo "This fork runs with \`pgsm_bucket_time = 86400\` in every configuration: a run under valgrind lasts minutes, and with 60 s buckets it would cross bucket ends at random (one run of a pair and not the other), each making the repeated statement's entry anew, a first-time cost that natively falls once in thousands of statements."
 		echo
 		echo "Shapes (the first-time variant of each has the same form on \`bench_wide\`):"
 		echo

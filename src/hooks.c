@@ -357,6 +357,8 @@ static char *pending_texts = NULL;	/* pgsm_query_max_len + 1 bytes a slot */
  * Is this statement to be recorded?  Cheap checks first: this runs for
  * every statement of every backend.
  */
+static bool store_ready = false;
+
 static inline bool
 pgsm_enabled(int level)
 {
@@ -364,14 +366,17 @@ pgsm_enabled(int level)
 		return false;
 	if (level > 0 && pgsm_track != PGSM_TRACK_ALL)
 		return false;
-	return !IsParallelWorker() && pgsm_store_ready();
+	/* once attached, a backend's store stays */
+	if (unlikely(!store_ready))
+		store_ready = pgsm_store_ready();
+	return store_ready && !IsParallelWorker();
 }
 
 /*
  * The key of a statement: everything but the query id is about the
  * session, and the client address is read once per backend.
  */
-static void
+static inline void
 make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level,
 		 const AppName *app, Oid userid)
 {
@@ -379,7 +384,8 @@ make_key(PgsmKey *key, uint64 queryid, uint64 planid, int level,
 	static uint8 addr_family = 0;
 	static uint8 addr[16];
 
-	MemSet(key, 0, sizeof(PgsmKey));
+	/* memset, not MemSet: the compiler writes a known size in a few stores */
+	memset(key, 0, sizeof(PgsmKey));
 
 	/*
 	 * A client over a Unix socket, and a process with no client (a
@@ -1106,6 +1112,8 @@ pgsm_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		noted_stmt.len = query->stmt_len;
 		noted_stmt.queryid = query->queryId;
 		noted_stmt.done = false;
+		/* an error thrown out of the error hook left it marked busy */
+		in_error_hook = false;
 
 		/* the names the error hook will need, when they are new */
 		if (unlikely(GetUserId() != cached_user) && pgsm_enabled(0))
@@ -1410,8 +1418,9 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		!is_execute && !IsA(parsetree, PrepareStmt) &&
 		(PGSM_TRACK_DEALLOCATE || !IsA(parsetree, DeallocateStmt)) &&
 		pgsm_enabled(level);
-	queryId = track ? utility_query_id(pstmt, queryString, context) :
-		UINT64CONST(0);
+	queryId = !track ? UINT64CONST(0) :
+		pstmt->queryId != UINT64CONST(0) ? pstmt->queryId :
+		utility_query_id(pstmt, queryString, context);
 	track = queryId != UINT64CONST(0);
 
 	if (track)
@@ -1459,13 +1468,23 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		INSTR_TIME_SUBTRACT(duration, start);
 		cpu_end(&cpu_at_end);
 
-		memset(&bufusage, 0, sizeof(bufusage));
-		BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
-		memset(&walusage, 0, sizeof(walusage));
-		WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
-
-		sample.bufusage = &bufusage;
-		sample.walusage = &walusage;
+		/*
+		 * Most utility statements (SET, BEGIN, COMMIT) read no block and
+		 * write no WAL: a comparison then spares working out and adding
+		 * differences that are all zero.
+		 */
+		if (memcmp(&pgBufferUsage, &bufusage_start, sizeof(BufferUsage)) != 0)
+		{
+			memset(&bufusage, 0, sizeof(bufusage));
+			BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
+			sample.bufusage = &bufusage;
+		}
+		if (memcmp(&pgWalUsage, &walusage_start, sizeof(WalUsage)) != 0)
+		{
+			memset(&walusage, 0, sizeof(walusage));
+			WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
+			sample.walusage = &walusage;
+		}
 		sample.total_time = INSTR_TIME_GET_MILLISEC(duration);
 		sample.cpu_user_time = Max(0.0, cpu_at_end.user - cpu_at_start.user);
 		sample.cpu_sys_time = Max(0.0, cpu_at_end.sys - cpu_at_start.sys);
@@ -1495,15 +1514,129 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
+ * Where the text of an error's statement is, and the query id the error is
+ * filed under (0: to be worked out from the text).  Reads at most
+ * pgsm_query_max_len bytes past the noted statement, allocates nothing.
+ */
+static uint64
+error_source(TextSource *src)
+{
+	uint64		queryid = pgstat_get_my_query_id();
+
+	src->source = debug_query_string;
+	src->location = -1;
+	src->bounded = true;
+	if (noted_stmt_current())
+	{
+		int			after = 0;
+		bool		later = false;
+
+		/* a statement that ended: was it a later one of the string that failed? */
+		if (noted_stmt.done && noted_stmt.len > 0)
+		{
+			int			limit;
+
+			after = noted_stmt.location + noted_stmt.len;
+			limit = after + pgsm_query_max_len;
+			while (after < limit && debug_query_string[after] != '\0' &&
+				   (scanner_isspace(debug_query_string[after]) ||
+					debug_query_string[after] == ';'))
+				after++;
+			later = debug_query_string[after] != '\0';
+		}
+
+		if (!later)
+		{
+			/* the statement itself, or the commit after it */
+			src->location = noted_stmt.location;
+			src->len = noted_stmt.len;
+		}
+		else
+		{
+			/*
+			 * A later statement of the string that failed in parse analysis:
+			 * its text runs from there on, and the query id reported is
+			 * still the earlier statement's.
+			 */
+			src->location = after;
+			if (queryid == noted_stmt.queryid)
+				queryid = UINT64CONST(0);
+		}
+	}
+	src->cmd_type = CMD_UNKNOWN;
+	return queryid;
+}
+
+/*
+ * Make the row of an error (the error hook's slow path), in the hook's own
+ * memory.  queryid 0: the statement failed before parse analysis, and is
+ * identified by its normalized text, the part of it that is kept.
+ */
+static pg_noinline void
+error_record_texts(ErrorData *edata, uint64 queryid, const AppName *app,
+				   Oid userid, TextSource *src)
+{
+	PgsmSample	sample = {0};
+	PgsmKey		key;
+
+	if (queryid == UINT64CONST(0))
+	{
+		int			len;
+		const char *stmt = statement_text(src->source, src->location,
+										  src->len, true, &len);
+		char	   *norm = pgsm_scan_query(stmt, len, pgsm_query_max_len,
+										   true, 0, NULL, NULL);
+
+		queryid = hash_bytes_extended((const unsigned char *) norm,
+									  strlen(norm), 0);
+	}
+	make_key(&key, queryid, 0, 0, app, userid);
+	key.sqlcode = edata->sqlerrcode;
+	key.elevel = (uint8) edata->elevel;
+	pgsm_store_record(&key, &sample, -1, PGSM_RECORD_EXEC, build_texts, src);
+}
+
+/* The same, with the hook's memory emptied afterwards whatever happens. */
+static pg_noinline void
+error_record_new(ErrorData *edata, uint64 queryid, const AppName *app,
+				 Oid userid, TextSource *src)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(error_hook_cxt);
+
+	PG_TRY();
+	{
+		error_record_texts(edata, queryid, app, userid, src);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(error_hook_cxt);
+		in_error_hook = false;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextReset(error_hook_cxt);
+	in_error_hook = false;
+}
+
+/*
  * Errors and warnings of client statements, attributed to the top-level
  * statement.  Nothing here may raise an error of its own: the text scanner
  * cannot, and the store is not entered when this backend already holds its
- * lock.
+ * lock.  An error whose row exists is added to it first, with no memory
+ * context and no error trap to set up; only making a row needs them.
  */
 static void
 pgsm_emit_log_hook(ErrorData *edata)
 {
-	MemoryContext oldcxt;
+	PgsmSample	sample = {0};
+	const AppName *app;
+	PgsmKey		key;
+	TextSource	src = {0};
+	uint64		queryid;
+	QueryCpu   *top;
+	Oid			userid;
 
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
@@ -1518,83 +1651,44 @@ pgsm_emit_log_hook(ErrorData *edata)
 		return;
 
 	in_error_hook = true;
-	oldcxt = MemoryContextSwitchTo(error_hook_cxt);
-	PG_TRY();
+	queryid = error_source(&src);
+	src.message = edata->message ? edata->message : "";
+	src.sqlerrcode = edata->sqlerrcode;
+
+	/*
+	 * An error of a top-level statement that the executor runs is filed
+	 * under the application and user that statement started with, as its
+	 * own row is; otherwise under those of the moment.
+	 */
+	top = running_queries;
+	while (top != NULL && top->level != 0)
+		top = top->next;
+	if (top != NULL && queryid != UINT64CONST(0) &&
+		top->queryDesc->plannedstmt->queryId == queryid)
 	{
-		PgsmSample	sample = {0};
-		const AppName *app;
-		PgsmKey		key;
-		TextSource	src = {0};
-		uint64		queryid = pgstat_get_my_query_id();
-
-		src.source = debug_query_string;
-		src.location = -1;
-		src.bounded = true;
-		if (noted_stmt_current())
-		{
-			int			after = noted_stmt.location + noted_stmt.len;
-			int			limit = after + pgsm_query_max_len;
-
-			while (noted_stmt.len > 0 && after < limit &&
-				   debug_query_string[after] != '\0' &&
-				   (scanner_isspace(debug_query_string[after]) ||
-					debug_query_string[after] == ';'))
-				after++;
-
-			if (!noted_stmt.done || noted_stmt.len == 0 ||
-				debug_query_string[after] == '\0')
-			{
-				/* the statement itself, or the commit after it */
-				src.location = noted_stmt.location;
-				src.len = noted_stmt.len;
-			}
-			else
-			{
-				/*
-				 * A later statement of the string that failed in parse
-				 * analysis: its text runs from there on, and the query id
-				 * reported is still the earlier statement's.
-				 */
-				src.location = after;
-				if (queryid == noted_stmt.queryid)
-					queryid = UINT64CONST(0);
-			}
-		}
-		src.message = edata->message ? edata->message : "";
-		src.sqlerrcode = edata->sqlerrcode;
-		src.cmd_type = CMD_UNKNOWN;
-
-		/*
-		 * Failed before parse analysis: identify it by its normalized text,
-		 * the part of it that is kept.
-		 */
-		if (queryid == UINT64CONST(0))
-		{
-			int			len;
-			const char *stmt = statement_text(src.source, src.location,
-											  src.len, true, &len);
-			char	   *norm = pgsm_scan_query(stmt, len, pgsm_query_max_len,
-											   true, 0, NULL, NULL);
-
-			queryid = hash_bytes_extended((const unsigned char *) norm,
-										  strlen(norm), 0);
-		}
-
+		app = &top->app;
+		userid = top->userid;
+	}
+	else
+	{
 		app = app_name_current();
-		src.appname = app->name;
-		make_key(&key, queryid, 0, 0, app, GetUserId());
+		userid = GetUserId();
+	}
+	src.appname = app->name;
+	if (queryid != UINT64CONST(0))
+	{
+		make_key(&key, queryid, 0, 0, app, userid);
 		key.sqlcode = edata->sqlerrcode;
 		key.elevel = (uint8) edata->elevel;
-		pgsm_store_record(&key, &sample, -1, PGSM_RECORD_EXEC, build_texts,
-						  &src);
+		if (pgsm_store_record(&key, &sample, -1, PGSM_RECORD_EXEC, NULL,
+							  NULL) != PGSM_NOT_FOUND)
+		{
+			in_error_hook = false;
+			return;
+		}
 	}
-	PG_FINALLY();
-	{
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(error_hook_cxt);
-		in_error_hook = false;
-	}
-	PG_END_TRY();
+
+	error_record_new(edata, queryid, app, userid, &src);
 }
 
 /* Install the hooks; called from _PG_init when the library is preloaded. */

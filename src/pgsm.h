@@ -232,7 +232,8 @@ typedef struct PgsmTexts
 typedef enum PgsmRecordResult
 {
 	PGSM_RECORDED,
-	PGSM_FOLDED					/* no room: added to an overflow row */
+	PGSM_FOLDED,				/* no room: added to an overflow row */
+	PGSM_NOT_FOUND				/* no entry, and no build_texts to make one */
 } PgsmRecordResult;
 
 /*

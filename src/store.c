@@ -674,7 +674,7 @@ key_hash(const PgsmKey *key)
  * again only when it differs from the last one this backend hashed, which
  * costs a comparison of its bytes.
  */
-static uint32
+static inline uint32
 key_hash_session_cached(const PgsmKey *key)
 {
 	static bool valid = false;
@@ -694,7 +694,7 @@ key_hash_session_cached(const PgsmKey *key)
 /*
  * Find the entry for a key, or -1.  Caller holds the lock.
  */
-static int
+static inline int
 index_lookup(const PgsmKey *key, uint32 hash)
 {
 	uint32		slot = hash & pgsm->index_mask;
@@ -1005,6 +1005,13 @@ overflow_entry(const PgsmKey *key)
 	return pgsm->last_catchall;
 }
 
+static pg_noinline PgsmRecordResult store_record_new(const PgsmKey *key,
+													 uint32 hash, bool full,
+													 const PgsmSample *sample,
+													 int hist_cell, int what,
+													 PgsmBuildTexts build_texts,
+													 void *arg);
+
 /*
  * Record one statement (its planning, its execution or both, or an error)
  * for a key.
@@ -1016,6 +1023,9 @@ overflow_entry(const PgsmKey *key)
  * room the statement is added to an overflow row instead (overflow_entry),
  * counted as folded, and the worker is woken.  A store that looks full
  * before the texts are built is not given them: the statement is folded.
+ * Without build_texts, only an entry that exists is added to, and
+ * PGSM_NOT_FOUND says there was none: the error hook tries that first, since
+ * it must set up a memory context and an error trap only to make an entry.
  */
 PgsmRecordResult
 pgsm_store_record(const PgsmKey *key, const PgsmSample *sample,
@@ -1024,18 +1034,14 @@ pgsm_store_record(const PgsmKey *key, const PgsmSample *sample,
 {
 	uint32		hash = key_hash_session_cached(key);
 	int			n;
-	PgsmEntry  *e;
-	PgsmTexts	texts;
-	int64		pgsm_query_id = 0;
-	uint8		cmd_type = 0;
 	bool		full;
-	bool		high;
 
 	LWLockAcquire(&pgsm->lock, LW_SHARED);
 	n = index_lookup(key, hash);
 	if (n >= 0)
 	{
-		e = EntryAt(n);
+		PgsmEntry  *e = EntryAt(n);
+
 		SpinLockAcquire(&e->mutex);
 		entry_accumulate(e, sample, hist_cell, what);
 		SpinLockRelease(&e->mutex);
@@ -1044,6 +1050,29 @@ pgsm_store_record(const PgsmKey *key, const PgsmSample *sample,
 	}
 	full = !room_for(0);
 	LWLockRelease(&pgsm->lock);
+	if (build_texts == NULL)
+		return PGSM_NOT_FOUND;
+	return store_record_new(key, hash, full, sample, hist_cell, what,
+							build_texts, arg);
+}
+
+/*
+ * pgsm_store_record() for a key that had no entry: build the texts unless
+ * the store looked full, then make the entry under the exclusive lock (or
+ * fold the statement into an overflow row).  Apart, so that the common
+ * case sets up no room for texts.
+ */
+static PgsmRecordResult
+store_record_new(const PgsmKey *key, uint32 hash, bool full,
+				 const PgsmSample *sample, int hist_cell, int what,
+				 PgsmBuildTexts build_texts, void *arg)
+{
+	int			n;
+	PgsmEntry  *e;
+	PgsmTexts	texts;
+	int64		pgsm_query_id = 0;
+	uint8		cmd_type = 0;
+	bool		high;
 
 	MemSet(&texts, 0, sizeof(texts));
 	if (!full)
