@@ -1112,6 +1112,9 @@ CREATE FUNCTION @extschema@.pgsm_compact_before(cutoff timestamptz,
 RETURNS SETOF record
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- the memory the compaction worker gives it, also when called by hand: a
+-- day's rows are sorted by statement
+SET work_mem = '64MB'
 AS $$
 DECLARE
     upto timestamptz := least(cutoff, @extschema@.pgsm_current_bucket_start());
