@@ -28,13 +28,18 @@ compact_time() {
 		awk '/^Time:/ { print $2 }' | median
 }
 
-# compact_sizes NAME: rows|bytes of entries, rows|bytes of compact
+# compact_sizes NAME: rows|bytes of entries, rows|bytes of compact, compact
+# rows, then rows|bytes of the hourly and of the daily rollups
 compact_sizes() {
 	qw "$1" "SELECT (SELECT count(*) FROM pg_stat_monitor_entries),
 	                (SELECT coalesce(sum(pg_total_relation_size(partition)), 0) FROM pgsm_partitions('pg_stat_monitor_entries')),
 	                (SELECT coalesce(sum(compact_rows), 0) FROM pg_stat_monitor_compact),
 	                (SELECT coalesce(sum(pg_total_relation_size(partition)), 0) FROM pgsm_partitions('pg_stat_monitor_compact')),
-	                (SELECT count(*) FROM pg_stat_monitor_compact)"
+	                (SELECT count(*) FROM pg_stat_monitor_compact),
+	                (SELECT count(*) FROM pg_stat_monitor_rollup_hour),
+	                (SELECT coalesce(sum(pg_total_relation_size(partition)), 0) FROM pgsm_partitions('pg_stat_monitor_rollup_hour')),
+	                (SELECT count(*) FROM pg_stat_monitor_rollup_day),
+	                (SELECT coalesce(sum(pg_total_relation_size(partition)), 0) FROM pgsm_partitions('pg_stat_monitor_rollup_day'))"
 }
 
 # history_day NAME DAY STATEMENTS BUCKETS: BUCKETS one-minute buckets of
@@ -110,9 +115,16 @@ part_compact() {
 	local q1 q2
 	q1="SELECT sum(calls), sum(total_exec_time), max(max_exec_time), avg(mean_exec_time) FROM pg_stat_monitor_history WHERE queryid = 500 * 104729 AND bucket_start_time >= '$day' AND bucket_start_time < '$day'::timestamptz + interval '1 day'"
 	q2="SELECT queryid, sum(total_exec_time) AS t FROM pg_stat_monitor_history WHERE bucket_start_time >= '$day' AND bucket_start_time < '$day'::timestamptz + interval '1 day' GROUP BY queryid ORDER BY t DESC LIMIT 10"
+	# the same through the rollups: before compaction they read the detail
+	local q3 q4
+	q3="SELECT sum(calls), sum(total_exec_time), max(max_exec_time), avg(mean_exec_time) FROM pg_stat_monitor_rollups WHERE grain = 'hour' AND queryid = 500 * 104729 AND period_start >= '$day' AND period_start < '$day'::timestamptz + interval '1 day'"
+	q4="SELECT queryid, sum(total_exec_time) AS t FROM pg_stat_monitor_rollups WHERE grain = 'day' AND period_start = '$day' GROUP BY queryid ORDER BY t DESC LIMIT 10"
 	compact_time cmp "$q1" >"$raw/q1-fresh"
 	compact_time cmp "$q2" >"$raw/q2-fresh"
+	compact_time cmp "$q3" >"$raw/q3-fresh"
+	compact_time cmp "$q4" >"$raw/q4-fresh"
 	qw cmp "$q2" >"$raw/top-fresh"
+	qw cmp "$q4" >"$raw/top-rollup-fresh"
 
 	lsn0=$(qw cmp "SELECT pg_current_wal_lsn()")
 	t0=$(date +%s.%N)
@@ -125,21 +137,27 @@ part_compact() {
 	compact_sizes cmp >"$raw/sizes-compact"
 	compact_time cmp "$q1" >"$raw/q1-compact"
 	compact_time cmp "$q2" >"$raw/q2-compact"
+	compact_time cmp "$q3" >"$raw/q3-compact"
+	compact_time cmp "$q4" >"$raw/q4-compact"
 	qw cmp "$q2" >"$raw/top-compact"
+	qw cmp "$q4" >"$raw/top-rollup-compact"
 	cluster_stop cmp
 	compact_report
 }
 
 compact_report() {
 	local raw="$OUT/raw/compact" out="$OUT/7-compact.md"
-	local frows fbytes crows cbytes ncompact x
-	IFS='|' read -r frows fbytes x x x <"$raw/sizes-fresh"
-	IFS='|' read -r x x crows cbytes ncompact <"$raw/sizes-compact"
+	local frows fbytes crows cbytes ncompact hrows hbytes drows dbytes x
+	IFS='|' read -r frows fbytes x x x x x x x <"$raw/sizes-fresh"
+	IFS='|' read -r x x crows cbytes ncompact hrows hbytes drows dbytes <"$raw/sizes-compact"
 	local per_fresh per_compact
 	per_fresh=$(calc "$fbytes / $frows")
 	per_compact=$(calc "$cbytes / $crows")
-	local same=no
+	local same=no same_rollup=no
 	cmp -s "$raw/top-fresh" "$raw/top-compact" && same=yes
+	cut -d"|" -f1 "$raw/top-fresh" >"$raw/top-ids"
+	cut -d"|" -f1 "$raw/top-rollup-fresh" | cmp -s "$raw/top-ids" - &&
+		cut -d"|" -f1 "$raw/top-rollup-compact" | cmp -s "$raw/top-ids" - && same_rollup=yes
 	{
 		echo "## 7. Compaction"
 		echo
@@ -150,8 +168,16 @@ compact_report() {
 		printf '| fresh (pg_stat_monitor_entries) | %s | %s | **%.0f B** |\n' "$frows" "$(bytes_h "$fbytes")" "$per_fresh"
 		printf '| compacted (pg_stat_monitor_compact, %s rows) | %s | %s | **%.1f B** |\n' "$ncompact" "$crows" "$(bytes_h "$cbytes")" "$per_compact"
 		echo
-		printf '30 days of this workload: %s rows, %.1f GiB fresh, %.2f GiB compacted.\n' \
-			"$(fmt %.0f "$(calc "$frows * 30")")" "$(calc "$fbytes * 30 / 1073741824")" "$(calc "$cbytes * 30 / 1073741824")"
+		echo "Made by the same compaction, the rollups (plain rows, one per statement and hour or day):"
+		echo
+		echo "| | rows | bytes on disk | per row |"
+		echo "|---|---|---|---|"
+		printf '| hourly (pg_stat_monitor_rollup_hour) | %s | %s | %.0f B |\n' "$hrows" "$(bytes_h "$hbytes")" "$(calc "$hbytes / ($hrows + ($hrows == 0))")"
+		printf '| daily (pg_stat_monitor_rollup_day) | %s | %s | %.0f B |\n' "$drows" "$(bytes_h "$dbytes")" "$(calc "$dbytes / ($drows + ($drows == 0))")"
+		echo
+		printf '30 days of this workload (extrapolated from the day measured): %s rows, %.1f GiB fresh, %.2f GiB compacted; rollups %.2f GiB hourly, %.2f GiB daily.\n' \
+			"$(fmt %.0f "$(calc "$frows * 30")")" "$(calc "$fbytes * 30 / 1073741824")" "$(calc "$cbytes * 30 / 1073741824")" \
+			"$(calc "$hbytes * 30 / 1073741824")" "$(calc "$dbytes * 30 / 1073741824")"
 		echo
 		echo "| | figure |"
 		echo "|---|---|"
@@ -161,6 +187,9 @@ compact_report() {
 		printf '| one statement over the day, fresh / compacted | %.1f ms / %.1f ms |\n' "$(cat "$raw/q1-fresh")" "$(cat "$raw/q1-compact")"
 		printf '| top 10 statements of the day, fresh / compacted | %.1f ms / %.1f ms |\n' "$(cat "$raw/q2-fresh")" "$(cat "$raw/q2-compact")"
 		echo "| top 10 the same before and after | $same |"
+		printf '| through pg_stat_monitor_rollups: one statement over the day by hour, detail / rollups | %.1f ms / %.1f ms |\n' "$(cat "$raw/q3-fresh")" "$(cat "$raw/q3-compact")"
+		printf '| through pg_stat_monitor_rollups: top 10 statements of the day, detail / rollups | %.1f ms / %.1f ms |\n' "$(cat "$raw/q4-fresh")" "$(cat "$raw/q4-compact")"
+		echo "| rollups' top 10 the same as history's, before and after | $same_rollup |"
 		echo
 	} >"$out"
 	if awk -v b="$per_compact" 'BEGIN { exit !(b <= 100) }'; then
@@ -172,5 +201,10 @@ compact_report() {
 		target "history queries no slower compacted" "see part 7" met "within 10%"
 	else
 		target "history queries no slower compacted" "see part 7" MISSED "slower than fresh by more than 10%; see part 7"
+	fi
+	if awk -v a="$(cat "$raw/q3-fresh")" -v b="$(cat "$raw/q3-compact")" -v c="$(cat "$raw/q4-fresh")" -v d="$(cat "$raw/q4-compact")" 'BEGIN { exit !(b <= a * 1.1 && d <= c * 1.1) }'; then
+		target "typical queries through pg_stat_monitor_rollups no slower compacted" "see part 7" met "within 10%"
+	else
+		target "typical queries through pg_stat_monitor_rollups no slower compacted" "see part 7" MISSED "see part 7"
 	fi
 }

@@ -460,13 +460,26 @@ $$;
  * cannot be guessed in advance.  Partitions are found by their bounds, not
  * their names, so nothing else minds.
  */
+-- The span of tbl's partitions: pg_stat_monitor.pgsm_partition_span, but
+-- thirty times that for the daily rollups, which are kept for years
+CREATE FUNCTION @extschema@.pgsm_partition_seconds(tbl regclass)
+RETURNS int8
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_partition_span')
+           OPERATOR(pg_catalog.*)
+           CASE WHEN tbl OPERATOR(pg_catalog.=) pg_catalog.to_regclass('@extschema@.pg_stat_monitor_rollup_day')
+                THEN 30 ELSE 1 END
+$$;
+
 CREATE FUNCTION @extschema@.pgsm_ensure_partition(tbl regclass, at timestamptz)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    span int8 := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_partition_span');
+    span int8 := @extschema@.pgsm_partition_seconds(tbl);
     lo timestamptz := pg_catalog.to_timestamp(
         (pg_catalog.floor(extract(epoch FROM at) OPERATOR(pg_catalog./) span)
          OPERATOR(pg_catalog.*) span)::float8);
@@ -524,9 +537,11 @@ END
 $$;
 
 -- Keep the history tables' partitions: one ahead of "at", and none that
--- ended more than pg_stat_monitor.pgsm_retention before it.  Applies to
--- every partitioned table of the extension.  Texts and export records
--- that no kept row can need go too.
+-- ended more than pg_stat_monitor.pgsm_retention before it (the rollups:
+-- their own retention).  Applies to every partitioned table of the
+-- extension.  Rows of pg_stat_monitor_entries not compacted yet are added
+-- to the rollups before they go.  Texts and export records that no kept
+-- row (rollups included) can need go too.
 CREATE FUNCTION @extschema@.pgsm_maintain_partitions(at timestamptz DEFAULT pg_catalog.now())
 RETURNS void
 LANGUAGE plpgsql
@@ -535,8 +550,11 @@ AS $$
 DECLARE
     span interval := pg_catalog.make_interval(
         secs => @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_partition_span')::float8);
+    retention int8 := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_retention');
+    hourly int8 := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_rollup_hourly_retention');
+    daily int8 := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_rollup_daily_retention');
     cutoff timestamptz := at OPERATOR(pg_catalog.-) pg_catalog.make_interval(
-        secs => @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_retention')::float8);
+        secs => greatest(retention, hourly, daily)::float8);
     tbl regclass;
     part record;
 BEGIN
@@ -555,17 +573,24 @@ BEGIN
         PERFORM @extschema@.pgsm_ensure_partition(tbl, at OPERATOR(pg_catalog.+) span);
         FOR part IN
             SELECT p.partition FROM @extschema@.pgsm_partitions(tbl) p
-            WHERE p.upper_bound <= cutoff
+            WHERE p.upper_bound <= at OPERATOR(pg_catalog.-) pg_catalog.make_interval(
+                secs => CASE tbl WHEN pg_catalog.to_regclass('@extschema@.pg_stat_monitor_rollup_hour') THEN hourly
+                                 WHEN pg_catalog.to_regclass('@extschema@.pg_stat_monitor_rollup_day') THEN daily
+                                 ELSE retention END::float8)
         LOOP
+            IF tbl OPERATOR(pg_catalog.=) '@extschema@.pg_stat_monitor_entries'::pg_catalog.regclass THEN
+                PERFORM @extschema@.pgsm_rollup_partition(part.partition);
+            END IF;
             EXECUTE pg_catalog.format('DROP TABLE %s', part.partition);
         END LOOP;
     END LOOP;
 
-    -- a text in use is touched at least hourly
+    -- a text in use is touched at least hourly; the rollups keep theirs
     DELETE FROM @extschema@.pg_stat_monitor_texts
     WHERE last_used < cutoff OPERATOR(pg_catalog.-) span OPERATOR(pg_catalog.-) interval '1 hour';
     DELETE FROM @extschema@.pg_stat_monitor_exports
-    WHERE exported_at < cutoff OPERATOR(pg_catalog.-) span;
+    WHERE exported_at < at OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => retention::float8)
+                         OPERATOR(pg_catalog.-) span;
 END
 $$;
 
@@ -638,6 +663,23 @@ AS $$
 $$;
 
 /*
+ * The columns of a rollup (pg_stat_monitor_rollup_hour and _day, besides
+ * rollup_start): those of an entry but its bucket and batch, in the stored
+ * form and with the types of pg_stat_monitor_entries, so that the rows of
+ * both add up with pgsm_combine() and read with the expressions of
+ * pgsm_view_columns().
+ */
+CREATE FUNCTION @extschema@.pgsm_rollup_columns(OUT name text, OUT type text, OUT is_key boolean)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT x.name, x.type, x.is_key
+    FROM @extschema@.pgsm_compact_columns() x
+    WHERE x.name OPERATOR(pg_catalog.<>) ALL (ARRAY['bucket', 'bucket_start_time', 'batch_id', 'exported_at'])
+$$;
+
+/*
  * The query giving every exported row from both forms, with the columns of
  * pg_stat_monitor_entries: the compact rows (c) unnested, then the entries.
  * A condition on c (compact_first, compact_last, compact_day) may be given,
@@ -683,6 +725,7 @@ DECLARE
                            WHERE s.name OPERATOR(pg_catalog.=) 'default_toast_compression'
                              AND 'lz4' OPERATOR(pg_catalog.=) ANY (s.enumvals));
     changed boolean := false;
+    t text;
 BEGIN
     -- one compaction (or reshaping) at a time
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pg_stat_monitor compaction'));
@@ -717,6 +760,34 @@ BEGIN
                                       c.name);
         END IF;
         changed := true;
+    END LOOP;
+
+    -- the rollups, in pgsm_rollup_columns(): their partitions span
+    -- pgsm_partition_seconds()
+    FOREACH t IN ARRAY ARRAY['pg_stat_monitor_rollup_hour', 'pg_stat_monitor_rollup_day']
+    LOOP
+        IF pg_catalog.to_regclass('@extschema@.' OPERATOR(pg_catalog.||) t) IS NULL THEN
+            EXECUTE pg_catalog.format(
+                'CREATE TABLE @extschema@.%I (rollup_start timestamptz NOT NULL) PARTITION BY RANGE (rollup_start)', t);
+            EXECUTE pg_catalog.format('COMMENT ON TABLE @extschema@.%I IS %L', t,
+                'History added up per statement and ' OPERATOR(pg_catalog.||)
+                CASE WHEN t OPERATOR(pg_catalog.~) 'hour$' THEN 'hour' ELSE 'day' END
+                OPERATOR(pg_catalog.||) ' (UTC), kept for its own retention; read through pg_stat_monitor_rollups');
+            EXECUTE pg_catalog.format('REVOKE ALL ON @extschema@.%I FROM PUBLIC', t);
+            EXECUTE pg_catalog.format('GRANT SELECT ON @extschema@.%I TO pg_read_all_stats', t);
+        END IF;
+        FOR c IN SELECT * FROM @extschema@.pgsm_rollup_columns() x
+                 WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                                   WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('@extschema@.' OPERATOR(pg_catalog.||) t)
+                                     AND a.attname OPERATOR(pg_catalog.=) x.name
+                                     AND NOT a.attisdropped)
+        LOOP
+            EXECUTE pg_catalog.format('ALTER TABLE @extschema@.%I ADD COLUMN %I %s', t, c.name, c.type);
+            -- the table is new: its index, for a period's rows and their merges
+            IF c.name OPERATOR(pg_catalog.=) 'queryid' THEN
+                EXECUTE pg_catalog.format('CREATE INDEX ON @extschema@.%I (rollup_start, queryid)', t);
+            END IF;
+        END LOOP;
     END LOOP;
 
     IF NOT changed AND pg_catalog.to_regclass('@extschema@.pgsm_history_rows') IS NOT NULL THEN
@@ -756,6 +827,7 @@ $$;
  * day, which is rewritten with them if it exists.  Rows exported meanwhile
  * for those buckets stay in pg_stat_monitor_entries until the next
  * compaction; the views read both, so no row is lost or counted twice.
+ * The rows moved are added to the rollups in the same statement.
  * Returns, per day, the entries compacted and the compact rows written.
  */
 CREATE FUNCTION @extschema@.pgsm_compact_before(cutoff timestamptz,
@@ -765,6 +837,9 @@ CREATE FUNCTION @extschema@.pgsm_compact_before(cutoff timestamptz,
 RETURNS SETOF record
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- the memory the compaction worker gives it, also when called by hand: a
+-- day's rows are sorted by statement
+SET work_mem = '64MB'
 AS $$
 DECLARE
     upto timestamptz := least(cutoff, @extschema@.pgsm_current_bucket_start());
@@ -782,6 +857,8 @@ DECLARE
     compact_cols text;
     unnests text;
     value_names text;
+    lo timestamptz;
+    hi timestamptz;
 BEGIN
     PERFORM @extschema@.pgsm_compact_prepare();
 
@@ -792,6 +869,9 @@ BEGIN
     LOOP
         PERFORM @extschema@.pgsm_ensure_partition('@extschema@.pg_stat_monitor_compact', d);
     END LOOP;
+    SELECT pg_catalog.min(e.bucket_start_time), pg_catalog.max(e.bucket_start_time) INTO lo, hi
+    FROM @extschema@.pg_stat_monitor_entries e WHERE e.bucket_start_time < upto;
+    PERFORM @extschema@.pgsm_rollup_ensure(lo, hi);
 
     SELECT pg_catalog.string_agg(pg_catalog.format('m.%I IS NOT DISTINCT FROM c.%I', x.name, x.name), ' AND ')
                FILTER (WHERE x.is_key),
@@ -813,7 +893,7 @@ BEGIN
         WITH moved AS (
             DELETE FROM @extschema@.pg_stat_monitor_entries e
             WHERE e.bucket_start_time < $1
-            RETURNING %8$s AS compact_day, e.*),
+            RETURNING %8$s AS compact_day, e.*)%9$s,
         old AS (
             DELETE FROM @extschema@.pg_stat_monitor_compact c
             WHERE c.compact_day >= (SELECT pg_catalog.min(m.compact_day) FROM moved m)
@@ -838,7 +918,8 @@ BEGIN
         JOIN (SELECT compact_day, pg_catalog.count(*) AS n FROM written GROUP BY 1) w
           USING (compact_day)
         ORDER BY 1
-        $q$, keymatch, keys, all_cols, aggs, compact_cols, unnests, value_names, dayexpr)
+        $q$, keymatch, keys, all_cols, aggs, compact_cols, unnests, value_names, dayexpr,
+        @extschema@.pgsm_rollup_ctes('moved'))
     USING upto;
 END
 $$;
@@ -890,15 +971,17 @@ SELECT e.bucket AS bucket_id, e.*,
 FROM @extschema@.pgsm_history_rows e;
 
 /*
- * Hold history (pg_stat_monitor_entries and pg_stat_monitor_compact, their
- * partitions with TOAST and indexes; texts apart) under max_bytes.  The
- * oldest goes first, detail (entries) before the compact form of the same
- * span: whole partitions that ended, then, if the partitions of the
- * present are over the limit by themselves, the oldest rows of the entries
- * partition holding the bucket in progress, rewritten (kept rows copied,
- * partition truncated) so that the space is given back at once; it is cut
- * to half the limit, so that this is rare.  Returns the rows dropped (a
- * compact row counting the rows it holds) and the size before and after.
+ * Hold history (pgsm_history_size(): entries, compact form and rollups,
+ * their partitions with TOAST and indexes; texts apart) under max_bytes.
+ * The oldest goes first, detail (entries, added to the rollups first)
+ * before the compact form of the same span: whole partitions that ended;
+ * then, if the partitions of the present are over the limit by themselves,
+ * the oldest rows of the entries partition holding the bucket in progress,
+ * rewritten (kept rows copied, partition truncated) so that the space is
+ * given back at once; it is cut to half the limit, so that this is rare.
+ * Rollups go last, oldest first, hourly before daily.  Returns the rows
+ * dropped (a compact row counting the rows it holds, a rollup row one) and
+ * the size before and after.
  */
 CREATE FUNCTION @extschema@.pgsm_enforce_max_size(max_bytes int8,
                                                   OUT rows_dropped int8,
@@ -913,15 +996,9 @@ DECLARE
     p record;
     n int8;
     psize int8;
-    keep int8;
-    cols text;
 BEGIN
     rows_dropped := 0;
-    SELECT coalesce(pg_catalog.sum(pg_catalog.pg_total_relation_size(x.partition)), 0)::int8
-    INTO size_before
-    FROM (SELECT partition FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_entries')
-          UNION ALL
-          SELECT partition FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_compact')) x;
+    size_before := @extschema@.pgsm_history_size();
     size_after := size_before;
     IF max_bytes <= 0 OR size_before <= max_bytes THEN
         RETURN;
@@ -941,36 +1018,75 @@ BEGIN
         ORDER BY x.lower_bound, x.kind
     LOOP
         EXIT WHEN size_after <= max_bytes;
-        psize := pg_catalog.pg_total_relation_size(p.partition);
         IF p.kind = 1 THEN
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', p.partition) INTO n;
+            n := @extschema@.pgsm_rollup_partition(p.partition);
+            -- what the rollups grew by counts
+            size_after := @extschema@.pgsm_history_size();
         ELSE
             EXECUTE pg_catalog.format('SELECT coalesce(pg_catalog.sum(compact_rows), 0) FROM %s',
                                       p.partition) INTO n;
         END IF;
+        psize := pg_catalog.pg_total_relation_size(p.partition);
         EXECUTE pg_catalog.format('DROP TABLE %s', p.partition);
         rows_dropped := rows_dropped + n;
         size_after := size_after - psize;
     END LOOP;
 
-    IF size_after <= max_bytes THEN
-        RETURN;
+    IF size_after > max_bytes THEN
+        rows_dropped := rows_dropped + @extschema@.pgsm_trim_present(max_bytes, size_after, now_start);
+        size_after := @extschema@.pgsm_history_size();
     END IF;
 
-    -- the present alone is over: the oldest rows of the entries partition
-    -- holding the bucket in progress go, down to half the limit
+    -- the rollups, last
+    FOR p IN
+        SELECT x.partition
+        FROM (SELECT h.partition, h.lower_bound, 1 AS kind
+              FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_rollup_hour') h
+              UNION ALL
+              SELECT d.partition, d.lower_bound, 2
+              FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_rollup_day') d) x
+        ORDER BY x.kind, x.lower_bound
+    LOOP
+        EXIT WHEN size_after <= max_bytes;
+        psize := pg_catalog.pg_total_relation_size(p.partition);
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', p.partition) INTO n;
+        EXECUTE pg_catalog.format('DROP TABLE %s', p.partition);
+        rows_dropped := rows_dropped + n;
+        size_after := size_after - psize;
+    END LOOP;
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.pgsm_enforce_max_size(int8) FROM PUBLIC;
+
+-- For pgsm_enforce_max_size, when the partitions of the present are over
+-- the limit by themselves: the oldest rows of the entries partition
+-- holding the bucket in progress go, down to half the limit; returns how
+-- many.  "size" is history's size now.
+CREATE FUNCTION @extschema@.pgsm_trim_present(max_bytes int8, size int8, now_start timestamptz)
+RETURNS int8
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+    n int8;
+    psize int8;
+    keep int8;
+    cols text;
+BEGIN
     SELECT e.partition INTO p
     FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_entries') e
     WHERE now_start >= e.lower_bound AND now_start < e.upper_bound;
     IF NOT FOUND THEN
-        RETURN;
+        RETURN 0;
     END IF;
     psize := pg_catalog.pg_total_relation_size(p.partition);
     EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', p.partition) INTO n;
-    keep := greatest(0, (n::float8 * (max_bytes::float8 / 2 - (size_after - psize))
+    keep := greatest(0, (n::float8 * (max_bytes::float8 / 2 - (size - psize))
                          / greatest(psize, 1))::int8);
     IF keep >= n THEN
-        RETURN;
+        RETURN 0;
     END IF;
     SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
     INTO cols
@@ -983,12 +1099,11 @@ BEGIN
     EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM pg_temp.pgsm_kept',
                               p.partition, cols, cols);
     DROP TABLE pg_temp.pgsm_kept;
-    rows_dropped := rows_dropped + n - keep;
-    size_after := size_after - psize + pg_catalog.pg_total_relation_size(p.partition);
+    RETURN n - keep;
 END
 $$;
 
-REVOKE ALL ON FUNCTION @extschema@.pgsm_enforce_max_size(int8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pgsm_trim_present(int8, int8, timestamptz) FROM PUBLIC;
 
 /*
  * The shape of history on each PostgreSQL version, in one place: the columns
@@ -1263,7 +1378,9 @@ COMMENT ON TABLE @extschema@.pg_stat_monitor_totals IS
  * gives column "col" of the whole from the parts' rows "p".  Counts and
  * times are summed; minima and maxima are those of the parts that have
  * calls (or plans), 0 without any; sums of squared deviations are combined
- * with the parts' means; the first time seen is kept.
+ * with the parts' means; the first time seen is kept.  Of an entry's
+ * descriptive columns (names, comments, text ids) one is kept, as the
+ * views do; histograms are summed cell by cell.
  */
 CREATE FUNCTION @extschema@.pgsm_combine(col text)
 RETURNS text
@@ -1271,8 +1388,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT CASE
-    WHEN col OPERATOR(pg_catalog.=) ANY (ARRAY['query', 'stats_since']) THEN
+    WHEN col OPERATOR(pg_catalog.=) ANY (ARRAY['query', 'stats_since', 'query_text_id',
+                                              'plan_text_id', 'top_query_text_id']) THEN
         pg_catalog.format('min(p.%I)', col)
+    WHEN col OPERATOR(pg_catalog.=) ANY (ARRAY['username', 'datname', 'pgsm_query_id', 'comments',
+                                              'relations', 'cmd_type', 'message']) THEN
+        pg_catalog.format('max(p.%I)', col)
+    WHEN col OPERATOR(pg_catalog.=) 'resp_calls' THEN
+        '@extschema@.pgsm_sum(p.resp_calls)'
     WHEN col OPERATOR(pg_catalog.~) '^(min|max)_(exec|plan)_time$' THEN
         pg_catalog.format('coalesce(%s(p.%I) FILTER (WHERE p.%s > 0), 0)',
                           pg_catalog.left(col, 3), col, n)
@@ -1284,6 +1407,134 @@ SELECT CASE
 END
 FROM (SELECT CASE WHEN col OPERATOR(pg_catalog.~) 'plan_time$' THEN 'plans'
                   ELSE 'calls' END) c(n)
+$$;
+
+/*
+ * Rollups.  History is also added up per statement and hour
+ * (pg_stat_monitor_rollup_hour) and per statement and day
+ * (pg_stat_monitor_rollup_day), UTC, each kept for a retention of its own
+ * (pgsm_rollup_hourly_retention, pgsm_rollup_daily_retention) so that a
+ * month-on-month comparison costs a small fixed amount.  A row of detail
+ * is added to the rollups once, when it leaves pg_stat_monitor_entries:
+ * compacted (pgsm_compact_before) or dropped by pgsm_retention
+ * (pgsm_maintain_partitions) or by the size cap (an ended partition,
+ * pgsm_enforce_max_size).  The detail still in pg_stat_monitor_entries is
+ * added in when pg_stat_monitor_rollups is read, so the view covers all of
+ * history.  Rows cut by the cap from the partition of the present (a
+ * flood) are dropped, not rolled up: rolled up, they would take as much
+ * room.
+ */
+
+-- The data-modifying WITH items that add the rows of "src" (a WITH item
+-- with the columns of pg_stat_monitor_entries) to the rollups of every
+-- grain kept, merging them with the rollup rows they join; the partitions
+-- must exist (pgsm_rollup_ensure).  Starts with a comma, or is empty.
+CREATE FUNCTION @extschema@.pgsm_rollup_ctes(src text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.string_agg(pg_catalog.format($f$,
+        %1$s_old AS (
+            DELETE FROM @extschema@.%2$I r
+            USING (SELECT DISTINCT pg_catalog.date_bin(%3$L, m.bucket_start_time, '1970-01-01 00:00:00+00') AS rollup_start, %4$s
+                   FROM %5$s m) k
+            WHERE r.rollup_start OPERATOR(pg_catalog.=) k.rollup_start AND %6$s
+            RETURNING r.*),
+        %1$s_new AS (
+            INSERT INTO @extschema@.%2$I (rollup_start, %7$s)
+            SELECT p.rollup_start, %8$s
+            FROM (SELECT rollup_start, %7$s FROM %1$s_old
+                  UNION ALL
+                  SELECT pg_catalog.date_bin(%3$L, m.bucket_start_time, '1970-01-01 00:00:00+00'), %7$s FROM %5$s m) p
+            GROUP BY p.rollup_start, %9$s
+            RETURNING 1)$f$,
+            g.item, g.tbl, g.stride, c.keys_m, src, c.keymatch, c.cols, c.combined, c.keys_p), ''))
+    FROM (VALUES ('rollup_hour', 'pg_stat_monitor_rollup_hour', interval '1 hour',
+                  'pg_stat_monitor.pgsm_rollup_hourly_retention'),
+                 ('rollup_day', 'pg_stat_monitor_rollup_day', interval '1 day',
+                  'pg_stat_monitor.pgsm_rollup_daily_retention')) g(item, tbl, stride, setting),
+         (SELECT pg_catalog.string_agg(pg_catalog.format('m.%I', x.name), ', ') FILTER (WHERE x.is_key) AS keys_m,
+                 pg_catalog.string_agg(pg_catalog.format('r.%I IS NOT DISTINCT FROM k.%I', x.name, x.name), ' AND ')
+                     FILTER (WHERE x.is_key) AS keymatch,
+                 pg_catalog.string_agg(pg_catalog.quote_ident(x.name), ', ') AS cols,
+                 pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('p.%I', x.name)
+                                            ELSE @extschema@.pgsm_combine(x.name) END, ', ') AS combined,
+                 pg_catalog.string_agg(pg_catalog.format('p.%I', x.name), ', ') FILTER (WHERE x.is_key) AS keys_p
+          FROM @extschema@.pgsm_rollup_columns() x) c
+    WHERE @extschema@.pgsm_setting_seconds(g.setting) OPERATOR(pg_catalog.>) 0
+$$;
+
+-- Make the partitions of the rollups for the buckets from lo to hi
+CREATE FUNCTION @extschema@.pgsm_rollup_ensure(lo timestamptz, hi timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tbl regclass;
+    at timestamptz;
+BEGIN
+    IF lo IS NULL THEN
+        RETURN;
+    END IF;
+    FOREACH tbl IN ARRAY ARRAY['@extschema@.pg_stat_monitor_rollup_hour'::pg_catalog.regclass,
+                               '@extschema@.pg_stat_monitor_rollup_day'::pg_catalog.regclass]
+    LOOP
+        at := lo;
+        WHILE at < hi LOOP
+            PERFORM @extschema@.pgsm_ensure_partition(tbl, at);
+            at := at OPERATOR(pg_catalog.+) pg_catalog.make_interval(
+                secs => @extschema@.pgsm_partition_seconds(tbl)::float8);
+        END LOOP;
+        PERFORM @extschema@.pgsm_ensure_partition(tbl, hi);
+    END LOOP;
+END
+$$;
+
+-- Add the rows of a partition of pg_stat_monitor_entries about to be
+-- dropped to the rollups; locked first, so that no row comes in between.
+-- Returns the rows added.
+CREATE FUNCTION @extschema@.pgsm_rollup_partition(part regclass)
+RETURNS int8
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    lo timestamptz;
+    hi timestamptz;
+    n int8;
+BEGIN
+    EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part);
+    EXECUTE pg_catalog.format('SELECT pg_catalog.min(bucket_start_time), pg_catalog.max(bucket_start_time) FROM %s', part)
+    INTO lo, hi;
+    IF lo IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM @extschema@.pgsm_compact_prepare();
+    PERFORM @extschema@.pgsm_rollup_ensure(lo, hi);
+    EXECUTE pg_catalog.format('WITH m AS (SELECT * FROM %s)%s SELECT pg_catalog.count(*) FROM m',
+                              part, @extschema@.pgsm_rollup_ctes('m'))
+    INTO n;
+    RETURN n;
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.pgsm_rollup_ctes(text),
+    @extschema@.pgsm_rollup_ensure(timestamptz, timestamptz),
+    @extschema@.pgsm_rollup_partition(regclass) FROM PUBLIC;
+
+-- The size of history: every partition of the entries, the compact form
+-- and the rollups, with TOAST and indexes; texts apart
+CREATE FUNCTION @extschema@.pgsm_history_size()
+RETURNS int8
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.sum(pg_catalog.pg_total_relation_size(p.partition)), 0)::int8
+    FROM pg_catalog.unnest(ARRAY['@extschema@.pg_stat_monitor_entries', '@extschema@.pg_stat_monitor_compact',
+                                 '@extschema@.pg_stat_monitor_rollup_hour', '@extschema@.pg_stat_monitor_rollup_day']) t,
+         @extschema@.pgsm_partitions(pg_catalog.to_regclass(t)) p
 $$;
 
 /*
@@ -1393,6 +1644,9 @@ DECLARE
     stmts text;
     stored text;
     upstream text;
+    rolled text;
+    rkeys text;
+    rcols text;
     v record;
 BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.format('%s AS %I',
@@ -1442,7 +1696,7 @@ BEGIN
         SELECT CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'VIEW' END AS kind, x.name
         FROM (VALUES (1, 'pg_stat_monitor'), (2, 'pg_stat_monitor_statements'),
                      (3, 'pgsm_recent'), (4, 'pg_stat_monitor_live'),
-                     (5, 'pg_stat_monitor_history')) x(o, name)
+                     (5, 'pg_stat_monitor_history'), (6, 'pg_stat_monitor_rollups')) x(o, name)
         JOIN pg_catalog.pg_class c
             ON c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('@extschema@.' OPERATOR(pg_catalog.||) x.name)
         ORDER BY x.o
@@ -1466,6 +1720,33 @@ BEGIN
         ' d.elevel, d.sqlcode';
     COMMENT ON VIEW @extschema@.pg_stat_monitor_history IS
         'All of history, one row per bucket and statement, with pg_stat_monitor''s columns';
+
+    -- The rollups with pg_stat_monitor's columns (those of a bucket
+    -- apart), per hour and per day: the rollup tables and the detail not
+    -- rolled up yet, added up together.
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s AS %I', c.history, c.name),
+                                 ', ' ORDER BY c.position)
+    INTO rolled
+    FROM @extschema@.pgsm_view_columns(ver) c
+    WHERE c.name OPERATOR(pg_catalog.<>) ALL (ARRAY['bucket', 'bucket_start_time', 'bucket_done']);
+    SELECT pg_catalog.string_agg(pg_catalog.format('d.%I', x.name), ', ') FILTER (WHERE x.is_key),
+           pg_catalog.string_agg(pg_catalog.quote_ident(x.name), ', ')
+    INTO rkeys, rcols
+    FROM @extschema@.pgsm_rollup_columns() x;
+    EXECUTE pg_catalog.format(
+        'CREATE VIEW @extschema@.pg_stat_monitor_rollups AS SELECT d.grain, d.rollup_start AS period_start, %1$s'
+        ' FROM (SELECT ''hour''::text AS grain, rollup_start, %2$s FROM @extschema@.pg_stat_monitor_rollup_hour'
+        ' UNION ALL SELECT ''day''::text, rollup_start, %2$s FROM @extschema@.pg_stat_monitor_rollup_day'
+        ' UNION ALL SELECT g.grain, pg_catalog.date_bin(g.stride, e.bucket_start_time, ''1970-01-01 00:00:00+00''), %3$s'
+        ' FROM @extschema@.pg_stat_monitor_entries e,'
+        ' (VALUES (''hour''::text, interval ''1 hour''), (''day''::text, interval ''1 day'')) g(grain, stride)) d'
+        ' GROUP BY d.grain, d.rollup_start, %4$s',
+        rolled, rcols,
+        (SELECT pg_catalog.string_agg(pg_catalog.format('e.%I', x.name), ', ')
+         FROM @extschema@.pgsm_rollup_columns() x),
+        rkeys);
+    COMMENT ON VIEW @extschema@.pg_stat_monitor_rollups IS
+        'History per statement and hour (grain ''hour'') or day (''day''), UTC, with pg_stat_monitor''s columns: the rollups and the detail not rolled up yet';
 
     EXECUTE 'CREATE VIEW @extschema@.pg_stat_monitor_live AS SELECT ' OPERATOR(pg_catalog.||) live
         OPERATOR(pg_catalog.||) ' FROM @extschema@.pg_stat_monitor_internal(true)'
@@ -1513,14 +1794,17 @@ BEGIN
         'pg_stat_statements'' columns since the last reset: the totals of what this server exported plus what shared memory holds';
 
     REVOKE ALL ON @extschema@.pg_stat_monitor, @extschema@.pgsm_recent,
-        @extschema@.pg_stat_monitor_statements, @extschema@.pg_stat_monitor_history FROM PUBLIC;
+        @extschema@.pg_stat_monitor_statements, @extschema@.pg_stat_monitor_history,
+        @extschema@.pg_stat_monitor_rollups FROM PUBLIC;
     GRANT SELECT ON @extschema@.pg_stat_monitor, @extschema@.pgsm_recent,
-        @extschema@.pg_stat_monitor_statements, @extschema@.pg_stat_monitor_history
+        @extschema@.pg_stat_monitor_statements, @extschema@.pg_stat_monitor_history,
+        @extschema@.pg_stat_monitor_rollups
         TO pg_read_all_stats;
     GRANT SELECT ON @extschema@.pg_stat_monitor_live TO PUBLIC;
 
     IF NOT in_script THEN
         ALTER EXTENSION pg_stat_monitor ADD VIEW @extschema@.pg_stat_monitor_history;
+        ALTER EXTENSION pg_stat_monitor ADD VIEW @extschema@.pg_stat_monitor_rollups;
         ALTER EXTENSION pg_stat_monitor ADD VIEW @extschema@.pg_stat_monitor_live;
         ALTER EXTENSION pg_stat_monitor ADD MATERIALIZED VIEW @extschema@.pgsm_recent;
         ALTER EXTENSION pg_stat_monitor ADD VIEW @extschema@.pg_stat_monitor;

@@ -871,7 +871,7 @@ step_enforce_max_size(void *arg)
 						dropped),
 				 errdetail("History took " INT64_FORMAT " bytes, and takes " INT64_FORMAT " now.",
 						   before, after),
-				 errhint("Raise \"pg_stat_monitor.pgsm_history_max_size\", or lower \"pg_stat_monitor.pgsm_retention\" or \"pg_stat_monitor.pgsm_compact_after\".")));
+				 errhint("Raise \"pg_stat_monitor.pgsm_history_max_size\", or lower \"pg_stat_monitor.pgsm_retention\", \"pg_stat_monitor.pgsm_compact_after\" or the rollups' retentions (\"pg_stat_monitor.pgsm_rollup_hourly_retention\", \"pg_stat_monitor.pgsm_rollup_daily_retention\").")));
 	}
 }
 

@@ -54,6 +54,9 @@ char	   *pgsm_database = "postgres";
 int			pgsm_partition_span = 24 * 60 * 60;
 int			pgsm_retention = 7 * 24 * 60 * 60;
 int			pgsm_compact_after = 3 * 60 * 60;
+/* read by the extension's SQL alone (current_setting) */
+static int	pgsm_rollup_hourly_retention = 30 * 24 * 60 * 60;
+static int	pgsm_rollup_daily_retention = 2 * 365 * 24 * 60 * 60;
 int			pgsm_history_max_size = 2048;
 bool		pgsm_mask_error_values = true;
 char	   *pgsm_export_target = "";
@@ -86,6 +89,8 @@ static const char *const startup_settings[] =
 	"pg_stat_monitor.pgsm_partition_span",
 	"pg_stat_monitor.pgsm_retention",
 	"pg_stat_monitor.pgsm_compact_after",
+	"pg_stat_monitor.pgsm_rollup_hourly_retention",
+	"pg_stat_monitor.pgsm_rollup_daily_retention",
 	"pg_stat_monitor.pgsm_history_max_size",
 	"pg_stat_monitor.pgsm_enable_table_export",
 	"pg_stat_monitor.pgsm_track",
@@ -357,6 +362,22 @@ define_settings(void)
 							NULL,
 							&pgsm_compact_after,
 							3 * 60 * 60, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_rollup_hourly_retention",
+							"How long the hourly rollups of history are kept; 0 keeps none.",
+							NULL,
+							&pgsm_rollup_hourly_retention,
+							30 * 24 * 60 * 60, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_stat_monitor.pgsm_rollup_daily_retention",
+							"How long the daily rollups of history are kept; 0 keeps none.",
+							NULL,
+							&pgsm_rollup_daily_retention,
+							2 * 365 * 24 * 60 * 60, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 

@@ -95,6 +95,9 @@ CREATE FUNCTION reports() RETURNS text LANGUAGE sql AS $$
         '<h2 id="health">.*?(<h2 |</body>)', '\1', 'g')
 $$;
 CREATE TEMP TABLE before_reports AS SELECT reports() AS r;
+-- the rollups, from the detail alone before compaction, from the rollup
+-- tables after: they add up to the detail they replace
+CREATE TEMP TABLE before_rollups AS SELECT * FROM pg_stat_monitor_rollups;
 
 -- A relation's rows as text, times rounded to the nanosecond: adding up
 -- floating-point parts in another order (any change of plan or of the
@@ -133,6 +136,8 @@ CREATE FUNCTION differences() RETURNS TABLE (what text, n int8) LANGUAGE sql AS 
          SELECT * FROM before_hist)) x
     UNION ALL
     SELECT 'reports', count(*) FROM before_reports WHERE r IS DISTINCT FROM reports()
+    UNION ALL
+    SELECT 'rollups', differ('before_rollups', 'pg_stat_monitor_rollups')
 $$;
 SELECT count(*) > 0 AS rows_in_view, (SELECT count(*) FROM before_hist) > 0 AS histograms
 FROM before_view;
@@ -148,6 +153,28 @@ SELECT count(*) AS compact_rows, sum(compact_rows) = (SELECT count(*) FROM src) 
 FROM pg_stat_monitor_compact;
 REFRESH MATERIALIZED VIEW pgsm_recent;
 SELECT * FROM differences();
+
+-- the rollups hold it all now, a row per statement and hour (here a
+-- bucket) or day, and add up as history does
+SELECT (SELECT count(*) FROM pg_stat_monitor_rollup_hour) AS hour_rows,
+       (SELECT count(*) FROM pg_stat_monitor_rollup_day) AS day_rows,
+       (SELECT count(*) FROM pg_stat_monitor_history) AS history_rows;
+SELECT r.grain, count(*) AS periods,
+       count(*) FILTER (WHERE r.calls = h.calls AND r.total = h.total
+                          AND r.lo = h.lo AND r.hi = h.hi AND r.resp = h.resp) AS equal
+FROM (SELECT grain, period_start, sum(calls) AS calls,
+             round(sum(total_exec_time)::numeric, 6) AS total,
+             round(min(min_exec_time)::numeric, 9) AS lo, round(max(max_exec_time)::numeric, 9) AS hi,
+             pgsm_sum(resp_calls::int8[]) AS resp
+      FROM pg_stat_monitor_rollups GROUP BY 1, 2) r
+JOIN (SELECT g.grain, date_bin(g.stride, bucket_start_time, '1970-01-01 00:00:00+00') AS period_start,
+             sum(calls) AS calls, round(sum(total_exec_time)::numeric, 6) AS total,
+             round(min(min_exec_time)::numeric, 9) AS lo, round(max(max_exec_time)::numeric, 9) AS hi,
+             pgsm_sum(resp_calls::int8[]) AS resp
+      FROM pg_stat_monitor_history,
+           (VALUES ('hour', interval '1 hour'), ('day', interval '1 day')) g(grain, stride)
+      GROUP BY 1, 2) h USING (grain, period_start)
+GROUP BY r.grain ORDER BY 1;
 
 -- nothing more to compact
 SELECT count(*) FROM pg_stat_monitor_compact();
@@ -170,6 +197,8 @@ CREATE TEMP TABLE before_hist AS
 SELECT k.bucket, k.queryid, h.* FROM keys k, histogram(k.bucket, k.queryid) h;
 DROP TABLE before_reports;
 CREATE TEMP TABLE before_reports AS SELECT reports() AS r;
+DROP TABLE before_rollups;
+CREATE TEMP TABLE before_rollups AS SELECT * FROM pg_stat_monitor_rollups;
 SELECT entries, compact_rows FROM pg_stat_monitor_compact();
 SELECT count(*) AS compact_rows FROM pg_stat_monitor_compact;
 REFRESH MATERIALIZED VIEW pgsm_recent;
@@ -177,5 +206,21 @@ SELECT * FROM differences();
 
 -- too recent: nothing
 SELECT count(*) FROM pg_stat_monitor_compact('100 years');
+
+-- detail dropped by pgsm_retention before it was compacted is rolled up
+-- first: a copy of a day's rows, in a partition that ended long ago
+SELECT pgsm_ensure_partition('pg_stat_monitor_entries', pgsm_current_bucket_start() - interval '23 days');
+INSERT INTO pg_stat_monitor_entries
+SELECT (x.r).* FROM (
+    SELECT jsonb_populate_record(h, jsonb_build_object('bucket_start_time',
+               h.bucket_start_time - interval '20 days')) AS r
+    FROM pgsm_history_rows h
+    WHERE h.bucket_start_time < pgsm_current_bucket_start() - interval '2 days') x;
+DROP TABLE before_rollups;
+CREATE TEMP TABLE before_rollups AS SELECT * FROM pg_stat_monitor_rollups;
+SELECT count(*) AS old_rows FROM pg_stat_monitor_entries;
+SELECT pgsm_maintain_partitions();
+SELECT count(*) AS old_rows FROM pg_stat_monitor_entries;
+SELECT 'rollups' AS what, differ('before_rollups', 'pg_stat_monitor_rollups') AS n;
 
 DROP EXTENSION pg_stat_monitor;

@@ -17,9 +17,10 @@ SELECT pgsm_ensure_partition('pg_stat_monitor_entries', '2030-01-05 04:00+00');
 SELECT partition, lower_bound, upper_bound
 FROM pgsm_partitions('pg_stat_monitor_entries') ORDER BY lower_bound;
 
--- texts and export records that no kept row can need go too
+-- texts and export records that no kept row can need go too (texts: no
+-- rollup either, kept two years by default)
 INSERT INTO pg_stat_monitor_texts (text_id, text, last_used)
-VALUES (1, 'old text', '2030-01-01'), (2, 'recent text', '2030-01-19');
+VALUES (1, 'old text', '2028-01-01'), (2, 'recent text', '2030-01-19');
 INSERT INTO pg_stat_monitor_exports (batch_id, exported_at, rows)
 VALUES (1, '2030-01-01', 0), (2, '2030-01-19', 0);
 

@@ -17,11 +17,15 @@ pg_stat_monitor.pgsm_retention = '3h'
 timezone = 'UTC'
 ));
 
-# The extension's partitioned tables
+# The extension's partitioned tables kept for pgsm_retention, in partitions
+# of pgsm_partition_span: all but the rollups, which have retentions of
+# their own (and the daily ones longer partitions; the regression tests
+# compact and partitions cover them)
 my $tables = q(
 	SELECT c.oid::regclass AS tbl FROM pg_class c
 	JOIN pg_depend d ON d.objid = c.oid AND d.deptype = 'e'
 	WHERE c.relkind = 'p'
+	  AND c.relname NOT LIKE 'pg\_stat\_monitor\_rollup\_%'
 	  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_stat_monitor'));
 
 # Partitions of pg_stat_monitor_entries, as "lower upper" lines
