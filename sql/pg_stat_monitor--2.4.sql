@@ -1722,12 +1722,12 @@ BEGIN
         'All of history, one row per bucket and statement, with pg_stat_monitor''s columns';
 
     -- The rollups with pg_stat_monitor's columns (those of a bucket
-    -- apart), per hour and per day: the rollup tables and the detail not
-    -- rolled up yet, added up together.
+    -- apart) and server_name, as history has them, per hour and per day:
+    -- the rollup tables and the detail not rolled up yet, added up together.
     SELECT pg_catalog.string_agg(pg_catalog.format('%s AS %I', c.history, c.name),
                                  ', ' ORDER BY c.position)
     INTO rolled
-    FROM @extschema@.pgsm_view_columns(ver) c
+    FROM @extschema@.pgsm_view_columns(ver, true) c
     WHERE c.name OPERATOR(pg_catalog.<>) ALL (ARRAY['bucket', 'bucket_start_time', 'bucket_done']);
     SELECT pg_catalog.string_agg(pg_catalog.format('d.%I', x.name), ', ') FILTER (WHERE x.is_key),
            pg_catalog.string_agg(pg_catalog.quote_ident(x.name), ', ')
