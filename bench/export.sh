@@ -16,6 +16,12 @@
 #      are already stored.  Sessions that watch the server set
 #      pg_stat_monitor.pgsm_track = none, so that the store holds exactly
 #      the statements run, and the export measured is the only one.
+#    - A repository: where the extension has pgsm_export_target (2.4),
+#      each size is then run and exported the same two ways to a second
+#      server the bench starts on the same machine (CREATE EXTENSION
+#      pg_stat_monitor there, the library not preloaded), reached over its
+#      Unix socket; side by side with the local export, in the same run.
+#      WAL is then the repository's.  BENCH_EXPORT_REPO=0 leaves it out.
 #    - The floor: the rows of that last export are copied aside
 #      (bench_src) and to a binary COPY file; a copy of the history table
 #      (LIKE ... INCLUDING ALL, one partition, the same indexes) receives
@@ -43,6 +49,8 @@ EXPORT_SIZES=${BENCH_EXPORT_SIZES:-"1000 10000 100000"}
 EXPORT_CG_SIZES=${BENCH_EXPORT_CG_SIZES:-$EXPORT_SIZES}
 # history rows per bucket for the refresh measurement
 EXPORT_HISTORY_ROWS=${BENCH_HISTORY_ROWS:-20}
+# 1: also export each size to a repository (where the extension can)
+EXPORT_REPO=${BENCH_EXPORT_REPO:-1}
 
 exporter_available() {
 	[ -f "$WORK/build/sql/pg_stat_monitor--2.0--2.1.sql" ] &&
@@ -88,12 +96,26 @@ set_export() {
 	sleep 1
 }
 
-wal_lsn() { qw "$1" "SELECT pg_current_wal_insert_lsn()"; }
+# wal_lsn NAME [QUERY]: the insert position, by qw (or QUERY: q for the
+# repository, which does not preload the library)
+wal_lsn() { "${2:-qw}" "$1" "SELECT pg_current_wal_insert_lsn()"; }
 
-# export_once NAME SIZE PASS: fill the store with SIZE statements and
-# export them; appends a line to $raw/export.tsv.
+# set_target NAME TARGET: export to that repository (empty: locally)
+set_target() {
+	if [ -n "$2" ]; then
+		qw "$1" "ALTER SYSTEM SET pg_stat_monitor.pgsm_export_target = '$2'"
+	else
+		qw "$1" "ALTER SYSTEM RESET pg_stat_monitor.pgsm_export_target"
+	fi
+	qw "$1" "SELECT pg_reload_conf()" >/dev/null
+	sleep 1
+}
+
+# export_once NAME SIZE PASS [WALNAME]: fill the store with SIZE statements
+# and export them; appends a line to $raw/export.tsv.  WAL is WALNAME's
+# (the server written to; NAME by default).
 export_once() {
-	local name=$1 n=$2 pass=$3 raw="$OUT/raw/export"
+	local name=$1 n=$2 pass=$3 walname=${4:-$1} raw="$OUT/raw/export"
 	local before after entries t0 t1 i lsn0 wal
 
 	set_export "$name" off
@@ -103,7 +125,9 @@ export_once() {
 	t1=$(date +%s.%N)
 	entries=$(info "$name" "entries")
 
-	lsn0=$(wal_lsn "$name")
+	local qwal=qw
+	[ "$walname" = "$name" ] || qwal=q
+	lsn0=$(wal_lsn "$walname" "$qwal")
 	set_export "$name" on
 	if [ "$(info "$name" "exports")" = "$before" ]; then
 		qw "$name" "SELECT pg_stat_monitor_flush()" >/dev/null
@@ -116,7 +140,7 @@ export_once() {
 	[ "$after" != "$before" ] ||
 		cannot_measure "no export of $n entries ($pass) within 120 s"
 	sleep 0.5
-	wal=$(qw "$name" "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0')")
+	wal=$("$qwal" "$walname" "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0')")
 	# exports made, rows written, duration, lock-hold time
 	local row
 	row=$(info "$name" "exports - $before, rows_exported, last_export_ms, last_lock_ms" | tr '|' '\t')
@@ -282,6 +306,16 @@ part_export() {
 	local per_mb
 	per_mb=$(info exp "entries_max")
 	q exp "SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_monitor'" >"$raw/version"
+	# a repository too, where the extension can export to one: a second
+	# server, the extension created but the library not preloaded
+	local repo=""
+	if [ "$EXPORT_REPO" = 1 ] &&
+		[ "$(qw exp "SELECT count(*) FROM pg_settings WHERE name = 'pg_stat_monitor.pgsm_export_target'")" = 1 ]; then
+		cluster_init repo
+		cluster_start repo
+		q repo "CREATE EXTENSION pg_stat_monitor"
+		repo="host=$WORK/sock port=$(cat "$WORK/repo/port") user=postgres dbname=postgres"
+	fi
 	cluster_stop exp
 
 	: >"$raw/export.tsv"
@@ -299,6 +333,12 @@ part_export() {
 		qw exp "SELECT pg_stat_monitor_reset()" >/dev/null
 		export_once exp "$n" "new texts"
 		export_once exp "$n" "texts known"
+		if [ -n "$repo" ]; then
+			set_target exp "$repo"
+			export_once exp "$n" "repository, new texts" repo
+			export_once exp "$n" "repository, texts known" repo
+			set_target exp ""
+		fi
 		floor_prepare exp
 		floor_time exp "$n"
 		if [[ " $EXPORT_CG_SIZES " == *" $n "* ]]; then
@@ -311,6 +351,10 @@ part_export() {
 		qw exp "DROP TABLE bench_src, bench_copy"
 		cluster_stop exp
 	done
+	if [ -n "$repo" ]; then
+		q repo "SELECT count(*), count(DISTINCT server_name) FROM pg_stat_monitor_entries" >"$raw/repo-rows"
+		cluster_stop repo
+	fi
 
 	# b) bytes on disk, over what those exports wrote
 	cluster_conf exp "shared_preload_libraries = 'pg_stat_monitor'"
@@ -450,12 +494,37 @@ export_report() {
 			us=$(calc "$ms * 1000 / $n")
 			printf '| %s | %s | %s | %s | %.1f | **%.2f** | **%.3f** | %.0f | %.1f |\n' \
 				"$n" "$pass" "$nexp" "$rows" "$ms" "$us" "$lock" "$(calc "$wal / $n")" "$fill"
-			worst_us=$(awk -v a="$worst_us" -v b="$us" 'BEGIN { print (b > a ? b : a) }')
-			worst_lock=$(awk -v a="$worst_lock" -v b="$lock" 'BEGIN { print (b > a ? b : a) }')
+			# the targets are the local export's
+			case $pass in
+			repository*) ;;
+			*)
+				worst_us=$(awk -v a="$worst_us" -v b="$us" 'BEGIN { print (b > a ? b : a) }')
+				worst_lock=$(awk -v a="$worst_lock" -v b="$lock" 'BEGIN { print (b > a ? b : a) }')
+				;;
+			esac
 			[ "$nexp" != 1 ] && failed=1
 		done <"$raw/export.tsv"
 		echo
 		echo "\"rows exported\" is the worker's running total since the server started."
+		if grep -q "repository" "$raw/export.tsv"; then
+			echo
+			echo "### To a repository"
+			echo
+			echo "Rows marked \"repository\" above: the same statements, run again and exported by the same server to a second server the bench started on the same machine (\`pg_stat_monitor.pgsm_export_target = 'host=<socket directory> port=... user=postgres dbname=postgres'\`, set with a reload; on the repository \`CREATE EXTENSION pg_stat_monitor\`, the library not preloaded), over its Unix socket: one remote transaction per batch (texts not yet sent by COPY and one upsert, rows by COPY BINARY, the totals, the record of the batch). The first repository pass sends every text (new to that connection), the second only the rows. For those rows WAL is the repository's (the exporting server writes none). The targets above are the local export's. Per entry, side by side:"
+			echo
+			echo "| entries | texts | local (µs per entry) | repository (µs per entry) | repository ÷ local | lock held, local (ms) | lock held, repository (ms) | WAL per entry, local (B) | WAL per entry, repository (B) |"
+			echo "|---|---|---|---|---|---|---|---|---|"
+			awk -F'\t' '{ us = $7 * 1000 / $1; p = $2; sub(/^repository, /, "", p); k = $1 "\t" p
+			               if ($2 ~ /^repository/) { r[k] = us; rl[k] = $8; rw[k] = $9 / $1 }
+			               else { l[k] = us; ll[k] = $8; lw[k] = $9 / $1; o[++n] = k } }
+			             END { for (i = 1; i <= n; i++) if (o[i] in r) { split(o[i], a, "\t")
+			                   printf "| %s | %s | %.2f | %.2f | **%.2f** | %.3f | %.3f | %.0f | %.0f |\n", a[1], a[2], l[o[i]], r[o[i]], r[o[i]] / l[o[i]], ll[o[i]], rl[o[i]], lw[o[i]], rw[o[i]] } }' \
+				"$raw/export.tsv"
+			if [ -s "$raw/repo-rows" ]; then
+				echo
+				echo "At the end the repository held $(cut -d'|' -f1 "$raw/repo-rows") history rows from $(cut -d'|' -f2 "$raw/repo-rows") server(s)."
+			fi
+		fi
 		echo
 		echo "### Beside the floor"
 		echo
