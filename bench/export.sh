@@ -250,7 +250,16 @@ TRUNCATE bench_copy")
 	chown "$RUNNER" "$dir/data/pg_stat/pg_stat_monitor.stat"
 
 	# the export, by the worker of a server under callgrind
-	say "  callgrind, export, $n entries"
+	cg_worker "$name" "$n" export
+}
+
+# cg_worker NAME SIZE KIND: start the stopped server NAME under callgrind,
+# collecting inside export_batch, until its worker has exported the saved
+# store once; appends "size KIND instructions-per-row exports rows".
+cg_worker() {
+	local name=$1 n=$2 kind=$3 raw="$OUT/raw/export" dir="$WORK/$1"
+	local i cg="$WORK/exp/bin/cg-$n"
+	say "  callgrind, $kind, $n entries"
 	mkdir -p "$cg"
 	chown "$RUNNER" "$cg"
 	as_pg valgrind --tool=callgrind --trace-children=yes --collect-atstart=no \
@@ -276,9 +285,28 @@ TRUNCATE bench_copy")
 		t=$(awk '$1 == "totals:" { print $2 }' "$f")
 		[ "${t:-0}" -gt "$best" ] && best=$t bestf=$f
 	done
-	[ -n "$bestf" ] && cp "$bestf" "$raw/export-$n.callgrind"
-	printf '%s\texport\t%s\t%s\t%s\n' "$n" "$(calc "$total / $rows")" "$nexp" "$rows" >>"$raw/cg.tsv"
+	[ -n "$bestf" ] && cp "$bestf" "$raw/$kind-$n.callgrind"
+	printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$kind" "$(calc "$total / $rows")" "$nexp" "$rows" >>"$raw/cg.tsv"
 	rm -rf "$cg"
+}
+
+# repository_callgrind NAME SIZE TARGET: instructions of one export of SIZE
+# entries to the repository TARGET, on the worker, as export_callgrind
+# counts the local one (the texts are new to the worker's connection, so
+# all sent).  The server is stopped on entry and on return, its export
+# target set to TARGET.
+repository_callgrind() {
+	local name=$1 n=$2 target=$3 dir="$WORK/$1"
+	cluster_start "$name"
+	set_export "$name" off
+	qw "$name" "SELECT pg_stat_monitor_reset()" >/dev/null
+	qf "$name" "$WORK/exp/stmts-$n.sql" >/dev/null
+	qw "$name" "ALTER SYSTEM SET pg_stat_monitor.pgsm_export_target = '$target'"
+	qw "$name" "ALTER SYSTEM SET pg_stat_monitor.pgsm_enable_table_export = on"
+	cluster_stop "$name"
+	[ -f "$dir/data/pg_stat/pg_stat_monitor.stat" ] ||
+		cannot_measure "no saved store after a clean shutdown ($n entries, repository)"
+	cg_worker "$name" "$n" repository
 }
 
 part_export() {
@@ -343,11 +371,17 @@ part_export() {
 		floor_time exp "$n"
 		if [[ " $EXPORT_CG_SIZES " == *" $n "* ]]; then
 			export_callgrind exp "$n"
+			if [ -n "$repo" ]; then
+				repository_callgrind exp "$n" "$repo"
+			fi
 		else
 			cluster_stop exp
 		fi
 		cluster_start exp
 		set_export exp off
+		if [ -n "$repo" ]; then
+			set_target exp ""
+		fi
 		qw exp "DROP TABLE bench_src, bench_copy"
 		cluster_stop exp
 	done
@@ -520,6 +554,16 @@ export_report() {
 			             END { for (i = 1; i <= n; i++) if (o[i] in r) { split(o[i], a, "\t")
 			                   printf "| %s | %s | %.2f | %.2f | **%.2f** | %.3f | %.3f | %.0f | %.0f |\n", a[1], a[2], l[o[i]], r[o[i]], r[o[i]] / l[o[i]], ll[o[i]], rl[o[i]], lw[o[i]], rw[o[i]] } }' \
 				"$raw/export.tsv"
+			if grep -q "repository" "$raw/cg.tsv"; then
+				echo
+				echo "Instructions per entry on the exporting worker (callgrind, collecting inside \`export_batch\` as under \"Beside the floor\": the store a clean shutdown saved, texts new to the worker, so all sent; for the repository the worker's side only, libpq included, not the repository's server):"
+				echo
+				echo "| entries | local (instructions/entry) | repository (instructions/entry) | repository ÷ local |"
+				echo "|---|---|---|---|"
+				awk -F'\t' '$2 == "export" { l[$1] = $3; o[++n] = $1 } $2 == "repository" { r[$1] = $3 }
+				             END { for (i = 1; i <= n; i++) if (o[i] in r)
+				                   printf "| %s | %.0f | %.0f | **%.2f** |\n", o[i], l[o[i]], r[o[i]], r[o[i]] / l[o[i]] }' "$raw/cg.tsv"
+			fi
 			if [ -s "$raw/repo-rows" ]; then
 				echo
 				echo "At the end the repository held $(cut -d'|' -f1 "$raw/repo-rows") history rows from $(cut -d'|' -f2 "$raw/repo-rows") server(s)."
