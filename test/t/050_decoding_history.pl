@@ -165,10 +165,12 @@ for my $slot (@slots)
 	is_deeply($h, $s, "$slot: large transaction, history equals the server's view");
 }
 
-# The transaction spilled (or streamed) once, in a bucket whose interval
-# meets the time the work took; its events and bytes may fall in more than
-# one bucket, when a boundary passed while it was decoded, so they are
-# added up over the buckets around the work.
+# The transaction spilled (or streamed) in a bucket whose interval meets
+# the time the work took: once, unless the walsender restarted and decoded
+# it again (on a loaded machine; the server then counts it again, in the
+# bucket of the restart).  Its events and bytes may fall in more than one
+# bucket, when a boundary passed while it was decoded, so they are added
+# up over the buckets around the work.
 my %kind = (sub_off => 'spill', sub_on => 'stream');
 for my $slot (@slots)
 {
@@ -180,11 +182,15 @@ for my $slot (@slots)
 	my $rows = $pub->safe_psql('postgres', qq(
 		SELECT ${k}_txns, interval_start < '$large->{t1}' AND interval_end > '$large->{t0}'
 		FROM pg_stat_monitor_slot_deltas
-		WHERE $window AND ${k}_txns > 0));
+		WHERE $window AND ${k}_txns > 0
+		ORDER BY bucket_start_time));
 	my @rows = split /\n/, $rows;
-	is(scalar(@rows), 1, "$slot: one bucket holds the ${k}ed transaction");
-	my ($txns, $in_bucket) = split /\|/, $rows[0] // '';
-	is($txns, 1, "$slot: one transaction ${k}ed");
+	cmp_ok(scalar(@rows), '>=', 1, "$slot: a bucket holds the ${k}ed transaction");
+	my $txns = 0;
+	$txns += (split /\|/)[0] for @rows;
+	my $in_bucket = (split /\|/, $rows[0] // '')[1];
+	is($txns, server_deltas($slot, $large)->{"${k}_txns"},
+		"$slot: ${k}ed transactions as the server counted them");
 	is($in_bucket, 't', "$slot: counted in a bucket that meets the insert");
 	my ($count, $bytes, $other_txns) = split /\|/, $pub->safe_psql('postgres', qq(
 		SELECT sum(${k}_count), sum(${k}_bytes), sum(${other}_txns)
