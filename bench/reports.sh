@@ -12,7 +12,8 @@
 # pg_stat_monitor_compact(), as the worker would; its compact rows are then
 # copied to the twenty-eight days before it, their bucket numbers and times
 # shifted by whole days (compacting each day would give the same rows and
-# take half an hour more).  Then the last day is written fresh by the same
+# take half an hour more), and so are its hourly and daily rollups, made by
+# that compaction.  Then the last day is written fresh by the same
 # generator.
 #
 # Measured, median of 3 (one run when a run takes over a minute):
@@ -72,6 +73,7 @@ part_reports() {
 	cluster_conf $name "shared_preload_libraries = 'pg_stat_monitor'" \
 		"pg_stat_monitor.pgsm_enable_table_export = off" \
 		"pg_stat_monitor.pgsm_retention = '$((REPORTS_DAYS + 10))d'" \
+		"pg_stat_monitor.pgsm_rollup_hourly_retention = '$((REPORTS_DAYS + 10))d'" \
 		"pg_stat_monitor.pgsm_history_max_size = 0" \
 		"max_wal_size = '4GB'"
 	cluster_start $name
@@ -121,6 +123,24 @@ part_reports() {
 		                    FROM pg_stat_monitor_compact c
 		                    WHERE c.compact_day = %L::timestamptz - interval ''2 days''',
 		                   cols, $k, $k, $k, vals, '$d0');
+		    -- and its rollups, as compaction would have made them
+		    PERFORM pgsm_rollup_ensure('$d0'::timestamptz - ($k + 2) * interval '1 day',
+		                               '$d0'::timestamptz - ($k + 1) * interval '1 day' - interval '1 second');
+		    SELECT string_agg(quote_ident(x.name), ', '),
+		           string_agg(CASE WHEN x.type = 'timestamp with time zone'
+		                           THEN format('%I - interval ''%s days''', x.name, $k)
+		                           ELSE quote_ident(x.name) END, ', ')
+		    INTO cols, vals
+		    FROM pgsm_rollup_columns() x;
+		    EXECUTE format('INSERT INTO pg_stat_monitor_rollup_hour (rollup_start, %s)
+		                    SELECT rollup_start - interval ''%s days'', %s FROM pg_stat_monitor_rollup_hour
+		                    WHERE rollup_start >= %L::timestamptz - interval ''2 days''
+		                      AND rollup_start < %L::timestamptz - interval ''1 day''',
+		                   cols, $k, vals, '$d0', '$d0');
+		    EXECUTE format('INSERT INTO pg_stat_monitor_rollup_day (rollup_start, %s)
+		                    SELECT rollup_start - interval ''%s days'', %s FROM pg_stat_monitor_rollup_day
+		                    WHERE rollup_start = %L::timestamptz - interval ''2 days''',
+		                   cols, $k, vals, '$d0');
 		END
 		\$do\$"
 	done
@@ -161,7 +181,7 @@ reports_report() {
 		echo "## 8. Reports"
 		echo
 		echo "Extension version $(cat "$raw/version" 2>/dev/null)."
-		echo "History of $REPORTS_STATEMENTS statements active in every one-minute bucket (the default \`pgsm_bucket_time\`) for $REPORTS_DAYS days, laid out as the worker leaves it at its defaults (\`pgsm_compact_after = 3h\`, one-day partitions): the last whole day fresh in \`pg_stat_monitor_entries\`, the $((REPORTS_DAYS - 1)) days before it compacted. A day of rows was written by part 7's generator (\`history_day\` in \`bench/compact.sh\`: the exporter's columns, counters of a read-mostly workload; no errors, plans or slots) and compacted by \`pg_stat_monitor_compact()\` ($(cat "$raw/compact-secs") s), and its compact rows copied to the days before it with their times shifted ($(cat "$raw/copy-secs") s); then the last day written fresh."
+		echo "History of $REPORTS_STATEMENTS statements active in every one-minute bucket (the default \`pgsm_bucket_time\`) for $REPORTS_DAYS days, laid out as the worker leaves it at its defaults (\`pgsm_compact_after = 3h\`, one-day partitions): the last whole day fresh in \`pg_stat_monitor_entries\`, the $((REPORTS_DAYS - 1)) days before it compacted. A day of rows was written by part 7's generator (\`history_day\` in \`bench/compact.sh\`: the exporter's columns, counters of a read-mostly workload; no errors, plans or slots) and compacted by \`pg_stat_monitor_compact()\` ($(cat "$raw/compact-secs") s), and its compact rows and rollups copied to the days before it with their times shifted ($(cat "$raw/copy-secs") s); then the last day written fresh."
 		printf 'Fresh: %s rows, %s. Compacted: %s rows holding %s statement-buckets, %s.\n' \
 			"$frows" "$(bytes_h "$fbytes")" "$crows" "$cstmt" "$(bytes_h "$cbytes")"
 		echo "Each report was timed with \`psql\`'s \`\\timing\` (\`SELECT octet_length(...)\`), three times and the median shown, or once when it took over a minute; the machine was shared with other work (load in the line above)."

@@ -2603,6 +2603,33 @@ CREATE TYPE @extschema@.pgsm_report_slot AS (
 );
 
 /*
+ * The slots of a report's charts from "since" up to "until": at most
+ * "slots" of them, each of whole buckets, from "origin" (seconds since the
+ * epoch) on, "step" seconds long.  A step of more than half an hour is
+ * made a whole number of hours from a UTC hour (when buckets divide an
+ * hour; at least half as many slots then), so that a long range can be
+ * read from the hourly rollups (pgsm_report_slots).
+ */
+CREATE FUNCTION @extschema@.pgsm_report_grid(since timestamptz, until timestamptz, slots int,
+                                             OUT origin numeric, OUT step numeric)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bt numeric := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time');
+BEGIN
+    origin := pg_catalog.floor(extract(epoch FROM since) / bt) * bt;
+    step := bt * greatest(1, pg_catalog.ceil((extract(epoch FROM until) - origin) / bt / slots));
+    IF step > 1800 AND pg_catalog.mod(3600, bt) = 0
+       AND (pg_catalog.mod(origin, 3600) <> 0 OR pg_catalog.mod(step, 3600) <> 0) THEN
+        origin := pg_catalog.floor(extract(epoch FROM since) / 3600) * 3600;
+        step := 3600 * pg_catalog.ceil((extract(epoch FROM until) - origin) / 3600 / slots);
+    END IF;
+END
+$$;
+
+/*
  * History from "since" up to "until", of one database and one user when
  * dbname and username are given, added up per slot of "step" seconds from
  * "origin" (pgsm_report_slot): one pass over the range, over the rows of
@@ -2610,6 +2637,18 @@ CREATE TYPE @extschema@.pgsm_report_slot AS (
  * up first: the report only sums).  Compact rows whose span misses the
  * range are not unnested, and of the others only the columns a report
  * reads.  Histograms of "cells" cells are added up (none when NULL).
+ *
+ * When slots are whole hours from a UTC hour, the whole hours of the range
+ * that the hourly rollups cover are read from pg_stat_monitor_rollup_hour
+ * instead of the compact form: a row of detail is added to the rollups
+ * when it leaves pg_stat_monitor_entries (compacted, or dropped by
+ * retention or the cap), in the same statement, so an hour's rollup rows
+ * and its rows still in pg_stat_monitor_entries hold every call once, and
+ * its compact rows are left out.  The rollups cover an hour when hourly
+ * rollups are kept (pgsm_rollup_hourly_retention above 0) and their oldest
+ * partition starts at or before it (retention and the cap drop whole
+ * partitions, oldest first).  Rows read from the rollups are seen at the
+ * start of their hour (first_seen, last_seen).
  */
 CREATE FUNCTION @extschema@.pgsm_report_slots(since timestamptz, until timestamptz,
                                               origin numeric, step numeric,
@@ -2620,7 +2659,31 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     rs @extschema@.pgsm_report_slot[];
+    wanted text[] := CASE WHEN cells IS NULL THEN '{}'::text[] ELSE '{resp_calls}' END
+        OPERATOR(pg_catalog.||) '{bucket_start_time,userid,username,dbid,datname,queryid,query_text_id,planid,
+                                  plan_text_id,elevel,sqlcode,message,calls,total_exec_time,rows,shared_blks_read,
+                                  shared_blks_written,local_blks_read,local_blks_written,temp_blks_read,
+                                  temp_blks_written,wal_bytes}'::text[];
+    -- the hours read from the rollups, [rollup_lo, rollup_hi); none when equal
+    rollup_lo timestamptz := since;
+    rollup_hi timestamptz := since;
+    oldest timestamptz;
 BEGIN
+    IF pg_catalog.mod(origin, 3600) = 0 AND pg_catalog.mod(step, 3600) = 0
+       AND @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_rollup_hourly_retention') > 0 THEN
+        SELECT pg_catalog.min(p.lower_bound) INTO oldest
+        FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_rollup_hour') p;
+        IF oldest IS NOT NULL THEN
+            rollup_lo := greatest(oldest, pg_catalog.to_timestamp(
+                (pg_catalog.ceil(extract(epoch FROM since) / 3600) * 3600)::float8));
+            rollup_hi := pg_catalog.to_timestamp((pg_catalog.floor(extract(epoch FROM until) / 3600) * 3600)::float8);
+            IF rollup_lo >= rollup_hi THEN
+                rollup_lo := since;
+                rollup_hi := since;
+            END IF;
+        END IF;
+    END IF;
+
     EXECUTE pg_catalog.format($q$
         SELECT pg_catalog.array_agg(ROW(x.*)::@extschema@.pgsm_report_slot)
         FROM (SELECT h.dbid, h.userid, h.queryid, h.planid, h.elevel, h.sqlcode,
@@ -2635,7 +2698,7 @@ BEGIN
                      %s,
                      pg_catalog.min(h.query_text_id), pg_catalog.min(h.plan_text_id),
                      pg_catalog.max(h.message)
-              FROM (%s) h
+              FROM (%s UNION ALL %s) h
               WHERE h.bucket_start_time >= $1 AND h.bucket_start_time < $2
                 AND ($6 IS NULL OR h.datname = $6)
                 AND ($7 IS NULL OR h.username = $7)
@@ -2643,15 +2706,23 @@ BEGIN
         $q$,
         CASE WHEN cells IS NULL THEN 'NULL::int8[]'
              ELSE '@extschema@.pgsm_sum(h.resp_calls) FILTER (WHERE pg_catalog.cardinality(h.resp_calls) = $8)' END,
+        -- the compact rows of the hours the rollups do not hold, and the entries
         @extschema@.pgsm_history_rows_sql(
-            'c.compact_day >= $3 AND c.compact_day < $2 AND c.compact_last >= $1 AND c.compact_first < $2',
-            CASE WHEN cells IS NULL THEN '{}'::text[] ELSE '{resp_calls}' END
-            || '{bucket_start_time,userid,username,dbid,datname,queryid,query_text_id,planid,plan_text_id,
-                 elevel,sqlcode,message,calls,total_exec_time,rows,shared_blks_read,shared_blks_written,
-                 local_blks_read,local_blks_written,temp_blks_read,temp_blks_written,wal_bytes}'::text[]))
+            'c.compact_day >= $3 AND c.compact_day < $2 AND c.compact_last >= $1 AND c.compact_first < $2'
+            ' AND NOT (c.compact_first >= $9 AND c.compact_last < $10)'
+            ' AND (u.bucket_start_time < $9 OR u.bucket_start_time >= $10)',
+            wanted),
+        -- the rollups, in the columns and order of pgsm_history_rows_sql
+        (SELECT pg_catalog.format('SELECT %s FROM @extschema@.pg_stat_monitor_rollup_hour r'
+                                  ' WHERE r.rollup_start >= $9 AND r.rollup_start < $10',
+                                  pg_catalog.string_agg(CASE WHEN x.name OPERATOR(pg_catalog.=) 'bucket_start_time'
+                                                             THEN 'r.rollup_start'
+                                                             ELSE pg_catalog.format('r.%I', x.name) END, ', '))
+         FROM @extschema@.pgsm_compact_columns() x
+         WHERE x.name OPERATOR(pg_catalog.=) ANY (wanted)))
     INTO rs
     USING since, until, @extschema@.pgsm_compact_day(since), origin, step,
-          dbname::text, username::text, cells;
+          dbname::text, username::text, cells, rollup_lo, rollup_hi;
     RETURN coalesce(rs, '{}');
 END
 $$;
@@ -2706,8 +2777,7 @@ BEGIN
     END IF;
 
     -- slots: whole buckets, at most 240 of them
-    origin := pg_catalog.floor(extract(epoch FROM since) / bt) * bt;
-    step := bt * greatest(1, pg_catalog.ceil((extract(epoch FROM until) - origin) / bt / 240));
+    SELECT g.origin, g.step INTO origin, step FROM @extschema@.pgsm_report_grid(since, until, 240) g;
     nslots := pg_catalog.ceil((extract(epoch FROM until) - origin) / step)::int;
     SELECT pg_catalog.array_agg(pg_catalog.to_char(pg_catalog.to_timestamp((origin + i * step)::float8),
                                                    'YYYY-MM-DD HH24:MI:SS') ORDER BY i)
@@ -3044,7 +3114,6 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    bt numeric := @extschema@.pgsm_setting_seconds('pg_stat_monitor.pgsm_bucket_time');
     db name := pg_stat_monitor_diff_report.dbname;
     usr name := pg_stat_monitor_diff_report.username;
     html text;
@@ -3090,8 +3159,7 @@ BEGIN
     -- load of each period, side by side
     part := '<h2 id="load">Load</h2><div class="row">';
     FOR p IN SELECT * FROM (VALUES (1, from1, to1), (2, from2, to2)) v(n, since, until) LOOP
-        origin := pg_catalog.floor(extract(epoch FROM p.since) / bt) * bt;
-        step := bt * greatest(1, pg_catalog.ceil((extract(epoch FROM p.until) - origin) / bt / 120));
+        SELECT g.origin, g.step INTO origin, step FROM @extschema@.pgsm_report_grid(p.since, p.until, 120) g;
         nslots := pg_catalog.ceil((extract(epoch FROM p.until) - origin) / step)::int;
         SELECT pg_catalog.array_agg(pg_catalog.to_char(pg_catalog.to_timestamp((origin + i * step)::float8),
                                                        'YYYY-MM-DD HH24:MI:SS') ORDER BY i)
@@ -3283,12 +3351,14 @@ $$;
 
 -- The reports read history: for superusers and pg_read_all_stats
 REVOKE ALL ON FUNCTION
+    @extschema@.pgsm_report_grid(timestamptz, timestamptz, int),
     @extschema@.pgsm_report_slots(timestamptz, timestamptz, numeric, numeric, name, name, int),
     @extschema@.pg_stat_monitor_report(timestamptz, timestamptz, name, name, int),
     @extschema@.pg_stat_monitor_diff_report(timestamptz, timestamptz, timestamptz, timestamptz,
                                             name, name, int)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
+    @extschema@.pgsm_report_grid(timestamptz, timestamptz, int),
     @extschema@.pgsm_report_slots(timestamptz, timestamptz, numeric, numeric, name, name, int),
     @extschema@.pg_stat_monitor_report(timestamptz, timestamptz, name, name, int),
     @extschema@.pg_stat_monitor_diff_report(timestamptz, timestamptz, timestamptz, timestamptz,

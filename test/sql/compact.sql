@@ -143,6 +143,48 @@ SELECT count(*) > 0 AS rows_in_view, (SELECT count(*) FROM before_hist) > 0 AS h
 FROM before_view;
 SELECT * FROM differences();
 
+-- What a report reads, added up per statement: slots of four days from an
+-- hour ("rollups": the whole hours the hourly rollups cover are read from
+-- them) or from half past ("detail": all from entries and compact rows)
+CREATE FUNCTION slot_sums(path text, since timestamptz, until timestamptz)
+RETURNS TABLE (dbid oid, userid oid, queryid int8, planid int8, elevel int, sqlcode text,
+               slots int8, calls float8, ms numeric, rows float8, io float8, wal float8,
+               resp int8[], text_id int8, plan_text_id int8, message text)
+LANGUAGE sql AS $$
+    SELECT s.dbid, s.userid, s.queryid, s.planid, s.elevel, s.sqlcode, count(DISTINCT s.slot),
+           sum(s.calls), round(sum(s.ms)::numeric, 6), sum(s.rows), sum(s.io), sum(s.wal),
+           pgsm_sum(s.resp_calls), min(s.query_text_id), min(s.plan_text_id), max(s.message)
+    FROM unnest(pgsm_report_slots(since, until,
+                                  extract(epoch FROM pgsm_current_bucket_start() - interval '3 days')
+                                      - CASE path WHEN 'rollups' THEN 0 ELSE 1800 END,
+                                  4 * 86400, NULL, NULL, 3)) s
+    GROUP BY 1, 2, 3, 4, 5, 6
+$$;
+-- a range from half past an hour to half past another, and one of whole hours
+CREATE FUNCTION slot_ranges(OUT range text, OUT since timestamptz, OUT until timestamptz)
+RETURNS SETOF record LANGUAGE sql AS $$
+    VALUES ('half hours', pgsm_current_bucket_start() - interval '3 days' + interval '90 minutes',
+            pgsm_current_bucket_start() - interval '30 minutes'),
+           ('whole hours', pgsm_current_bucket_start() - interval '3 days' + interval '1 hour',
+            pgsm_current_bucket_start() - interval '1 hour')
+$$;
+CREATE TEMP TABLE before_slots AS
+SELECT r.range, s.* FROM slot_ranges() r, slot_sums('detail', r.since, r.until) s;
+CREATE FUNCTION slot_differences() RETURNS TABLE (range text, path text, statements int8, n int8)
+LANGUAGE sql AS $$
+    SELECT r.range, p.path,
+           (SELECT count(*) FROM slot_sums(p.path, r.since, r.until)),
+           (SELECT count(*) FROM (
+                (SELECT * FROM before_slots b WHERE b.range = r.range
+                 EXCEPT ALL SELECT r.range, s.* FROM slot_sums(p.path, r.since, r.until) s)
+                UNION ALL
+                (SELECT r.range, s.* FROM slot_sums(p.path, r.since, r.until) s
+                 EXCEPT ALL SELECT * FROM before_slots b WHERE b.range = r.range)) x)
+    FROM slot_ranges() r, (VALUES ('detail'), ('rollups')) p(path)
+    ORDER BY 1, 2
+$$;
+SELECT * FROM slot_differences();
+
 -- compact every finished bucket: three days, six statements each
 SELECT count(*) AS days, sum(entries) = (SELECT count(*) FROM src) AS all_entries,
        sum(compact_rows) AS compact_rows
@@ -153,6 +195,15 @@ SELECT count(*) AS compact_rows, sum(compact_rows) = (SELECT count(*) FROM src) 
 FROM pg_stat_monitor_compact;
 REFRESH MATERIALIZED VIEW pgsm_recent;
 SELECT * FROM differences();
+-- a report's figures are the same read from compact rows or from rollups
+SELECT * FROM slot_differences();
+-- and the rollups are what is read: without the compact rows, the whole
+-- hours are all there, the range of half hours lacks its last half hour
+-- (read from compact rows) and the detail lacks everything
+BEGIN;
+DELETE FROM pg_stat_monitor_compact;
+SELECT * FROM slot_differences();
+ROLLBACK;
 
 -- the rollups hold it all now, a row per statement and hour (here a
 -- bucket) or day, and add up as history does

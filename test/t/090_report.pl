@@ -196,6 +196,24 @@ my $me = $node->safe_psql('postgres',
 	"SELECT pg_stat_monitor_report('$since', '$until', dbname => 'postgres', username => current_user)");
 ok($me =~ /pgbench_accounts/, 'user and database filters: the user\'s statements are there');
 
+# a long range: bars of whole hours from a UTC hour (read from the hourly
+# rollups where they cover it), between 120 and 240 of them; a short one keeps
+# its bars of whole buckets
+is($node->safe_psql('postgres', q(
+	SELECT string_agg(format('%s %s %s', g.origin % 3600 = 0 AND g.step % 3600 = 0,
+							 ceil((extract(epoch FROM v.u) - g.origin) / g.step) BETWEEN 120 AND 240,
+							 g.origin <= extract(epoch FROM v.s)), ',' ORDER BY v.n)
+	FROM (VALUES (1, timestamptz '2026-01-01 00:17:03+00', timestamptz '2026-01-31 00:17:03+00'),
+				 (2, '2026-01-01 00:17:03+00', '2026-01-06 00:17:03+00'),
+				 (3, '2026-01-01 00:17:03+00', '2026-01-01 01:17:03+00')) v(n, s, u),
+		 pgsm_report_grid(v.s, v.u, 240) g)),
+	't t t,t t t,f t t',
+	'long ranges get bars of whole hours from an hour, a short one does not');
+my $month = $node->safe_psql('postgres',
+	"SELECT pg_stat_monitor_report(timestamptz '$until' - interval '30 days', '$until')");
+ok($month =~ /charts show (10800|14400) s per bar/ && $month =~ /pgbench_accounts/,
+	'thirty days: bars of whole hours, the statements there');
+
 # --- the diff report ----------------------------------------------------------
 
 my $diff = $node->safe_psql('postgres',
