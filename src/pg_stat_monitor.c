@@ -94,6 +94,8 @@ static const char *const startup_settings[] =
 	"pg_stat_monitor.pgsm_history_max_size",
 	"pg_stat_monitor.pgsm_enable_table_export",
 	"pg_stat_monitor.pgsm_track",
+	"pg_stat_monitor.pgsm_export_target",
+	"pg_stat_monitor.pgsm_server_name",
 };
 
 #define NUM_STARTUP_SETTINGS lengthof(startup_settings)
@@ -141,6 +143,24 @@ check_export_target(char **newval, void **extra, GucSource source)
 		return false;
 	}
 	PQconninfoFree(opts);
+	return true;
+}
+
+/*
+ * pgsm_server_name is written into every history row: a name longer than
+ * an identifier would cost more than it tells, so it is refused.
+ */
+static bool
+check_server_name(char **newval, void **extra, GucSource source)
+{
+	if (*newval != NULL && strlen(*newval) >= NAMEDATALEN)
+	{
+		GUC_check_errmsg("\"pg_stat_monitor.pgsm_server_name\" is too long");
+		GUC_check_errdetail("The name has %zu bytes; at most %d are allowed.",
+							strlen(*newval), NAMEDATALEN - 1);
+		GUC_check_errhint("Give a short name that tells this server apart, such as its host name.");
+		return false;
+	}
 	return true;
 }
 
@@ -404,7 +424,7 @@ define_settings(void)
 							   &pgsm_server_name,
 							   "",
 							   PGC_SIGHUP, 0,
-							   NULL, NULL, show_server_name);
+							   check_server_name, NULL, show_server_name);
 
 	MarkGUCPrefixReserved("pg_stat_monitor");
 }

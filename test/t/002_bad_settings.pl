@@ -57,6 +57,10 @@ my @bad = (
 		qr/0 MB is outside the valid range for parameter "pg_stat_monitor.pgsm_max"/
 	],
 	[
+		"pg_stat_monitor.pgsm_server_name = '" . ('x' x 64) . "'\n",
+		qr/"pg_stat_monitor.pgsm_server_name" is too long.*\n.*\n.*HINT:  Give a short name/
+	],
+	[
 		"pg_stat_monitor.pgsm_query_max_len = 1048576\n",
 		qr/"pg_stat_monitor.pgsm_query_max_len" is too large for "pg_stat_monitor.pgsm_max".*\n.*\n.*HINT:  .*raise pgsm_max to at least 8 MB/
 	],);
