@@ -32,18 +32,20 @@ flood_file() {
 	done
 }
 
-# flood_paced FILE RATE: the file's lines, in chunks, at RATE a second
+# flood_paced FILE RATE: the file's lines, in chunks, at RATE a second.
+# Times come from bash itself ($EPOCHREALTIME, in microseconds): a process
+# per chunk to read the clock would cost more than the chunk's schedule.
 flood_paced() {
-	local f=$1 rate=$2 chunk=500 t0 k=0 now d p
+	local f=$1 rate=$2 chunk=500 t0 k=0 ahead p
 	split -l "$chunk" "$f" "$f.part."
-	t0=$(date +%s.%N)
+	t0=${EPOCHREALTIME/./}
 	for p in "$f".part.*; do
 		cat "$p"
 		k=$((k + 1))
-		now=$(date +%s.%N)
-		# (relative times: awk prints an absolute one with 6 digits)
-		d=$(calc "$k * $chunk / $rate - ($now - $t0)")
-		awk -v d="$d" 'BEGIN { exit !(d > 0) }' && sleep "$d"
+		ahead=$((k * chunk * 1000000 / rate - (${EPOCHREALTIME/./} - t0)))
+		if [ "$ahead" -gt 0 ]; then
+			sleep "$(printf '%d.%06d' $((ahead / 1000000)) $((ahead % 1000000)))"
+		fi
 	done
 	rm -f "$f".part.*
 }
