@@ -110,8 +110,8 @@ make -C "$work" -s install DESTDIR="$work/stage"
     done
 ) 9>/tmp/pgsm-install.lock
 $sudo chown -R "$runner" "$work"
-run() { $sudo -u "$runner" env PATH="$PATH" PG_TEST_PORT_DIR="$PG_TEST_PORT_DIR" "$@"; }
-[ "$(id -u)" -eq 0 ] && run() { runuser -u "$runner" -- env PATH="$PATH" PG_TEST_PORT_DIR="$PG_TEST_PORT_DIR" "$@"; }
+run() { $sudo -u "$runner" env PATH="$PATH" PG_TEST_PORT_DIR="$PG_TEST_PORT_DIR" PGSM_SMALL_DISK="${PGSM_SMALL_DISK:-}" "$@"; }
+[ "$(id -u)" -eq 0 ] && run() { runuser -u "$runner" -- env PATH="$PATH" PG_TEST_PORT_DIR="$PG_TEST_PORT_DIR" PGSM_SMALL_DISK="${PGSM_SMALL_DISK:-}" "$@"; }
 
 # TAP servers reserve their ports in one directory shared by every run on
 # the machine, so that two runs at once never pick the same TCP port.
@@ -132,6 +132,14 @@ if [ "$what" = all ] || [ "$what" = regress ]; then
 fi
 if [ "$what" = all ] || [ "$what" = tap ]; then
     tests=${*:-test/t/*.pl}
+    # A filesystem of its own that a test can fill (TAP 084: the disk that
+    # holds history is full), a small tmpfs: the machine's disk is never
+    # filled.
+    export PGSM_SMALL_DISK="$work/small-disk"
+    mkdir -p "$PGSM_SMALL_DISK"
+    $sudo mount -t tmpfs -o size=64m,mode=0700 pgsm-small-disk "$PGSM_SMALL_DISK"
+    trap '$sudo umount "$PGSM_SMALL_DISK"; rm -rf "$work"' EXIT
+    $sudo chown "$runner" "$PGSM_SMALL_DISK"
     if ! run make -C "$work" -s installcheck REGRESS= PROVE_TESTS="$tests" PROVE_FLAGS="--timer"; then
         status=1
         for f in "$work"/tmp_check/log/regress_log_*; do
