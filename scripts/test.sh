@@ -140,12 +140,24 @@ if [ "$what" = all ] || [ "$what" = tap ]; then
     $sudo mount -t tmpfs -o size=64m,mode=0700 pgsm-small-disk "$PGSM_SMALL_DISK"
     trap '$sudo umount "$PGSM_SMALL_DISK"; rm -rf "$work"' EXIT
     $sudo chown "$runner" "$PGSM_SMALL_DISK"
-    if ! run make -C "$work" -s installcheck REGRESS= PROVE_TESTS="$tests" PROVE_FLAGS="--timer"; then
+    if ! run make -C "$work" -s installcheck REGRESS= PROVE_TESTS="$tests" PROVE_FLAGS="--timer" |
+        tee "$work/prove.out"; then
         status=1
-        for f in "$work"/tmp_check/log/regress_log_*; do
-            [ -f "$f" ] || continue
-            echo "=== $f (last 80 lines)"
-            tail -n 80 "$f"
+        # the logs of the tests that failed (prove's summary names them), or
+        # of every test if it names none: the test's own, then its servers'
+        failed=$(sed -n 's|^test/t/\([^ ]*\)\.pl  *(Wstat.*|\1|p' "$work/prove.out")
+        for t in ${failed:-*}; do
+            for f in "$work"/tmp_check/log/regress_log_$t; do
+                [ -f "$f" ] || continue
+                echo "=== $f (last 80 lines)"
+                tail -n 80 "$f"
+            done
+            [ -n "$failed" ] || continue
+            for f in "$work"/tmp_check/log/"${t}"_*.log; do
+                [ -f "$f" ] || continue
+                echo "=== $f (last 40 lines)"
+                tail -n 40 "$f"
+            done
         done
     fi
 fi
