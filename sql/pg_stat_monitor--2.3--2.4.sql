@@ -1294,7 +1294,8 @@ BEGIN
     -- a day split across partitions (after a change of span) once
     RETURN QUERY
         SELECT x.d, pg_catalog.sum(x.m)::int8, pg_catalog.sum(x.w)::int8
-        FROM pg_catalog.unnest(days, moved_n, written_n) x(d, m, w)
+        FROM ROWS FROM (pg_catalog.unnest(days), pg_catalog.unnest(moved_n),
+                       pg_catalog.unnest(written_n)) x(d, m, w)
         GROUP BY x.d ORDER BY x.d;
 END
 $$;
