@@ -75,7 +75,9 @@ my $plan = $repo->safe_psql('postgres', q(
 	EXPLAIN (COSTS OFF) SELECT count(*) FROM pg_stat_monitor_entries
 	WHERE server_name = 'fleet_one' AND bucket_start_time > now() - interval '1 hour'));
 like($plan, qr/Index Cond: [^\n]*server_name = 'fleet_one'/, 'a filter by server uses the index');
-like($plan, qr/bucket_start_time_server_name_idx/, 'the index on the time and the server');
+# (a partition's index name is cut to 63 bytes, and numbered when two of
+# a year would have the same name)
+like($plan, qr/bucket_start_time_server_nam\w*idx/, 'the index on the time and the server');
 
 $one->stop;
 $two->stop;
