@@ -78,7 +78,22 @@ ALTER TABLE @extschema@.pg_stat_monitor_entries
 -- the server each row came from: history so far is this server's
 ALTER TABLE @extschema@.pg_stat_monitor_entries
     ADD COLUMN server_name text NOT NULL DEFAULT coalesce(pg_catalog.current_setting('pg_stat_monitor.pgsm_server_name', true), '');
-CREATE INDEX ON @extschema@.pg_stat_monitor_entries (server_name, bucket_start_time);
+-- History's btree index (bucket_start_time) gives way to one BRIN index
+-- over the time and the server: see pg_stat_monitor--2.4.sql
+DO $$
+DECLARE
+    i pg_catalog.regclass;
+BEGIN
+    FOR i IN SELECT x.indexrelid::pg_catalog.regclass FROM pg_catalog.pg_index x
+             WHERE x.indrelid OPERATOR(pg_catalog.=) '@extschema@.pg_stat_monitor_entries'::pg_catalog.regclass
+    LOOP
+        EXECUTE pg_catalog.format('DROP INDEX %s', i);
+    END LOOP;
+END
+$$;
+CREATE INDEX ON @extschema@.pg_stat_monitor_entries
+    USING brin (bucket_start_time, server_name text_bloom_ops (n_distinct_per_range = 16))
+    WITH (pages_per_range = 32, autosummarize = on);
 ALTER TABLE @extschema@.pg_stat_monitor_exports
     ADD COLUMN server_name text NOT NULL DEFAULT coalesce(pg_catalog.current_setting('pg_stat_monitor.pgsm_server_name', true), ''),
     DROP CONSTRAINT pg_stat_monitor_exports_pkey,
@@ -328,6 +343,15 @@ CREATE OR REPLACE FUNCTION @extschema@.pgsm_add_arrays(a int8[], b int8[])
 RETURNS int8[]
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'pgsm_add_arrays';
+
+-- Element i (from 1) of a compact row's array, NULL out of bounds: like
+-- a[i], but a column read element by element is detoasted and taken apart
+-- once per row, not once per element.  In C: the views call it once per
+-- bucket and column read.
+CREATE FUNCTION @extschema@.pgsm_element(a anyarray, i int)
+RETURNS anyelement
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'pgsm_element';
 
 -- Start of the oldest bucket pg_stat_monitor shows: the last
 -- pg_stat_monitor.pgsm_max_buckets buckets, the current one included, as
@@ -978,12 +1002,15 @@ $$;
 
 /*
  * The query giving every exported row from both forms, with the columns of
- * pg_stat_monitor_entries: the compact rows (c) unnested, then the entries.
- * A condition on c (compact_first, compact_last, compact_day) may be given,
- * so that a query reading a few buckets does not unnest the others; and the
+ * pg_stat_monitor_entries: the compact rows (c), element u.i of each of
+ * their arrays, then the entries.  Each column is its own expression
+ * (pgsm_element), not one of a set of unnest() calls: the planner leaves
+ * out those a query does not read, so that a query reading a few columns
+ * of history takes apart only their arrays.  A condition on c
+ * (compact_first, compact_last, compact_day) may be given, so that a query
+ * reading a few buckets does not read the other compact rows; and the
  * columns wanted (at least one that is not part of an entry's key), in the
- * table's order, so that a query reading a few columns does not unnest the
- * others.
+ * table's order.
  */
 CREATE FUNCTION @extschema@.pgsm_history_rows_sql(compact_filter text,
                                                   wanted text[] DEFAULT NULL)
@@ -992,14 +1019,11 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.format(
-        'SELECT %s FROM @extschema@.pg_stat_monitor_compact c, ROWS FROM (%s) u(%s)%s '
+        'SELECT %s FROM @extschema@.pg_stat_monitor_compact c, pg_catalog.generate_series(1, c.compact_rows) u(i)%s '
         'UNION ALL SELECT %s FROM @extschema@.pg_stat_monitor_entries e',
         pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('c.%I', x.name)
-                                   WHEN x.as_text THEN pg_catalog.format('u.%I::%s AS %I', x.name, x.type, x.name)
-                                   ELSE pg_catalog.format('u.%I', x.name) END, ', '),
-        pg_catalog.string_agg(pg_catalog.format('pg_catalog.unnest(c.%I)', x.name), ', ')
-            FILTER (WHERE NOT x.is_key),
-        pg_catalog.string_agg(pg_catalog.quote_ident(x.name), ', ') FILTER (WHERE NOT x.is_key),
+                                   WHEN x.as_text THEN pg_catalog.format('@extschema@.pgsm_element(c.%I, u.i)::%s AS %I', x.name, x.type, x.name)
+                                   ELSE pg_catalog.format('@extschema@.pgsm_element(c.%I, u.i) AS %I', x.name, x.name) END, ', '),
         ' WHERE ' OPERATOR(pg_catalog.||) compact_filter,
         pg_catalog.string_agg(pg_catalog.format('e.%I', x.name), ', '))
     FROM @extschema@.pgsm_compact_columns() x
@@ -1125,6 +1149,13 @@ $$;
  * for those buckets stay in pg_stat_monitor_entries until the next
  * compaction; the views read both, so no row is lost or counted twice.
  * The rows moved are added to the rollups in the same statement.
+ *
+ * A partition of pg_stat_monitor_entries that ended by then is compacted
+ * whole: locked (an export of a late row waits for the commit), read, and
+ * truncated, which writes next to no WAL; like every TRUNCATE, that is not
+ * MVCC-safe: a transaction in REPEATABLE READ whose snapshot is older than
+ * the compaction sees the day in neither form.  The rest (the partition
+ * holding the cutoff, and one still in use) is deleted row by row.
  * Returns, per day, the entries compacted and the compact rows written.
  */
 CREATE FUNCTION @extschema@.pgsm_compact_before(cutoff timestamptz,
@@ -1146,51 +1177,25 @@ DECLARE
     dayexpr text := 'pg_catalog.to_timestamp((pg_catalog.floor(extract(epoch FROM e.bucket_start_time) OPERATOR(pg_catalog./) '
                     OPERATOR(pg_catalog.||) span OPERATOR(pg_catalog.||) ') OPERATOR(pg_catalog.*) '
                     OPERATOR(pg_catalog.||) span OPERATOR(pg_catalog.||) ')::float8)';
+    p record;
     d timestamptz;
-    keymatch text;
-    keys text;
-    all_cols text;
-    aggs text;
-    compact_cols text;
-    unnests text;
-    value_names text;
     lo timestamptz;
     hi timestamptz;
+    q text;
+    timeout text := pg_catalog.current_setting('lock_timeout');
+    rel text;
+    src text;
+    r record;
+    days timestamptz[] := '{}';
+    moved_n int8[] := '{}';
+    written_n int8[] := '{}';
 BEGIN
     PERFORM @extschema@.pgsm_compact_prepare();
 
-    FOR d IN EXECUTE pg_catalog.format(
-                 'SELECT DISTINCT %s FROM @extschema@.pg_stat_monitor_entries e'
-                 ' WHERE e.bucket_start_time < $1', dayexpr)
-             USING upto
-    LOOP
-        PERFORM @extschema@.pgsm_ensure_partition('@extschema@.pg_stat_monitor_compact', d);
-    END LOOP;
-    SELECT pg_catalog.min(e.bucket_start_time), pg_catalog.max(e.bucket_start_time) INTO lo, hi
-    FROM @extschema@.pg_stat_monitor_entries e WHERE e.bucket_start_time < upto;
-    PERFORM @extschema@.pgsm_rollup_ensure(lo, hi);
-
-    SELECT pg_catalog.string_agg(pg_catalog.format('m.%I IS NOT DISTINCT FROM c.%I', x.name, x.name), ' AND ')
-               FILTER (WHERE x.is_key),
-           pg_catalog.string_agg(pg_catalog.format('%I', x.name), ', ') FILTER (WHERE x.is_key),
-           pg_catalog.string_agg(pg_catalog.format('%I', x.name), ', '),
-           pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('%I', x.name)
-                                      WHEN x.as_text THEN pg_catalog.format('pg_catalog.array_agg(%I::text ORDER BY bucket_start_time, batch_id)', x.name)
-                                      ELSE pg_catalog.format('pg_catalog.array_agg(%I ORDER BY bucket_start_time, batch_id)', x.name) END, ', '),
-           pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('c.%I', x.name)
-                                      WHEN x.as_text THEN pg_catalog.format('u.%I::%s AS %I', x.name, x.type, x.name)
-                                      ELSE pg_catalog.format('u.%I', x.name) END, ', '),
-           pg_catalog.string_agg(pg_catalog.format('pg_catalog.unnest(c.%I)', x.name), ', ')
-               FILTER (WHERE NOT x.is_key),
-           pg_catalog.string_agg(pg_catalog.format('%I', x.name), ', ') FILTER (WHERE NOT x.is_key)
-    INTO keymatch, keys, all_cols, aggs, compact_cols, unnests, value_names
-    FROM @extschema@.pgsm_compact_columns() x;
-
-    RETURN QUERY EXECUTE pg_catalog.format($q$
-        WITH moved AS (
-            DELETE FROM @extschema@.pg_stat_monitor_entries e
-            WHERE e.bucket_start_time < $1
-            RETURNING %8$s AS compact_day, e.*)%9$s,
+    -- The query that moves the rows of "moved" (rows of entries e, with
+    -- their compact_day), whose definition takes the place of <<moved>>.
+    SELECT pg_catalog.format($q$
+        WITH moved AS (<<moved>>)%8$s,
         old AS (
             DELETE FROM @extschema@.pg_stat_monitor_compact c
             WHERE c.compact_day >= (SELECT pg_catalog.min(m.compact_day) FROM moved m)
@@ -1210,14 +1215,88 @@ BEGIN
             FROM rows_of
             GROUP BY compact_day, %2$s
             RETURNING compact_day)
-        SELECT m.compact_day, m.n, w.n
+        SELECT m.compact_day, m.n AS moved_rows, w.n AS written_rows
         FROM (SELECT compact_day, pg_catalog.count(*) AS n FROM moved GROUP BY 1) m
         JOIN (SELECT compact_day, pg_catalog.count(*) AS n FROM written GROUP BY 1) w
           USING (compact_day)
-        ORDER BY 1
-        $q$, keymatch, keys, all_cols, aggs, compact_cols, unnests, value_names, dayexpr,
+        $q$,
+        pg_catalog.string_agg(pg_catalog.format('m.%I IS NOT DISTINCT FROM c.%I', x.name, x.name), ' AND ')
+            FILTER (WHERE x.is_key),
+        pg_catalog.string_agg(pg_catalog.format('%I', x.name), ', ') FILTER (WHERE x.is_key),
+        pg_catalog.string_agg(pg_catalog.format('%I', x.name), ', '),
+        pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('%I', x.name)
+                                   WHEN x.as_text THEN pg_catalog.format('pg_catalog.array_agg(%I::text ORDER BY bucket_start_time, batch_id)', x.name)
+                                   ELSE pg_catalog.format('pg_catalog.array_agg(%I ORDER BY bucket_start_time, batch_id)', x.name) END, ', '),
+        pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('c.%I', x.name)
+                                   WHEN x.as_text THEN pg_catalog.format('u.%I::%s AS %I', x.name, x.type, x.name)
+                                   ELSE pg_catalog.format('u.%I', x.name) END, ', '),
+        pg_catalog.string_agg(pg_catalog.format('pg_catalog.unnest(c.%I)', x.name), ', ')
+            FILTER (WHERE NOT x.is_key),
+        pg_catalog.string_agg(pg_catalog.format('%I', x.name), ', ') FILTER (WHERE NOT x.is_key),
         @extschema@.pgsm_rollup_ctes('moved'))
-    USING upto;
+    INTO q
+    FROM @extschema@.pgsm_compact_columns() x;
+
+    -- The partitions that ended by the cutoff, oldest first, then what is
+    -- left: the rows before the cutoff in the others.
+    FOR p IN
+        SELECT x.partition, x.lower_bound
+        FROM @extschema@.pgsm_partitions('@extschema@.pg_stat_monitor_entries') x
+        WHERE x.upper_bound <= upto
+        UNION ALL
+        SELECT NULL, 'infinity'
+        ORDER BY 2
+    LOOP
+        IF p.partition IS NOT NULL THEN
+            -- Before reading it, so that an export of a late row waits for
+            -- the commit.  Waiting for less than deadlock_timeout, so that an
+            -- export writing into two partitions never waits for this while
+            -- this waits for it: a partition still in use (by a long query)
+            -- has its rows deleted instead, below.
+            BEGIN
+                PERFORM pg_catalog.set_config('lock_timeout', '500ms', true);
+                EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', p.partition);
+                PERFORM pg_catalog.set_config('lock_timeout', timeout, true);
+            EXCEPTION WHEN lock_not_available OR undefined_table THEN
+                CONTINUE;
+            END;
+            rel := p.partition::text;
+            src := pg_catalog.format('SELECT %s AS compact_day, e.* FROM %s e', dayexpr, rel);
+        ELSE
+            rel := '@extschema@.pg_stat_monitor_entries';
+            src := pg_catalog.format('DELETE FROM %s e WHERE e.bucket_start_time < $1'
+                                     ' RETURNING %s AS compact_day, e.*', rel, dayexpr);
+        END IF;
+
+        -- the partitions of the compact form and of the rollups they go to
+        EXECUTE pg_catalog.format('SELECT pg_catalog.min(e.bucket_start_time), pg_catalog.max(e.bucket_start_time)'
+                                  ' FROM %s e WHERE e.bucket_start_time < $1', rel)
+        INTO lo, hi USING upto;
+        CONTINUE WHEN lo IS NULL;
+        d := @extschema@.pgsm_compact_day(lo);
+        WHILE d <= hi LOOP
+            PERFORM @extschema@.pgsm_ensure_partition('@extschema@.pg_stat_monitor_compact', d);
+            d := d OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => span::float8);
+        END LOOP;
+        PERFORM @extschema@.pgsm_rollup_ensure(lo, hi);
+
+        FOR r IN EXECUTE pg_catalog.replace(q, '<<moved>>', src) USING upto
+        LOOP
+            days := days OPERATOR(pg_catalog.||) r.compact_day;
+            moved_n := moved_n OPERATOR(pg_catalog.||) r.moved_rows;
+            written_n := written_n OPERATOR(pg_catalog.||) r.written_rows;
+        END LOOP;
+        IF p.partition IS NOT NULL THEN
+            EXECUTE pg_catalog.format('TRUNCATE %s', p.partition);
+        END IF;
+    END LOOP;
+
+    -- a day split across partitions (after a change of span) once
+    RETURN QUERY
+        SELECT x.d, pg_catalog.sum(x.m)::int8, pg_catalog.sum(x.w)::int8
+        FROM ROWS FROM (pg_catalog.unnest(days), pg_catalog.unnest(moved_n),
+                       pg_catalog.unnest(written_n)) x(d, m, w)
+        GROUP BY x.d ORDER BY x.d;
 END
 $$;
 
@@ -2536,7 +2615,8 @@ BEGIN
         @extschema@.pgsm_history_rows_sql(
             'c.compact_day >= $3 AND c.compact_day < $2 AND c.compact_last >= $1 AND c.compact_first < $2'
             ' AND NOT (c.compact_first >= $9 AND c.compact_last < $10)'
-            ' AND (u.bucket_start_time < $9 OR u.bucket_start_time >= $10)',
+            ' AND (@extschema@.pgsm_element(c.bucket_start_time, u.i) < $9'
+            ' OR @extschema@.pgsm_element(c.bucket_start_time, u.i) >= $10)',
             wanted),
         -- the rollups, in the columns and order of pgsm_history_rows_sql
         (SELECT pg_catalog.format('SELECT %s FROM @extschema@.pg_stat_monitor_rollup_hour r'

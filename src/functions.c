@@ -14,6 +14,12 @@
  * refresh runs it, and a function with a SET clause cannot be inlined and
  * pays for saving and restoring the setting at every call.
  *
+ * pgsm_element reads one element of a compact row's array (the views over
+ * history call it once per bucket and column read).  It keeps the last
+ * array it was given, detoasted and taken apart, in its call site's
+ * fn_extra, so that reading a column of a compact row element by element
+ * costs one detoasting, not one per element.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -34,6 +40,9 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/inet.h"
 #include "utils/timestamp.h"
 
@@ -45,6 +54,7 @@ PG_FUNCTION_INFO_V1(pg_stat_monitor_version);
 PG_FUNCTION_INFO_V1(get_histogram_timings);
 PG_FUNCTION_INFO_V1(pg_stat_monitor_info);
 PG_FUNCTION_INFO_V1(pgsm_add_arrays);
+PG_FUNCTION_INFO_V1(pgsm_element);
 PG_FUNCTION_INFO_V1(get_cmd_type);
 PG_FUNCTION_INFO_V1(pgsm_window_start);
 PG_FUNCTION_INFO_V1(pgsm_current_bucket_start);
@@ -590,6 +600,95 @@ pgsm_add_arrays(PG_FUNCTION_ARGS)
 	}
 	PG_RETURN_ARRAYTYPE_P(construct_array(av, na, INT8OID, sizeof(int64),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * What pgsm_element keeps between calls at one call site: the array last
+ * given, as stored (a TOAST pointer, or the compressed or plain bytes), and
+ * its elements.  Equal stored bytes are the same array: a TOAST pointer
+ * names a value that does not change while a query can see it.
+ */
+typedef struct PgsmElementCache
+{
+	MemoryContext cxt;			/* holds what follows; reset for a new array */
+	char	   *key;			/* the stored bytes, NULL when not kept */
+	Size		keylen;
+	Oid			elemtype;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			nelems;
+	Datum	   *values;			/* point into the array copied into cxt */
+	bool	   *nulls;
+} PgsmElementCache;
+
+/*
+ * pgsm_element(a anyarray, i int): element i (from 1) of a one-dimensional
+ * array, NULL out of bounds; like a[i], but a column of a compact row read
+ * for each of its elements in turn is detoasted and taken apart once.
+ * Only what is stored in a table (plain, compressed, or a pointer to its
+ * TOAST table) is kept: an in-memory array is taken apart again each time.
+ */
+Datum
+pgsm_element(PG_FUNCTION_ARGS)
+{
+	struct varlena *stored = (struct varlena *) PG_GETARG_POINTER(0);
+	int32		i = PG_GETARG_INT32(1);
+	PgsmElementCache *cache = (PgsmElementCache *) fcinfo->flinfo->fn_extra;
+	Size		len = VARSIZE_ANY(stored);
+	bool		keep = !VARATT_IS_EXTERNAL(stored) || VARATT_IS_EXTERNAL_ONDISK(stored);
+	Datum		value;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+									   sizeof(PgsmElementCache));
+		cache->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+										   "pgsm_element",
+										   ALLOCSET_DEFAULT_SIZES);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+
+	if (!keep || cache->key == NULL || cache->keylen != len ||
+		memcmp(cache->key, stored, len) != 0)
+	{
+		MemoryContext old;
+		ArrayType  *a;
+
+		MemoryContextReset(cache->cxt);
+		cache->key = NULL;
+		old = MemoryContextSwitchTo(cache->cxt);
+		/* a copy: the elements must outlive the row they came from */
+		a = DatumGetArrayTypePCopy(PointerGetDatum(stored));
+		if (ARR_NDIM(a) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("pgsm_element reads one-dimensional arrays only")));
+		if (ARR_ELEMTYPE(a) != cache->elemtype)
+		{
+			cache->elemtype = ARR_ELEMTYPE(a);
+			get_typlenbyvalalign(cache->elemtype, &cache->typlen,
+								 &cache->typbyval, &cache->typalign);
+		}
+		deconstruct_array(a, cache->elemtype, cache->typlen, cache->typbyval,
+						  cache->typalign, &cache->values, &cache->nulls,
+						  &cache->nelems);
+		if (keep)
+		{
+			cache->key = palloc(len);
+			memcpy(cache->key, stored, len);
+			cache->keylen = len;
+		}
+		MemoryContextSwitchTo(old);
+	}
+
+	if (i < 1 || i > cache->nelems || cache->nulls[i - 1])
+		PG_RETURN_NULL();
+	value = cache->values[i - 1];
+	/* the caller's copy: the next array given resets the cache */
+	if (!cache->typbyval)
+		value = datumCopy(value, false, cache->typlen);
+	PG_RETURN_DATUM(value);
 }
 
 /*

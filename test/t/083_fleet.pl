@@ -69,12 +69,15 @@ is( $repo->safe_psql('postgres', q(
 		FROM pg_stat_monitor_history WHERE query LIKE '%fleet_marker%')),
 	't', 'history reads whole on the repository, bucket_done included');
 
-# a filter by server reaches the index
+# a filter by server reaches the index (its Bloom filters of server names)
 my $plan = $repo->safe_psql('postgres', q(
 	SET enable_seqscan = off;
 	EXPLAIN (COSTS OFF) SELECT count(*) FROM pg_stat_monitor_entries
 	WHERE server_name = 'fleet_one' AND bucket_start_time > now() - interval '1 hour'));
-like($plan, qr/server_name_bucket_start_time_idx/, 'a filter by server uses its index');
+like($plan, qr/Index Cond: [^\n]*server_name = 'fleet_one'/, 'a filter by server uses the index');
+# (a partition's index name is cut to 63 bytes, and numbered when two of
+# a year would have the same name)
+like($plan, qr/bucket_start_time_server_nam\w*idx/, 'the index on the time and the server');
 
 $one->stop;
 $two->stop;
