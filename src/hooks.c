@@ -1130,24 +1130,15 @@ pgsm_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	}
 }
 
+/*
+ * Plan a statement one nesting level down: a statement the planner runs (an
+ * immutable function folded into a constant) is nested.
+ */
 static PlannedStmt *
-pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
-			 ParamListInfo boundParams)
+plan_nested(Query *parse, const char *query_string, int cursorOptions,
+			ParamListInfo boundParams)
 {
 	PlannedStmt *result;
-	int			level = exec_nested_level + plan_nested_level;
-	bool		track = pgsm_track_planning && query_string != NULL &&
-		parse->queryId != UINT64CONST(0) && pgsm_enabled(level);
-	instr_time	start;
-	BufferUsage bufusage_start;
-	WalUsage	walusage_start;
-
-	if (track)
-	{
-		bufusage_start = pgBufferUsage;
-		walusage_start = pgWalUsage;
-		INSTR_TIME_SET_CURRENT(start);
-	}
 
 	plan_nested_level++;
 	PG_TRY();
@@ -1164,33 +1155,60 @@ pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
 		plan_nested_level--;
 	}
 	PG_END_TRY();
-
-	if (track)
-	{
-		instr_time	duration;
-		BufferUsage bufusage;
-		WalUsage	walusage;
-		PgsmCounters delta;
-		PgsmKey		key;
-		const AppName *app;
-
-		INSTR_TIME_SET_CURRENT(duration);
-		INSTR_TIME_SUBTRACT(duration, start);
-
-		memset(&bufusage, 0, sizeof(bufusage));
-		BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
-		memset(&walusage, 0, sizeof(walusage));
-		WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
-
-		MemSet(&delta, 0, sizeof(delta));
-		set_usage(&delta, &bufusage, &walusage);
-		delta.total_plan_time = INSTR_TIME_GET_MILLISEC(duration);
-
-		app = app_name_current();
-		make_key(&key, parse->queryId, 0, level, app, GetUserId());
-		pending_add(&key, &delta, query_string, parse, level, app);
-	}
 	return result;
+}
+
+/*
+ * A planning that is recorded (pgsm_track_planning): its time, blocks and
+ * WAL wait for its execution (pending_add).  Apart from pgsm_planner, so
+ * that a planning not recorded sets up nothing for it.
+ */
+static pg_noinline PlannedStmt *
+plan_tracked(Query *parse, const char *query_string, int cursorOptions,
+			 ParamListInfo boundParams, int level)
+{
+	PlannedStmt *result;
+	instr_time	start;
+	instr_time	duration;
+	BufferUsage bufusage_start = pgBufferUsage;
+	WalUsage	walusage_start = pgWalUsage;
+	BufferUsage bufusage;
+	WalUsage	walusage;
+	PgsmCounters delta;
+	PgsmKey		key;
+	const AppName *app;
+
+	INSTR_TIME_SET_CURRENT(start);
+	result = plan_nested(parse, query_string, cursorOptions, boundParams);
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+
+	memset(&bufusage, 0, sizeof(bufusage));
+	BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
+	memset(&walusage, 0, sizeof(walusage));
+	WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
+
+	MemSet(&delta, 0, sizeof(delta));
+	set_usage(&delta, &bufusage, &walusage);
+	delta.total_plan_time = INSTR_TIME_GET_MILLISEC(duration);
+
+	app = app_name_current();
+	make_key(&key, parse->queryId, 0, level, app, GetUserId());
+	pending_add(&key, &delta, query_string, parse, level, app);
+	return result;
+}
+
+static PlannedStmt *
+pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
+			 ParamListInfo boundParams)
+{
+	int			level = nesting_level();
+
+	if (pgsm_track_planning && query_string != NULL &&
+		parse->queryId != UINT64CONST(0) && pgsm_enabled(level))
+		return plan_tracked(parse, query_string, cursorOptions, boundParams,
+							level);
+	return plan_nested(parse, query_string, cursorOptions, boundParams);
 }
 
 /* What the texts of an executed statement's entry are made from. */
