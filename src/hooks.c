@@ -1532,18 +1532,19 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
- * Where the text of an error's statement is, and the query id the error is
- * filed under (0: to be worked out from the text).  Reads at most
- * pgsm_query_max_len bytes past the noted statement, allocates nothing.
+ * Where the statement an error belongs to is in debug_query_string
+ * (*location -1: the whole string; *len 0: to its end), and the query id
+ * the error is filed under (0: to be worked out from the text).  Reads at
+ * most pgsm_query_max_len bytes past the noted statement, and only when
+ * that statement has ended.
  */
-static uint64
-error_source(TextSource *src)
+static inline uint64
+error_statement(int *location, int *len)
 {
 	uint64		queryid = pgstat_get_my_query_id();
 
-	src->source = debug_query_string;
-	src->location = -1;
-	src->bounded = true;
+	*location = -1;
+	*len = 0;
 	if (noted_stmt_current())
 	{
 		int			after = 0;
@@ -1566,8 +1567,8 @@ error_source(TextSource *src)
 		if (!later)
 		{
 			/* the statement itself, or the commit after it */
-			src->location = noted_stmt.location;
-			src->len = noted_stmt.len;
+			*location = noted_stmt.location;
+			*len = noted_stmt.len;
 		}
 		else
 		{
@@ -1576,54 +1577,59 @@ error_source(TextSource *src)
 			 * its text runs from there on, and the query id reported is
 			 * still the earlier statement's.
 			 */
-			src->location = after;
+			*location = after;
 			if (queryid == noted_stmt.queryid)
 				queryid = UINT64CONST(0);
 		}
 	}
-	src->cmd_type = CMD_UNKNOWN;
 	return queryid;
 }
 
 /*
  * Make the row of an error (the error hook's slow path), in the hook's own
- * memory.  queryid 0: the statement failed before parse analysis, and is
- * identified by its normalized text, the part of it that is kept.
+ * memory.  A key whose query id is 0 is of a statement that failed before
+ * parse analysis, identified by its normalized text, the part of it that
+ * is kept.
  */
 static pg_noinline void
-error_record_texts(ErrorData *edata, uint64 queryid, const AppName *app,
-				   Oid userid, TextSource *src)
+error_record_texts(ErrorData *edata, PgsmKey *key, int location, int len,
+				   const AppName *app)
 {
 	PgsmSample	sample = {0};
-	PgsmKey		key;
+	TextSource	src = {0};
 
-	if (queryid == UINT64CONST(0))
+	src.source = debug_query_string;
+	src.location = location;
+	src.len = len;
+	src.bounded = true;
+	src.message = edata->message ? edata->message : "";
+	src.sqlerrcode = edata->sqlerrcode;
+	src.appname = app->name;
+	src.cmd_type = CMD_UNKNOWN;
+	if (key->queryid == 0)
 	{
-		int			len;
-		const char *stmt = statement_text(src->source, src->location,
-										  src->len, true, &len);
-		char	   *norm = pgsm_scan_query(stmt, len, pgsm_query_max_len,
+		int			stmt_len;
+		const char *stmt = statement_text(src.source, location, len, true,
+										  &stmt_len);
+		char	   *norm = pgsm_scan_query(stmt, stmt_len, pgsm_query_max_len,
 										   true, 0, NULL, NULL);
 
-		queryid = hash_bytes_extended((const unsigned char *) norm,
-									  strlen(norm), 0);
+		key->queryid = (int64) hash_bytes_extended((const unsigned char *) norm,
+												   strlen(norm), 0);
 	}
-	make_key(&key, queryid, 0, 0, app, userid);
-	key.sqlcode = edata->sqlerrcode;
-	key.elevel = (uint8) edata->elevel;
-	pgsm_store_record(&key, &sample, -1, PGSM_RECORD_EXEC, build_texts, src);
+	pgsm_store_record(key, &sample, -1, PGSM_RECORD_EXEC, build_texts, &src);
 }
 
 /* The same, with the hook's memory emptied afterwards whatever happens. */
 static pg_noinline void
-error_record_new(ErrorData *edata, uint64 queryid, const AppName *app,
-				 Oid userid, TextSource *src)
+error_record_new(ErrorData *edata, PgsmKey *key, int location, int len,
+				 const AppName *app)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(error_hook_cxt);
 
 	PG_TRY();
 	{
-		error_record_texts(edata, queryid, app, userid, src);
+		error_record_texts(edata, key, location, len, app);
 	}
 	PG_CATCH();
 	{
@@ -1642,19 +1648,19 @@ error_record_new(ErrorData *edata, uint64 queryid, const AppName *app,
  * Errors and warnings of client statements, attributed to the top-level
  * statement.  Nothing here may raise an error of its own: the text scanner
  * cannot, and the store is not entered when this backend already holds its
- * lock.  An error whose row exists is added to it first, with no memory
- * context and no error trap to set up; only making a row needs them.
+ * lock.  An error whose row exists only has its count raised, with nothing
+ * allocated and no error trap set up; only making a row needs them.
  */
 static void
 pgsm_emit_log_hook(ErrorData *edata)
 {
-	PgsmSample	sample = {0};
 	const AppName *app;
 	PgsmKey		key;
-	TextSource	src = {0};
 	uint64		queryid;
 	QueryCpu   *top;
 	Oid			userid;
+	int			location;
+	int			len;
 
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
@@ -1669,9 +1675,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 		return;
 
 	in_error_hook = true;
-	queryid = error_source(&src);
-	src.message = edata->message ? edata->message : "";
-	src.sqlerrcode = edata->sqlerrcode;
+	queryid = error_statement(&location, &len);
 
 	/*
 	 * An error of a top-level statement that the executor runs is filed
@@ -1692,21 +1696,15 @@ pgsm_emit_log_hook(ErrorData *edata)
 		app = app_name_current();
 		userid = GetUserId();
 	}
-	src.appname = app->name;
-	if (queryid != UINT64CONST(0))
+	make_key(&key, queryid, 0, 0, app, userid);
+	key.sqlcode = edata->sqlerrcode;
+	key.elevel = (uint8) edata->elevel;
+	if (queryid != UINT64CONST(0) && pgsm_store_count_error(&key))
 	{
-		make_key(&key, queryid, 0, 0, app, userid);
-		key.sqlcode = edata->sqlerrcode;
-		key.elevel = (uint8) edata->elevel;
-		if (pgsm_store_record(&key, &sample, -1, PGSM_RECORD_EXEC, NULL,
-							  NULL) != PGSM_NOT_FOUND)
-		{
-			in_error_hook = false;
-			return;
-		}
+		in_error_hook = false;
+		return;
 	}
-
-	error_record_new(edata, queryid, app, userid, &src);
+	error_record_new(edata, &key, location, len, app);
 }
 
 /* Install the hooks; called from _PG_init when the library is preloaded. */
