@@ -15,7 +15,8 @@
  *
  * Every hook calls the hook it replaced.  Nesting is tracked as in
  * pg_stat_statements, so that pg_stat_monitor.pgsm_track = top records only
- * statements issued by the client, and all records nested ones too.
+ * statements issued by the client, and all records nested ones too; the
+ * planner's level without an error trap (see plan_frames).
  * Parallel workers and pg_stat_monitor's own worker are never recorded.
  *
  * A planning waits in this backend's memory (pending_plannings) until the
@@ -58,6 +59,7 @@
 #include "parser/parsetree.h"
 #include "parser/scansup.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/backend_status.h"
@@ -80,9 +82,54 @@ static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
-/* Nesting of executor and utility calls, and of planner calls */
+/*
+ * Nesting of executor and utility calls, and of planner calls.
+ *
+ * The executor and utility hooks take their level back in an error trap,
+ * as pg_stat_statements does.  The planner hook sets no trap: it runs for
+ * nearly every statement, and a trap costs more than the rest of it.
+ * Instead each planning notes, for the level it adds, the transaction and
+ * subtransaction it started in (plan_frames).  An error is caught for good
+ * only by rolling back a subtransaction or the transaction, and every
+ * planning that error interrupted started in what was rolled back, or in a
+ * subtransaction inside it; a planning still under way started in a
+ * subtransaction that is still active, of the same transaction.  So a level
+ * whose subtransaction is no longer active, or whose transaction has ended,
+ * is of a planning an error interrupted, and is dropped.  The levels are
+ * checked only while plan_nested_level is not 0, that is inside a planning
+ * (a statement the planner runs) or after a planning failed.
+ */
+typedef struct PlanFrame
+{
+	LocalTransactionId lxid;
+	SubTransactionId subxid;
+} PlanFrame;
+
 static int	exec_nested_level = 0;
 static int	plan_nested_level = 0;
+static PlanFrame *plan_frames = NULL;	/* one per planning under way */
+static int	plan_frames_size = 0;
+
+/* Drop the levels of plannings an error interrupted; see above. */
+static pg_noinline int
+plan_level_check(void)
+{
+	while (plan_nested_level > 0)
+	{
+		PlanFrame  *f = &plan_frames[plan_nested_level - 1];
+
+		if (f->lxid == PGSM_MY_LXID && SubTransactionIsActive(f->subxid))
+			break;
+		plan_nested_level--;
+	}
+	return plan_nested_level;
+}
+
+static inline int
+plan_level(void)
+{
+	return likely(plan_nested_level == 0) ? 0 : plan_level_check();
+}
 
 /*
  * The nesting level of a statement: a statement run by the planner (an
@@ -92,7 +139,7 @@ static int	plan_nested_level = 0;
 static inline int
 nesting_level(void)
 {
-	return exec_nested_level + plan_nested_level;
+	return exec_nested_level + plan_level();
 }
 
 /*
@@ -1104,7 +1151,7 @@ pgsm_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 
-	if (exec_nested_level == 0 && plan_nested_level == 0)
+	if (nesting_level() == 0)
 	{
 		noted_stmt.source = pstate->p_sourcetext;
 		noted_stmt.message_start = GetCurrentStatementStartTimestamp();
@@ -1130,31 +1177,46 @@ pgsm_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	}
 }
 
+/* Room for the frames of "n" plannings inside one another. */
+static pg_noinline void
+plan_frames_grow(int n)
+{
+	int			size = Max(n, 2 * plan_frames_size);
+
+	size = Max(size, 16);
+	if (plan_frames == NULL)
+		plan_frames = MemoryContextAlloc(TopMemoryContext,
+										 size * sizeof(PlanFrame));
+	else
+		plan_frames = repalloc(plan_frames, size * sizeof(PlanFrame));
+	plan_frames_size = size;
+}
+
 /*
  * Plan a statement one nesting level down: a statement the planner runs (an
- * immutable function folded into a constant) is nested.
+ * immutable function folded into a constant) is nested.  The level is
+ * noted with where the planning started, and taken back when it returns;
+ * an error leaves it to plan_level_check().
  */
 static PlannedStmt *
 plan_nested(Query *parse, const char *query_string, int cursorOptions,
 			ParamListInfo boundParams)
 {
 	PlannedStmt *result;
+	int			level = plan_level();
 
-	plan_nested_level++;
-	PG_TRY();
-	{
-		if (prev_planner_hook)
-			result = prev_planner_hook(parse, query_string, cursorOptions,
-									   boundParams);
-		else
-			result = standard_planner(parse, query_string, cursorOptions,
-									  boundParams);
-	}
-	PG_FINALLY();
-	{
-		plan_nested_level--;
-	}
-	PG_END_TRY();
+	if (unlikely(level >= plan_frames_size))
+		plan_frames_grow(level + 1);
+	plan_frames[level].lxid = PGSM_MY_LXID;
+	plan_frames[level].subxid = GetCurrentSubTransactionId();
+	plan_nested_level = level + 1;
+	if (prev_planner_hook)
+		result = prev_planner_hook(parse, query_string, cursorOptions,
+								   boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions,
+								  boundParams);
+	plan_nested_level = level;
 	return result;
 }
 
