@@ -16,7 +16,7 @@
  * Every hook calls the hook it replaced.  Nesting is tracked as in
  * pg_stat_statements, so that pg_stat_monitor.pgsm_track = top records only
  * statements issued by the client, and all records nested ones too; the
- * planner's level without an error trap (see plan_frames).
+ * executor's and the planner's levels without an error trap (see frames).
  * Parallel workers and pg_stat_monitor's own worker are never recorded.
  *
  * A planning waits in this backend's memory (pending_plannings) until the
@@ -83,52 +83,89 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
 /*
- * Nesting of executor and utility calls, and of planner calls.
+ * Nesting of statements: what the executor, the planner or a utility
+ * statement runs is nested one level down.
  *
- * The executor and utility hooks take their level back in an error trap,
- * as pg_stat_statements does.  The planner hook sets no trap: it runs for
- * nearly every statement, and a trap costs more than the rest of it.
- * Instead each planning notes, for the level it adds, the transaction and
- * subtransaction it started in (plan_frames).  An error is caught for good
- * only by rolling back a subtransaction or the transaction, and every
- * planning that error interrupted started in what was rolled back, or in a
- * subtransaction inside it; a planning still under way started in a
- * subtransaction that is still active, of the same transaction.  So a level
- * whose subtransaction is no longer active, or whose transaction has ended,
- * is of a planning an error interrupted, and is dropped.  The levels are
- * checked only while plan_nested_level is not 0, that is inside a planning
- * (a statement the planner runs) or after a planning failed.
+ * A utility statement's level (utility_level) is taken back in an error
+ * trap, as pg_stat_statements does: CALL and DO may end and start
+ * transactions while they run.  The executor's and the planner's levels
+ * (frame_level) set no trap, since they are added for nearly every
+ * statement and a trap costs more than the rest of their hooks.  Those
+ * calls never outlive their transaction (transaction control needs a
+ * context that is not atomic, and a query or a planning is atomic), and
+ * each notes, for the level it adds, the transaction and subtransaction it
+ * started in (frames).  An error is caught for good only by rolling back a
+ * subtransaction or the transaction, and every call that error interrupted
+ * started in what was rolled back or in a subtransaction inside it, while
+ * a call still under way started in a subtransaction that is still
+ * active, of the same transaction.  So a level whose subtransaction is no
+ * longer active, or whose transaction has ended, is of a call an error
+ * interrupted, and is dropped.  Levels are added and dropped in stack
+ * order, so only the innermost needs checking; that is done only while
+ * frame_level is not 0 (inside a query or a planning, or after one failed).
  */
-typedef struct PlanFrame
+typedef struct LevelFrame
 {
 	LocalTransactionId lxid;
 	SubTransactionId subxid;
-} PlanFrame;
+} LevelFrame;
 
-static int	exec_nested_level = 0;
-static int	plan_nested_level = 0;
-static PlanFrame *plan_frames = NULL;	/* one per planning under way */
-static int	plan_frames_size = 0;
+static int	utility_level = 0;
+static int	frame_level = 0;
+static LevelFrame *frames = NULL;	/* one per level of frame_level */
+static int	frames_size = 0;
 
-/* Drop the levels of plannings an error interrupted; see above. */
+/* Drop the levels of calls an error interrupted; see above. */
 static pg_noinline int
-plan_level_check(void)
+frame_level_check(void)
 {
-	while (plan_nested_level > 0)
+	while (frame_level > 0)
 	{
-		PlanFrame  *f = &plan_frames[plan_nested_level - 1];
+		LevelFrame *f = &frames[frame_level - 1];
 
 		if (f->lxid == PGSM_MY_LXID && SubTransactionIsActive(f->subxid))
 			break;
-		plan_nested_level--;
+		frame_level--;
 	}
-	return plan_nested_level;
+	return frame_level;
 }
 
 static inline int
-plan_level(void)
+frame_level_valid(void)
 {
-	return likely(plan_nested_level == 0) ? 0 : plan_level_check();
+	return likely(frame_level == 0) ? 0 : frame_level_check();
+}
+
+/* Room for "n" levels. */
+static pg_noinline void
+frames_grow(int n)
+{
+	int			size = Max(Max(n, 2 * frames_size), 16);
+
+	if (frames == NULL)
+		frames = MemoryContextAlloc(TopMemoryContext,
+									size * sizeof(LevelFrame));
+	else
+		frames = repalloc(frames, size * sizeof(LevelFrame));
+	frames_size = size;
+}
+
+/*
+ * An executor or planner call adds a level, noted with where it started;
+ * it gives back the level to return to when the call returns (an error
+ * leaves that to frame_level_check()).
+ */
+static inline int
+frame_push(void)
+{
+	int			level = frame_level_valid();
+
+	if (unlikely(level >= frames_size))
+		frames_grow(level + 1);
+	frames[level].lxid = PGSM_MY_LXID;
+	frames[level].subxid = GetCurrentSubTransactionId();
+	frame_level = level + 1;
+	return level;
 }
 
 /*
@@ -139,7 +176,7 @@ plan_level(void)
 static inline int
 nesting_level(void)
 {
-	return exec_nested_level + plan_level();
+	return utility_level + frame_level_valid();
 }
 
 /*
@@ -1177,46 +1214,24 @@ pgsm_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	}
 }
 
-/* Room for the frames of "n" plannings inside one another. */
-static pg_noinline void
-plan_frames_grow(int n)
-{
-	int			size = Max(n, 2 * plan_frames_size);
-
-	size = Max(size, 16);
-	if (plan_frames == NULL)
-		plan_frames = MemoryContextAlloc(TopMemoryContext,
-										 size * sizeof(PlanFrame));
-	else
-		plan_frames = repalloc(plan_frames, size * sizeof(PlanFrame));
-	plan_frames_size = size;
-}
-
 /*
  * Plan a statement one nesting level down: a statement the planner runs (an
- * immutable function folded into a constant) is nested.  The level is
- * noted with where the planning started, and taken back when it returns;
- * an error leaves it to plan_level_check().
+ * immutable function folded into a constant) is nested.
  */
 static PlannedStmt *
 plan_nested(Query *parse, const char *query_string, int cursorOptions,
 			ParamListInfo boundParams)
 {
 	PlannedStmt *result;
-	int			level = plan_level();
+	int			level = frame_push();
 
-	if (unlikely(level >= plan_frames_size))
-		plan_frames_grow(level + 1);
-	plan_frames[level].lxid = PGSM_MY_LXID;
-	plan_frames[level].subxid = GetCurrentSubTransactionId();
-	plan_nested_level = level + 1;
 	if (prev_planner_hook)
 		result = prev_planner_hook(parse, query_string, cursorOptions,
 								   boundParams);
 	else
 		result = standard_planner(parse, query_string, cursorOptions,
 								  boundParams);
-	plan_nested_level = level;
+	frame_level = level;
 	return result;
 }
 
@@ -1343,40 +1358,29 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 }
 
+/* What a query runs is nested (see frame_push). */
 static void
 pgsm_ExecutorRun(PGSM_EXECUTOR_RUN_ARGS)
 {
-	exec_nested_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(PGSM_EXECUTOR_RUN_CALL);
-		else
-			standard_ExecutorRun(PGSM_EXECUTOR_RUN_CALL);
-	}
-	PG_FINALLY();
-	{
-		exec_nested_level--;
-	}
-	PG_END_TRY();
+	int			level = frame_push();
+
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(PGSM_EXECUTOR_RUN_CALL);
+	else
+		standard_ExecutorRun(PGSM_EXECUTOR_RUN_CALL);
+	frame_level = level;
 }
 
 static void
 pgsm_ExecutorFinish(QueryDesc *queryDesc)
 {
-	exec_nested_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_FINALLY();
-	{
-		exec_nested_level--;
-	}
-	PG_END_TRY();
+	int			level = frame_push();
+
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+	frame_level = level;
 }
 
 static void
@@ -1517,7 +1521,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	 * prepared statement it runs stands at EXECUTE's own level.
 	 */
 	if (!is_execute)
-		exec_nested_level++;
+		utility_level++;
 	PG_TRY();
 	{
 		if (prev_ProcessUtility)
@@ -1530,7 +1534,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_FINALLY();
 	{
 		if (!is_execute)
-			exec_nested_level--;
+			utility_level--;
 	}
 	PG_END_TRY();
 
