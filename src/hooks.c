@@ -115,18 +115,19 @@ static int	frame_level = 0;
 static LevelFrame *frames = NULL;	/* one per level of frame_level */
 static int	frames_size = 0;
 
-/* Drop the levels of calls an error interrupted; see above. */
+/*
+ * Drop the levels of calls an error interrupted; see above.  The innermost
+ * level is the one added last, so when it is of another transaction, all
+ * are.
+ */
 static pg_noinline int
 frame_level_check(void)
 {
-	while (frame_level > 0)
-	{
-		LevelFrame *f = &frames[frame_level - 1];
-
-		if (f->lxid == PGSM_MY_LXID && SubTransactionIsActive(f->subxid))
-			break;
+	if (frames[frame_level - 1].lxid != PGSM_MY_LXID)
+		frame_level = 0;
+	while (frame_level > 0 &&
+		   !SubTransactionIsActive(frames[frame_level - 1].subxid))
 		frame_level--;
-	}
 	return frame_level;
 }
 
@@ -277,6 +278,8 @@ typedef struct CpuTimes
 typedef struct QueryCpu
 {
 	QueryDesc  *queryDesc;		/* NULL: a free slot */
+	Instrumentation totaltime;	/* queryDesc->totaltime, unless another
+								 * module set it up first */
 	CpuTimes	start;
 	uint64		planid;			/* 0 unless plans are recorded */
 	AppName		app;			/* application name at start */
@@ -1326,8 +1329,6 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		QueryCpu   *qc;
 
 		oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
-		if (queryDesc->totaltime == NULL)
-			queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
 		if (level < PGSM_QUERY_SLOTS && query_slots[level].queryDesc == NULL)
 		{
 			qc = &query_slots[level];
@@ -1336,6 +1337,17 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 		else
 			qc = palloc0(sizeof(QueryCpu));
+
+		/*
+		 * The executor's figures for the whole statement, kept in the slot
+		 * (no allocation), which outlives every reader of totaltime: it is
+		 * freed with the executor's memory.
+		 */
+		if (queryDesc->totaltime == NULL)
+		{
+			InstrInit(&qc->totaltime, INSTRUMENT_ALL);
+			queryDesc->totaltime = &qc->totaltime;
+		}
 		if (pgsm_enable_query_plan && queryDesc->planstate != NULL)
 			qc->planid = plan_id(queryDesc->plannedstmt);
 		MemoryContextSwitchTo(oldcxt);
