@@ -58,7 +58,7 @@ END $$;
 RESET pg_stat_monitor.pgsm_track;
 SELECT count(*) AS lt_after_do FROM lt;
 SELECT 1 / (a - a) AS lt_failed FROM lt;
-SELECT count(*) AS lt_after_error FROM lt;
+SELECT max(a) AS lt_after_error FROM lt;
 SELECT query, toplevel, elevel, sum(calls) AS calls
 FROM pg_stat_monitor_live
 WHERE query LIKE '%lt\_%' AND query NOT LIKE '%pg_stat_monitor%'

@@ -87,7 +87,7 @@ BEGIN
     PERFORM 2 AS pl_after_caught;
 END $$;
 RESET pg_stat_monitor.pgsm_track;
-SELECT 3 AS pl_after_do;
+SELECT count(*) AS pl_after_do FROM pl WHERE a > 0;
 SELECT query, toplevel, elevel, sum(calls) AS calls
 FROM pg_stat_monitor_live
 WHERE query LIKE '%pl\_%' AND query NOT LIKE '%pg_stat_monitor%'
