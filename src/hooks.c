@@ -1484,6 +1484,60 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		standard_ExecutorEnd(queryDesc);
 }
 
+/* Run a utility statement: the hook replaced, or the standard one. */
+static inline void
+utility_run(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			ProcessUtilityContext context, ParamListInfo params,
+			QueryEnvironment *queryEnv, DestReceiver *dest,
+			QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/*
+ * Run a utility statement one level down, the level taken back in an error
+ * trap: CALL, DO, VACUUM, CREATE INDEX CONCURRENTLY and others may end and
+ * start transactions while they run, so their level cannot be checked
+ * against the transaction it started in (see frames).
+ */
+static pg_noinline void
+utility_nested(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			   ProcessUtilityContext context, ParamListInfo params,
+			   QueryEnvironment *queryEnv, DestReceiver *dest,
+			   QueryCompletion *qc)
+{
+	utility_level++;
+	PG_TRY();
+	{
+		utility_run(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		utility_level--;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Utility statements that end no transaction while they run, the commonest
+ * ones: SET, RESET and SHOW, and the transaction statements, which only
+ * change the state of the transaction block (the transaction itself ends
+ * after the statement).
+ */
+static inline bool
+utility_atomic(Node *parsetree)
+{
+	return IsA(parsetree, VariableSetStmt) ||
+		IsA(parsetree, VariableShowStmt) ||
+		IsA(parsetree, TransactionStmt);
+}
+
 /*
  * Utility statements.  EXECUTE, PREPARE and DEALLOCATE are left to the
  * executor hooks, as pg_stat_statements does, so that a prepared statement
@@ -1530,25 +1584,24 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	/*
 	 * What a utility statement runs is nested in it, except for EXECUTE: the
-	 * prepared statement it runs stands at EXECUTE's own level.
+	 * prepared statement it runs stands at EXECUTE's own level.  A statement
+	 * that cannot end a transaction while it runs adds its level as the
+	 * executor does (frame_push); any other sets an error trap.
 	 */
-	if (!is_execute)
-		utility_level++;
-	PG_TRY();
+	if (is_execute)
+		utility_run(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc);
+	else if (utility_atomic(parsetree))
 	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
+		int			frame = frame_push();
+
+		utility_run(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc);
+		frame_level = frame;
 	}
-	PG_FINALLY();
-	{
-		if (!is_execute)
-			utility_level--;
-	}
-	PG_END_TRY();
+	else
+		utility_nested(pstmt, queryString, readOnlyTree, context, params,
+					   queryEnv, dest, qc);
 
 	if (track)
 	{
