@@ -41,8 +41,8 @@ ORDER BY n.query COLLATE "C", t.query COLLATE "C";
 SELECT count(*) AS toplevel_with_top_queryid
 FROM pg_stat_monitor_live WHERE toplevel AND top_queryid IS NOT NULL;
 
--- A query that fails, inside a PL/pgSQL exception block or at top level,
--- leaves no nesting level behind: the statement after the block is nested,
+-- A query or a SET that fails, inside a PL/pgSQL exception block or at top
+-- level, leaves no nesting level behind: the statement after the block is nested,
 -- the statements after the DO block and after the error are top-level.
 SELECT pg_stat_monitor_reset();
 SET pg_stat_monitor.pgsm_track = 'all';
@@ -51,6 +51,11 @@ BEGIN
     BEGIN
         PERFORM 1 / (a - a) FROM lt;
     EXCEPTION WHEN division_by_zero THEN
+        NULL;
+    END;
+    BEGIN
+        SET work_mem = 'lots';
+    EXCEPTION WHEN invalid_parameter_value THEN
         NULL;
     END;
     PERFORM count(*) AS lt_after_caught FROM lt;
