@@ -42,8 +42,9 @@ SELECT count(*) AS toplevel_with_top_queryid
 FROM pg_stat_monitor_live WHERE toplevel AND top_queryid IS NOT NULL;
 
 -- A query or a SET that fails, inside a PL/pgSQL exception block or at top
--- level, leaves no nesting level behind: the statement after the block is nested,
--- the statements after the DO block and after the error are top-level.
+-- level, leaves no nesting level behind: the statement after the block is
+-- nested, the statements after the DO block and after the error are
+-- top-level.
 SELECT pg_stat_monitor_reset();
 SET pg_stat_monitor.pgsm_track = 'all';
 DO $$
