@@ -260,11 +260,14 @@ app_name_current(void)
 	return &current;
 }
 
-/* A backend's CPU time so far, user and system, in msec */
+/*
+ * A backend's CPU time so far, user and system, in microseconds as the
+ * kernel gives them: only a statement's difference is turned into msec.
+ */
 typedef struct CpuTimes
 {
-	double		user;
-	double		sys;
+	int64		user;
+	int64		sys;
 } CpuTimes;
 
 /*
@@ -319,10 +322,17 @@ static bool last_cpu_valid = false;
 #define PGSM_RUSAGE_WHO RUSAGE_SELF
 #endif
 
-static inline double
-timeval_ms(const struct timeval *tv)
+static inline int64
+timeval_us(const struct timeval *tv)
 {
-	return tv->tv_sec * 1000.0 + tv->tv_usec / 1000.0;
+	return (int64) tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
+/* The CPU time between two readings, in msec */
+static inline double
+cpu_ms(int64 from, int64 to)
+{
+	return to > from ? (to - from) / 1000.0 : 0.0;
 }
 
 static inline void
@@ -331,8 +341,8 @@ cpu_read(CpuTimes *t)
 	struct rusage ru;
 
 	getrusage(PGSM_RUSAGE_WHO, &ru);
-	t->user = timeval_ms(&ru.ru_utime);
-	t->sys = timeval_ms(&ru.ru_stime);
+	t->user = timeval_us(&ru.ru_utime);
+	t->sys = timeval_us(&ru.ru_stime);
 }
 
 static inline void
@@ -1427,8 +1437,8 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		/* the store adds these straight into the entry */
 		sample.total_time = msec;
 		sample.rows = queryDesc->estate->es_processed;
-		sample.cpu_user_time = Max(0.0, end.user - qc->start.user);
-		sample.cpu_sys_time = Max(0.0, end.sys - qc->start.sys);
+		sample.cpu_user_time = cpu_ms(qc->start.user, end.user);
+		sample.cpu_sys_time = cpu_ms(qc->start.sys, end.sys);
 		sample.bufusage = &queryDesc->totaltime->bufusage;
 		sample.walusage = &queryDesc->totaltime->walusage;
 		sample.jit = queryDesc->estate->es_jit ?
@@ -1635,8 +1645,8 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			sample.walusage = &walusage;
 		}
 		sample.total_time = INSTR_TIME_GET_MILLISEC(duration);
-		sample.cpu_user_time = Max(0.0, cpu_at_end.user - cpu_at_start.user);
-		sample.cpu_sys_time = Max(0.0, cpu_at_end.sys - cpu_at_start.sys);
+		sample.cpu_user_time = cpu_ms(cpu_at_start.user, cpu_at_end.user);
+		sample.cpu_sys_time = cpu_ms(cpu_at_start.sys, cpu_at_end.sys);
 		/* the rows of the commands that report them, as pg_stat_statements */
 		if (qc != NULL &&
 			(qc->commandTag == CMDTAG_COPY ||
