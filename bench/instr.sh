@@ -222,7 +222,7 @@ part_instr() {
 	done
 	wait || true
 	local bad
-	bad=$(grep -l '^failed$' "$raw"/*.total 2>/dev/null | head -n 3 | xargs -r -n1 basename | tr '\n' ' ')
+	bad=$({ grep -l '^failed$' "$raw"/*.total 2>/dev/null || true; } | head -n 3 | xargs -r -n1 basename | tr '\n' ' ')
 	[ -z "$bad" ] || cannot_measure "runs failed: $bad(their stderr is in $raw)"
 
 	for c in $INSTR_CONFIGS; do

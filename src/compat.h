@@ -115,6 +115,13 @@ pgsm_utility_jumble(PlannedStmt *pstmt, const char *sql, int len)
 #define PGSM_PARALLEL_WORKERS_LAUNCHED(es)	0
 #endif
 
+/* The backend's local transaction id moved into PGPROC.vxid in PostgreSQL 17. */
+#if PG_VERSION_NUM >= 170000
+#define PGSM_MY_LXID	(MyProc->vxid.lxid)
+#else
+#define PGSM_MY_LXID	(MyProc->lxid)
+#endif
+
 /* ExecutorRun lost its execute_once argument in PostgreSQL 18. */
 #if PG_VERSION_NUM >= 180000
 #define PGSM_EXECUTOR_RUN_ARGS	QueryDesc *queryDesc, ScanDirection direction, uint64 count

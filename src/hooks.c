@@ -15,7 +15,8 @@
  *
  * Every hook calls the hook it replaced.  Nesting is tracked as in
  * pg_stat_statements, so that pg_stat_monitor.pgsm_track = top records only
- * statements issued by the client, and all records nested ones too.
+ * statements issued by the client, and all records nested ones too; the
+ * executor's and the planner's levels without an error trap (see frames).
  * Parallel workers and pg_stat_monitor's own worker are never recorded.
  *
  * A planning waits in this backend's memory (pending_plannings) until the
@@ -58,6 +59,7 @@
 #include "parser/parsetree.h"
 #include "parser/scansup.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/backend_status.h"
@@ -80,9 +82,92 @@ static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static emit_log_hook_type prev_emit_log_hook = NULL;
 
-/* Nesting of executor and utility calls, and of planner calls */
-static int	exec_nested_level = 0;
-static int	plan_nested_level = 0;
+/*
+ * Nesting of statements: what the executor, the planner or a utility
+ * statement runs is nested one level down.
+ *
+ * A utility statement's level (utility_level) is taken back in an error
+ * trap, as pg_stat_statements does: CALL and DO may end and start
+ * transactions while they run.  The executor's and the planner's levels
+ * (frame_level) set no trap, since they are added for nearly every
+ * statement and a trap costs more than the rest of their hooks.  Those
+ * calls never outlive their transaction (transaction control needs a
+ * context that is not atomic, and a query or a planning is atomic), and
+ * each notes, for the level it adds, the transaction and subtransaction it
+ * started in (frames).  An error is caught for good only by rolling back a
+ * subtransaction or the transaction, and every call that error interrupted
+ * started in what was rolled back or in a subtransaction inside it, while
+ * a call still under way started in a subtransaction that is still
+ * active, of the same transaction.  So a level whose subtransaction is no
+ * longer active, or whose transaction has ended, is of a call an error
+ * interrupted, and is dropped.  Levels are added and dropped in stack
+ * order, so only the innermost needs checking; that is done only while
+ * frame_level is not 0 (inside a query or a planning, or after one failed).
+ */
+typedef struct LevelFrame
+{
+	LocalTransactionId lxid;
+	SubTransactionId subxid;
+} LevelFrame;
+
+static int	utility_level = 0;
+static int	frame_level = 0;
+static LevelFrame *frames = NULL;	/* one per level of frame_level */
+static int	frames_size = 0;
+
+/*
+ * Drop the levels of calls an error interrupted; see above.  The innermost
+ * level is the one added last, so when it is of another transaction, all
+ * are.
+ */
+static pg_noinline int
+frame_level_check(void)
+{
+	if (frames[frame_level - 1].lxid != PGSM_MY_LXID)
+		frame_level = 0;
+	while (frame_level > 0 &&
+		   !SubTransactionIsActive(frames[frame_level - 1].subxid))
+		frame_level--;
+	return frame_level;
+}
+
+static inline int
+frame_level_valid(void)
+{
+	return likely(frame_level == 0) ? 0 : frame_level_check();
+}
+
+/* Room for "n" levels. */
+static pg_noinline void
+frames_grow(int n)
+{
+	int			size = Max(Max(n, 2 * frames_size), 16);
+
+	if (frames == NULL)
+		frames = MemoryContextAlloc(TopMemoryContext,
+									size * sizeof(LevelFrame));
+	else
+		frames = repalloc(frames, size * sizeof(LevelFrame));
+	frames_size = size;
+}
+
+/*
+ * An executor or planner call adds a level, noted with where it started;
+ * it gives back the level to return to when the call returns (an error
+ * leaves that to frame_level_check()).
+ */
+static inline int
+frame_push(void)
+{
+	int			level = frame_level_valid();
+
+	if (unlikely(level >= frames_size))
+		frames_grow(level + 1);
+	frames[level].lxid = PGSM_MY_LXID;
+	frames[level].subxid = GetCurrentSubTransactionId();
+	frame_level = level + 1;
+	return level;
+}
 
 /*
  * The nesting level of a statement: a statement run by the planner (an
@@ -92,7 +177,7 @@ static int	plan_nested_level = 0;
 static inline int
 nesting_level(void)
 {
-	return exec_nested_level + plan_nested_level;
+	return utility_level + frame_level_valid();
 }
 
 /*
@@ -175,11 +260,14 @@ app_name_current(void)
 	return &current;
 }
 
-/* A backend's CPU time so far, user and system, in msec */
+/*
+ * A backend's CPU time so far, user and system, in microseconds as the
+ * kernel gives them: only a statement's difference is turned into msec.
+ */
 typedef struct CpuTimes
 {
-	double		user;
-	double		sys;
+	int64		user;
+	int64		sys;
 } CpuTimes;
 
 /*
@@ -193,6 +281,8 @@ typedef struct CpuTimes
 typedef struct QueryCpu
 {
 	QueryDesc  *queryDesc;		/* NULL: a free slot */
+	Instrumentation totaltime;	/* queryDesc->totaltime, unless another
+								 * module set it up first */
 	CpuTimes	start;
 	uint64		planid;			/* 0 unless plans are recorded */
 	AppName		app;			/* application name at start */
@@ -232,10 +322,17 @@ static bool last_cpu_valid = false;
 #define PGSM_RUSAGE_WHO RUSAGE_SELF
 #endif
 
-static inline double
-timeval_ms(const struct timeval *tv)
+static inline int64
+timeval_us(const struct timeval *tv)
 {
-	return tv->tv_sec * 1000.0 + tv->tv_usec / 1000.0;
+	return (int64) tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
+/* The CPU time between two readings, in msec */
+static inline double
+cpu_ms(int64 from, int64 to)
+{
+	return to > from ? (to - from) / 1000.0 : 0.0;
 }
 
 static inline void
@@ -244,8 +341,8 @@ cpu_read(CpuTimes *t)
 	struct rusage ru;
 
 	getrusage(PGSM_RUSAGE_WHO, &ru);
-	t->user = timeval_ms(&ru.ru_utime);
-	t->sys = timeval_ms(&ru.ru_stime);
+	t->user = timeval_us(&ru.ru_utime);
+	t->sys = timeval_us(&ru.ru_stime);
 }
 
 static inline void
@@ -1104,7 +1201,7 @@ pgsm_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 
-	if (exec_nested_level == 0 && plan_nested_level == 0)
+	if (nesting_level() == 0)
 	{
 		noted_stmt.source = pstate->p_sourcetext;
 		noted_stmt.message_start = GetCurrentStatementStartTimestamp();
@@ -1130,67 +1227,78 @@ pgsm_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	}
 }
 
+/*
+ * Plan a statement one nesting level down: a statement the planner runs (an
+ * immutable function folded into a constant) is nested.
+ */
+static PlannedStmt *
+plan_nested(Query *parse, const char *query_string, int cursorOptions,
+			ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	int			level = frame_push();
+
+	if (prev_planner_hook)
+		result = prev_planner_hook(parse, query_string, cursorOptions,
+								   boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions,
+								  boundParams);
+	frame_level = level;
+	return result;
+}
+
+/*
+ * A planning that is recorded (pgsm_track_planning): its time, blocks and
+ * WAL wait for its execution (pending_add).  Apart from pgsm_planner, so
+ * that a planning not recorded sets up nothing for it.
+ */
+static pg_noinline PlannedStmt *
+plan_tracked(Query *parse, const char *query_string, int cursorOptions,
+			 ParamListInfo boundParams, int level)
+{
+	PlannedStmt *result;
+	instr_time	start;
+	instr_time	duration;
+	BufferUsage bufusage_start = pgBufferUsage;
+	WalUsage	walusage_start = pgWalUsage;
+	BufferUsage bufusage;
+	WalUsage	walusage;
+	PgsmCounters delta;
+	PgsmKey		key;
+	const AppName *app;
+
+	INSTR_TIME_SET_CURRENT(start);
+	result = plan_nested(parse, query_string, cursorOptions, boundParams);
+	INSTR_TIME_SET_CURRENT(duration);
+	INSTR_TIME_SUBTRACT(duration, start);
+
+	memset(&bufusage, 0, sizeof(bufusage));
+	BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
+	memset(&walusage, 0, sizeof(walusage));
+	WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
+
+	MemSet(&delta, 0, sizeof(delta));
+	set_usage(&delta, &bufusage, &walusage);
+	delta.total_plan_time = INSTR_TIME_GET_MILLISEC(duration);
+
+	app = app_name_current();
+	make_key(&key, parse->queryId, 0, level, app, GetUserId());
+	pending_add(&key, &delta, query_string, parse, level, app);
+	return result;
+}
+
 static PlannedStmt *
 pgsm_planner(Query *parse, const char *query_string, int cursorOptions,
 			 ParamListInfo boundParams)
 {
-	PlannedStmt *result;
-	int			level = exec_nested_level + plan_nested_level;
-	bool		track = pgsm_track_planning && query_string != NULL &&
-		parse->queryId != UINT64CONST(0) && pgsm_enabled(level);
-	instr_time	start;
-	BufferUsage bufusage_start;
-	WalUsage	walusage_start;
+	int			level = nesting_level();
 
-	if (track)
-	{
-		bufusage_start = pgBufferUsage;
-		walusage_start = pgWalUsage;
-		INSTR_TIME_SET_CURRENT(start);
-	}
-
-	plan_nested_level++;
-	PG_TRY();
-	{
-		if (prev_planner_hook)
-			result = prev_planner_hook(parse, query_string, cursorOptions,
-									   boundParams);
-		else
-			result = standard_planner(parse, query_string, cursorOptions,
-									  boundParams);
-	}
-	PG_FINALLY();
-	{
-		plan_nested_level--;
-	}
-	PG_END_TRY();
-
-	if (track)
-	{
-		instr_time	duration;
-		BufferUsage bufusage;
-		WalUsage	walusage;
-		PgsmCounters delta;
-		PgsmKey		key;
-		const AppName *app;
-
-		INSTR_TIME_SET_CURRENT(duration);
-		INSTR_TIME_SUBTRACT(duration, start);
-
-		memset(&bufusage, 0, sizeof(bufusage));
-		BufferUsageAccumDiff(&bufusage, &pgBufferUsage, &bufusage_start);
-		memset(&walusage, 0, sizeof(walusage));
-		WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
-
-		MemSet(&delta, 0, sizeof(delta));
-		set_usage(&delta, &bufusage, &walusage);
-		delta.total_plan_time = INSTR_TIME_GET_MILLISEC(duration);
-
-		app = app_name_current();
-		make_key(&key, parse->queryId, 0, level, app, GetUserId());
-		pending_add(&key, &delta, query_string, parse, level, app);
-	}
-	return result;
+	if (pgsm_track_planning && query_string != NULL &&
+		parse->queryId != UINT64CONST(0) && pgsm_enabled(level))
+		return plan_tracked(parse, query_string, cursorOptions, boundParams,
+							level);
+	return plan_nested(parse, query_string, cursorOptions, boundParams);
 }
 
 /* What the texts of an executed statement's entry are made from. */
@@ -1231,8 +1339,6 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		QueryCpu   *qc;
 
 		oldcxt = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
-		if (queryDesc->totaltime == NULL)
-			queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_ALL, false);
 		if (level < PGSM_QUERY_SLOTS && query_slots[level].queryDesc == NULL)
 		{
 			qc = &query_slots[level];
@@ -1241,6 +1347,17 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		}
 		else
 			qc = palloc0(sizeof(QueryCpu));
+
+		/*
+		 * The executor's figures for the whole statement, kept in the slot
+		 * (no allocation), which outlives every reader of totaltime: it is
+		 * freed with the executor's memory.
+		 */
+		if (queryDesc->totaltime == NULL)
+		{
+			InstrInit(&qc->totaltime, INSTRUMENT_ALL);
+			queryDesc->totaltime = &qc->totaltime;
+		}
 		if (pgsm_enable_query_plan && queryDesc->planstate != NULL)
 			qc->planid = plan_id(queryDesc->plannedstmt);
 		MemoryContextSwitchTo(oldcxt);
@@ -1263,40 +1380,29 @@ pgsm_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 }
 
+/* What a query runs is nested (see frame_push). */
 static void
 pgsm_ExecutorRun(PGSM_EXECUTOR_RUN_ARGS)
 {
-	exec_nested_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(PGSM_EXECUTOR_RUN_CALL);
-		else
-			standard_ExecutorRun(PGSM_EXECUTOR_RUN_CALL);
-	}
-	PG_FINALLY();
-	{
-		exec_nested_level--;
-	}
-	PG_END_TRY();
+	int			level = frame_push();
+
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(PGSM_EXECUTOR_RUN_CALL);
+	else
+		standard_ExecutorRun(PGSM_EXECUTOR_RUN_CALL);
+	frame_level = level;
 }
 
 static void
 pgsm_ExecutorFinish(QueryDesc *queryDesc)
 {
-	exec_nested_level++;
-	PG_TRY();
-	{
-		if (prev_ExecutorFinish)
-			prev_ExecutorFinish(queryDesc);
-		else
-			standard_ExecutorFinish(queryDesc);
-	}
-	PG_FINALLY();
-	{
-		exec_nested_level--;
-	}
-	PG_END_TRY();
+	int			level = frame_push();
+
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+	frame_level = level;
 }
 
 static void
@@ -1331,8 +1437,8 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		/* the store adds these straight into the entry */
 		sample.total_time = msec;
 		sample.rows = queryDesc->estate->es_processed;
-		sample.cpu_user_time = Max(0.0, end.user - qc->start.user);
-		sample.cpu_sys_time = Max(0.0, end.sys - qc->start.sys);
+		sample.cpu_user_time = cpu_ms(qc->start.user, end.user);
+		sample.cpu_sys_time = cpu_ms(qc->start.sys, end.sys);
 		sample.bufusage = &queryDesc->totaltime->bufusage;
 		sample.walusage = &queryDesc->totaltime->walusage;
 		sample.jit = queryDesc->estate->es_jit ?
@@ -1388,6 +1494,60 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		standard_ExecutorEnd(queryDesc);
 }
 
+/* Run a utility statement: the hook replaced, or the standard one. */
+static inline void
+utility_run(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			ProcessUtilityContext context, ParamListInfo params,
+			QueryEnvironment *queryEnv, DestReceiver *dest,
+			QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+/*
+ * Run a utility statement one level down, the level taken back in an error
+ * trap: CALL, DO, VACUUM, CREATE INDEX CONCURRENTLY and others may end and
+ * start transactions while they run, so their level cannot be checked
+ * against the transaction it started in (see frames).
+ */
+static pg_noinline void
+utility_nested(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			   ProcessUtilityContext context, ParamListInfo params,
+			   QueryEnvironment *queryEnv, DestReceiver *dest,
+			   QueryCompletion *qc)
+{
+	utility_level++;
+	PG_TRY();
+	{
+		utility_run(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		utility_level--;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Utility statements that end no transaction while they run, the commonest
+ * ones: SET, RESET and SHOW, and the transaction statements, which only
+ * change the state of the transaction block (the transaction itself ends
+ * after the statement).
+ */
+static inline bool
+utility_atomic(Node *parsetree)
+{
+	return IsA(parsetree, VariableSetStmt) ||
+		IsA(parsetree, VariableShowStmt) ||
+		IsA(parsetree, TransactionStmt);
+}
+
 /*
  * Utility statements.  EXECUTE, PREPARE and DEALLOCATE are left to the
  * executor hooks, as pg_stat_statements does, so that a prepared statement
@@ -1434,25 +1594,24 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	/*
 	 * What a utility statement runs is nested in it, except for EXECUTE: the
-	 * prepared statement it runs stands at EXECUTE's own level.
+	 * prepared statement it runs stands at EXECUTE's own level.  A statement
+	 * that cannot end a transaction while it runs adds its level as the
+	 * executor does (frame_push); any other sets an error trap.
 	 */
-	if (!is_execute)
-		exec_nested_level++;
-	PG_TRY();
+	if (is_execute)
+		utility_run(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc);
+	else if (utility_atomic(parsetree))
 	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
+		int			frame = frame_push();
+
+		utility_run(pstmt, queryString, readOnlyTree, context, params,
+					queryEnv, dest, qc);
+		frame_level = frame;
 	}
-	PG_FINALLY();
-	{
-		if (!is_execute)
-			exec_nested_level--;
-	}
-	PG_END_TRY();
+	else
+		utility_nested(pstmt, queryString, readOnlyTree, context, params,
+					   queryEnv, dest, qc);
 
 	if (track)
 	{
@@ -1486,8 +1645,8 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			sample.walusage = &walusage;
 		}
 		sample.total_time = INSTR_TIME_GET_MILLISEC(duration);
-		sample.cpu_user_time = Max(0.0, cpu_at_end.user - cpu_at_start.user);
-		sample.cpu_sys_time = Max(0.0, cpu_at_end.sys - cpu_at_start.sys);
+		sample.cpu_user_time = cpu_ms(cpu_at_start.user, cpu_at_end.user);
+		sample.cpu_sys_time = cpu_ms(cpu_at_start.sys, cpu_at_end.sys);
 		/* the rows of the commands that report them, as pg_stat_statements */
 		if (qc != NULL &&
 			(qc->commandTag == CMDTAG_COPY ||
@@ -1514,18 +1673,19 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
- * Where the text of an error's statement is, and the query id the error is
- * filed under (0: to be worked out from the text).  Reads at most
- * pgsm_query_max_len bytes past the noted statement, allocates nothing.
+ * Where the statement an error belongs to is in debug_query_string
+ * (*location -1: the whole string; *len 0: to its end), and the query id
+ * the error is filed under (0: to be worked out from the text).  Reads at
+ * most pgsm_query_max_len bytes past the noted statement, and only when
+ * that statement has ended.
  */
-static uint64
-error_source(TextSource *src)
+static inline uint64
+error_statement(int *location, int *len)
 {
 	uint64		queryid = pgstat_get_my_query_id();
 
-	src->source = debug_query_string;
-	src->location = -1;
-	src->bounded = true;
+	*location = -1;
+	*len = 0;
 	if (noted_stmt_current())
 	{
 		int			after = 0;
@@ -1548,8 +1708,8 @@ error_source(TextSource *src)
 		if (!later)
 		{
 			/* the statement itself, or the commit after it */
-			src->location = noted_stmt.location;
-			src->len = noted_stmt.len;
+			*location = noted_stmt.location;
+			*len = noted_stmt.len;
 		}
 		else
 		{
@@ -1558,54 +1718,59 @@ error_source(TextSource *src)
 			 * its text runs from there on, and the query id reported is
 			 * still the earlier statement's.
 			 */
-			src->location = after;
+			*location = after;
 			if (queryid == noted_stmt.queryid)
 				queryid = UINT64CONST(0);
 		}
 	}
-	src->cmd_type = CMD_UNKNOWN;
 	return queryid;
 }
 
 /*
  * Make the row of an error (the error hook's slow path), in the hook's own
- * memory.  queryid 0: the statement failed before parse analysis, and is
- * identified by its normalized text, the part of it that is kept.
+ * memory.  A key whose query id is 0 is of a statement that failed before
+ * parse analysis, identified by its normalized text, the part of it that
+ * is kept.
  */
 static pg_noinline void
-error_record_texts(ErrorData *edata, uint64 queryid, const AppName *app,
-				   Oid userid, TextSource *src)
+error_record_texts(ErrorData *edata, PgsmKey *key, int location, int len,
+				   const AppName *app)
 {
 	PgsmSample	sample = {0};
-	PgsmKey		key;
+	TextSource	src = {0};
 
-	if (queryid == UINT64CONST(0))
+	src.source = debug_query_string;
+	src.location = location;
+	src.len = len;
+	src.bounded = true;
+	src.message = edata->message ? edata->message : "";
+	src.sqlerrcode = edata->sqlerrcode;
+	src.appname = app->name;
+	src.cmd_type = CMD_UNKNOWN;
+	if (key->queryid == 0)
 	{
-		int			len;
-		const char *stmt = statement_text(src->source, src->location,
-										  src->len, true, &len);
-		char	   *norm = pgsm_scan_query(stmt, len, pgsm_query_max_len,
+		int			stmt_len;
+		const char *stmt = statement_text(src.source, location, len, true,
+										  &stmt_len);
+		char	   *norm = pgsm_scan_query(stmt, stmt_len, pgsm_query_max_len,
 										   true, 0, NULL, NULL);
 
-		queryid = hash_bytes_extended((const unsigned char *) norm,
-									  strlen(norm), 0);
+		key->queryid = (int64) hash_bytes_extended((const unsigned char *) norm,
+												   strlen(norm), 0);
 	}
-	make_key(&key, queryid, 0, 0, app, userid);
-	key.sqlcode = edata->sqlerrcode;
-	key.elevel = (uint8) edata->elevel;
-	pgsm_store_record(&key, &sample, -1, PGSM_RECORD_EXEC, build_texts, src);
+	pgsm_store_record(key, &sample, -1, PGSM_RECORD_EXEC, build_texts, &src);
 }
 
 /* The same, with the hook's memory emptied afterwards whatever happens. */
 static pg_noinline void
-error_record_new(ErrorData *edata, uint64 queryid, const AppName *app,
-				 Oid userid, TextSource *src)
+error_record_new(ErrorData *edata, PgsmKey *key, int location, int len,
+				 const AppName *app)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(error_hook_cxt);
 
 	PG_TRY();
 	{
-		error_record_texts(edata, queryid, app, userid, src);
+		error_record_texts(edata, key, location, len, app);
 	}
 	PG_CATCH();
 	{
@@ -1624,19 +1789,19 @@ error_record_new(ErrorData *edata, uint64 queryid, const AppName *app,
  * Errors and warnings of client statements, attributed to the top-level
  * statement.  Nothing here may raise an error of its own: the text scanner
  * cannot, and the store is not entered when this backend already holds its
- * lock.  An error whose row exists is added to it first, with no memory
- * context and no error trap to set up; only making a row needs them.
+ * lock.  An error whose row exists only has its count raised, with nothing
+ * allocated and no error trap set up; only making a row needs them.
  */
 static void
 pgsm_emit_log_hook(ErrorData *edata)
 {
-	PgsmSample	sample = {0};
 	const AppName *app;
 	PgsmKey		key;
-	TextSource	src = {0};
 	uint64		queryid;
 	QueryCpu   *top;
 	Oid			userid;
+	int			location;
+	int			len;
 
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
@@ -1651,9 +1816,7 @@ pgsm_emit_log_hook(ErrorData *edata)
 		return;
 
 	in_error_hook = true;
-	queryid = error_source(&src);
-	src.message = edata->message ? edata->message : "";
-	src.sqlerrcode = edata->sqlerrcode;
+	queryid = error_statement(&location, &len);
 
 	/*
 	 * An error of a top-level statement that the executor runs is filed
@@ -1674,21 +1837,15 @@ pgsm_emit_log_hook(ErrorData *edata)
 		app = app_name_current();
 		userid = GetUserId();
 	}
-	src.appname = app->name;
-	if (queryid != UINT64CONST(0))
+	make_key(&key, queryid, 0, 0, app, userid);
+	key.sqlcode = edata->sqlerrcode;
+	key.elevel = (uint8) edata->elevel;
+	if (queryid != UINT64CONST(0) && pgsm_store_count_error(&key))
 	{
-		make_key(&key, queryid, 0, 0, app, userid);
-		key.sqlcode = edata->sqlerrcode;
-		key.elevel = (uint8) edata->elevel;
-		if (pgsm_store_record(&key, &sample, -1, PGSM_RECORD_EXEC, NULL,
-							  NULL) != PGSM_NOT_FOUND)
-		{
-			in_error_hook = false;
-			return;
-		}
+		in_error_hook = false;
+		return;
 	}
-
-	error_record_new(edata, queryid, app, userid, &src);
+	error_record_new(edata, &key, location, len, app);
 }
 
 /* Install the hooks; called from _PG_init when the library is preloaded. */

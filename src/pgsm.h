@@ -232,8 +232,7 @@ typedef struct PgsmTexts
 typedef enum PgsmRecordResult
 {
 	PGSM_RECORDED,
-	PGSM_FOLDED,				/* no room: added to an overflow row */
-	PGSM_NOT_FOUND				/* no entry, and no build_texts to make one */
+	PGSM_FOLDED					/* no room: added to an overflow row */
 } PgsmRecordResult;
 
 /*
@@ -272,6 +271,7 @@ extern PgsmRecordResult pgsm_store_record(const PgsmKey *key,
 										  int hist_cell, int what,
 										  PgsmBuildTexts build_texts,
 										  void *arg);
+extern bool pgsm_store_count_error(const PgsmKey *key);
 extern int64 pgsm_current_bucket(TimestampTz now);
 extern int64 pgsm_statement_bucket(TimestampTz start);
 extern int64 pgsm_previous_bucket(int64 bucket);

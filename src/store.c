@@ -1023,9 +1023,6 @@ static pg_noinline PgsmRecordResult store_record_new(const PgsmKey *key,
  * room the statement is added to an overflow row instead (overflow_entry),
  * counted as folded, and the worker is woken.  A store that looks full
  * before the texts are built is not given them: the statement is folded.
- * Without build_texts, only an entry that exists is added to, and
- * PGSM_NOT_FOUND says there was none: the error hook tries that first, since
- * it must set up a memory context and an error trap only to make an entry.
  */
 PgsmRecordResult
 pgsm_store_record(const PgsmKey *key, const PgsmSample *sample,
@@ -1050,10 +1047,37 @@ pgsm_store_record(const PgsmKey *key, const PgsmSample *sample,
 	}
 	full = !room_for(0);
 	LWLockRelease(&pgsm->lock);
-	if (build_texts == NULL)
-		return PGSM_NOT_FOUND;
 	return store_record_new(key, hash, full, sample, hist_cell, what,
 							build_texts, arg);
+}
+
+/*
+ * One more occurrence of an error or warning whose row exists: calls is the
+ * only figure such a row has (its other counters stay zero, as
+ * pgsm_store_record() would leave them for an empty sample).  Returns false
+ * when there is no row; the error hook then makes it with
+ * pgsm_store_record(), which it must set up a memory context and an error
+ * trap for.  Takes the lock in shared mode and the entry's mutex.
+ */
+bool
+pgsm_store_count_error(const PgsmKey *key)
+{
+	uint32		hash = key_hash_session_cached(key);
+	int			n;
+
+	Assert(key->elevel != 0 && !key->overflow);
+	LWLockAcquire(&pgsm->lock, LW_SHARED);
+	n = index_lookup(key, hash);
+	if (n >= 0)
+	{
+		PgsmEntry  *e = EntryAt(n);
+
+		SpinLockAcquire(&e->mutex);
+		e->counters.calls++;
+		SpinLockRelease(&e->mutex);
+	}
+	LWLockRelease(&pgsm->lock);
+	return n >= 0;
 }
 
 /*

@@ -739,8 +739,14 @@ pgsm_mask_message(const char *msg, int len, bool complete)
 		}
 		else
 		{
-			appendStringInfoChar(&out, c);
-			i++;
+			/* up to the next character that may start a value, in one copy */
+			int			end = i + 1;
+
+			while (end < len && msg[end] != '"' && msg[end] != '=' &&
+				   msg[end] != '0')
+				end++;
+			appendBinaryStringInfo(&out, msg + i, end - i);
+			i = end;
 		}
 	}
 	return out.data;

@@ -41,6 +41,36 @@ ORDER BY n.query COLLATE "C", t.query COLLATE "C";
 SELECT count(*) AS toplevel_with_top_queryid
 FROM pg_stat_monitor_live WHERE toplevel AND top_queryid IS NOT NULL;
 
+-- A query or a SET that fails, inside a PL/pgSQL exception block or at top
+-- level, leaves no nesting level behind: the statement after the block is
+-- nested, the statements after the DO block and after the error are
+-- top-level.
+SELECT pg_stat_monitor_reset();
+SET pg_stat_monitor.pgsm_track = 'all';
+DO $$
+BEGIN
+    BEGIN
+        PERFORM 1 / (a - a) FROM lt;
+    EXCEPTION WHEN division_by_zero THEN
+        NULL;
+    END;
+    BEGIN
+        SET work_mem = 'lots';
+    EXCEPTION WHEN invalid_parameter_value THEN
+        NULL;
+    END;
+    PERFORM count(*) AS lt_after_caught FROM lt;
+END $$;
+RESET pg_stat_monitor.pgsm_track;
+SELECT count(*) AS lt_after_do FROM lt;
+SELECT 1 / (a - a) AS lt_failed FROM lt;
+SELECT max(a) AS lt_after_error FROM lt;
+SELECT query, toplevel, elevel, sum(calls) AS calls
+FROM pg_stat_monitor_live
+WHERE query LIKE '%lt\_%' AND query NOT LIKE '%pg_stat_monitor%'
+GROUP BY query, toplevel, elevel
+ORDER BY query COLLATE "C", toplevel, elevel;
+
 DROP FUNCTION lt_count(int), lt_sql(int), lt_const(int);
 DROP TABLE lt;
 DROP EXTENSION pg_stat_monitor;

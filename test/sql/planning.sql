@@ -67,6 +67,33 @@ WHERE query LIKE '%pl_folded%' AND query NOT LIKE '%pg_stat_monitor%'
 GROUP BY query, toplevel
 ORDER BY query COLLATE "C", toplevel;
 
+-- A planning that fails (an immutable function that raises an error when the
+-- planner folds it into a constant) leaves no nesting level behind, whether
+-- the error ends the statement or a PL/pgSQL exception block catches it:
+-- the statements after it are top-level.
+CREATE FUNCTION pl_boom(int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+    AS $$ BEGIN RAISE EXCEPTION 'pl_boom %', $1; END $$;
+SELECT pg_stat_monitor_reset();
+SELECT pl_boom(1) AS pl_failed;
+SELECT 1 AS pl_after_error;
+SET pg_stat_monitor.pgsm_track = 'all';
+DO $$
+BEGIN
+    BEGIN
+        PERFORM pl_boom(2);
+    EXCEPTION WHEN raise_exception THEN
+        NULL;
+    END;
+    PERFORM 2 AS pl_after_caught;
+END $$;
+RESET pg_stat_monitor.pgsm_track;
+SELECT count(*) AS pl_after_do FROM pl WHERE a > 0;
+SELECT query, toplevel, elevel, sum(calls) AS calls
+FROM pg_stat_monitor_live
+WHERE query LIKE '%pl\_%' AND query NOT LIKE '%pg_stat_monitor%'
+GROUP BY query, toplevel, elevel
+ORDER BY query COLLATE "C", toplevel, elevel;
+
 -- The reset's own planning is counted with its execution, after the reset;
 -- a statement that is running (this one) shows no row with calls = 0.
 SELECT pg_stat_monitor_reset();
@@ -100,5 +127,6 @@ WHERE query LIKE '%pl_zero' AND elevel = 0 ORDER BY query COLLATE "C";
 DEALLOCATE ALL;
 DROP TABLE pl_zero;
 DROP FUNCTION pl_folded();
+DROP FUNCTION pl_boom(int);
 DROP TABLE pl;
 DROP EXTENSION pg_stat_monitor;
