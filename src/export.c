@@ -440,6 +440,59 @@ local_copy_rows(PgsmBatch *batch)
 	return rows;
 }
 
+/*
+ * pg_stat_monitor_statements' totals: the batch's statements added to them
+ * straight from the batch in memory, by the statement
+ * pgsm_totals_upsert_sql() gives (combined per key, each total updated in
+ * place or inserted), prepared once per extension and kept.  Nothing is
+ * read back from history.
+ */
+static SPIPlanPtr totals_plan = NULL;
+static Oid	totals_plan_ext = InvalidOid;
+static int	totals_plan_version = 0;
+
+static void
+local_add_totals(BatchWrite *bw, PgsmBatch *batch)
+{
+	Datum		values[2];
+	int			rc;
+
+	if (totals_plan != NULL &&
+		(totals_plan_ext != ext_oid || totals_plan_version != ext_version))
+	{
+		SPI_freeplan(totals_plan);
+		totals_plan = NULL;
+	}
+	if (totals_plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, TEXTOID};
+		SPIPlanPtr	plan;
+		char	   *sql;
+
+		spi_exec(psprintf("SELECT %s.pgsm_totals_upsert_sql()", ext_schema),
+				 0, NULL, NULL, SPI_OK_SELECT);
+		sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		if (sql == NULL)
+			elog(ERROR, "pgsm_totals_upsert_sql() returned NULL");
+		plan = SPI_prepare(sql, 2, types);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not keep the plan of \"%s\"", sql);
+		totals_plan = plan;
+		totals_plan_ext = ext_oid;
+		totals_plan_version = ext_version;
+	}
+
+	values[0] = Int64GetDatum((int64) bw->batch_id);
+	values[1] = CStringGetTextDatum(pgsm_batch_server_name(batch));
+	rc = SPI_execute_plan(totals_plan, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not add batch " UINT64_FORMAT " to the totals: %s",
+			 bw->batch_id, SPI_result_code_string(rc));
+}
+
 static uint64
 local_write(BatchWrite *bw, PgsmBatch *batch)
 {
@@ -491,18 +544,9 @@ local_write(BatchWrite *bw, PgsmBatch *batch)
 
 	rows = local_copy_rows(batch);
 
-	/* pg_stat_monitor_statements' totals, from the rows just written */
 	if (ext_version >= VERSION_ENTRIES)
 	{
-		sql = psprintf("SELECT %s.pgsm_add_totals($1, $2, $3)", s);
-		types[0] = INT8OID;
-		values[0] = Int64GetDatum((int64) bw->batch_id);
-		types[1] = TIMESTAMPTZOID;
-		values[1] = TimestampTzGetDatum(bw->first_start);
-		types[2] = TEXTOID;
-		values[2] = CStringGetTextDatum(pgsm_batch_server_name(batch));
-		spi_exec(sql, 3, types, values, SPI_OK_SELECT);
-
+		local_add_totals(bw, batch);
 		sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows, server_name)"
 					   " VALUES ($1, $2, $3)", s);
 	}
