@@ -97,17 +97,27 @@ static TimestampTz retry_after = 0;
 static bool refresh_pending = false;
 
 /*
+ * The batch the worker is writing, while it adds it to the totals: its copy
+ * of the frozen entries, which pgsm_batch_rows() reads instead of copying
+ * them again under the store's lock.
+ */
+static PgsmBatch *totals_batch = NULL;
+
+/*
  * The frozen batch, as rows of the view plus the sums of squares that let
  * early-flushed parts of a bucket be added up, and the ids of its texts.
- * Copies the batch under the store's lock in shared mode, so any session may
- * call it; only the worker has a use for it.
+ * In the worker adding that batch to the totals, read from the worker's
+ * copy, the one its rows were written from; elsewhere, copied under the
+ * store's lock in shared mode, so any session may call it (only the worker
+ * has a use for it).
  */
 Datum
 pgsm_batch_rows(PG_FUNCTION_ARGS)
 {
 	uint64		batch_id = (uint64) PG_GETARG_INT64(0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	PgsmSnapshot snap;
+	PgsmSnapshot local;
+	PgsmSnapshot *snap;
 	TimestampTz now = GetCurrentTimestamp();
 	int			base;
 
@@ -119,22 +129,28 @@ pgsm_batch_rows(PG_FUNCTION_ARGS)
 		elog(ERROR, "pgsm_batch_rows() has %d columns, expected %d",
 			 rsinfo->setDesc->natts, BATCH_COLS);
 
-	pgsm_store_snapshot(&snap, true);
-	if (snap.batch_id != batch_id)
+	if (totals_batch != NULL && pgsm_batch_snapshot(totals_batch)->batch_id == batch_id)
+		snap = pgsm_batch_snapshot(totals_batch);
+	else
+	{
+		pgsm_store_snapshot(&local, true);
+		snap = &local;
+	}
+	if (snap->batch_id != batch_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("batch " UINT64_FORMAT " is not being exported", batch_id)));
 
-	for (int n = 0; n < snap.nentries; n++)
+	for (int n = 0; n < snap->nentries; n++)
 	{
-		PgsmEntry  *e = PgsmSnapshotEntry(&snap, n);
+		PgsmEntry  *e = PgsmSnapshotEntry(snap, n);
 		Datum		values[BATCH_COLS];
 		bool		nulls[BATCH_COLS];
-		const char *t = snap.texts + e->text_offset;
+		const char *t = snap->texts + e->text_offset;
 		int			i = base;
 
 		memset(nulls, 0, sizeof(nulls));
-		pgsm_entry_row(e, snap.texts, true, false, now, values, nulls);
+		pgsm_entry_row(e, snap->texts, true, false, now, values, nulls);
 
 		values[i++] = Float8GetDatum(e->counters.sum_var_time);
 		values[i++] = Float8GetDatum(e->counters.sum_var_plan_time);
@@ -487,7 +503,16 @@ local_add_totals(BatchWrite *bw, PgsmBatch *batch)
 
 	values[0] = Int64GetDatum((int64) bw->batch_id);
 	values[1] = CStringGetTextDatum(pgsm_batch_server_name(batch));
-	rc = SPI_execute_plan(totals_plan, values, NULL, false, 0);
+	totals_batch = batch;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(totals_plan, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		totals_batch = NULL;
+	}
+	PG_END_TRY();
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not add batch " UINT64_FORMAT " to the totals: %s",
 			 bw->batch_id, SPI_result_code_string(rc));
