@@ -1740,10 +1740,15 @@ CREATE TABLE @extschema@.pg_stat_monitor_totals (
     parallel_workers_launched int8,
     stats_since timestamptz NOT NULL,
     server_name text NOT NULL
-);
+)
+-- room on each page for the new versions of its rows: updated in place (HOT)
+WITH (fillfactor = 70);
 
+-- fixed-width columns first, the query id leading: each export looks up
+-- every statement of its batch here, and a comparison that starts with
+-- text (or any column after it) costs several times more
 CREATE UNIQUE INDEX pg_stat_monitor_totals_key ON @extschema@.pg_stat_monitor_totals
-    (server_name, userid, dbid, toplevel, queryid) NULLS NOT DISTINCT;
+    (queryid, userid, dbid, toplevel, server_name) NULLS NOT DISTINCT;
 
 COMMENT ON TABLE @extschema@.pg_stat_monitor_totals IS
     'Running totals per server, user, database, level and query id since the last reset, added to at each export; read through pg_stat_monitor_statements';
@@ -1751,14 +1756,19 @@ COMMENT ON TABLE @extschema@.pg_stat_monitor_totals IS
 /*
  * How parts of one entry add up, column by column of the stored form
  * (pg_stat_monitor_entries, pg_stat_monitor_totals): the expression that
- * gives column "col" of the whole from the parts' rows "p".  Counts and
- * times are summed; minima and maxima are those of the parts that have
- * calls (or plans), 0 without any; sums of squared deviations are combined
- * with the parts' means; the first time seen is kept.  Of an entry's
- * descriptive columns (names, comments, text ids) one is kept, as the
- * views do; histograms are summed cell by cell.
+ * gives column "col" of the whole from the parts' rows "p", an aggregate;
+ * or, given the names of two rows "a" and "b", the expression that gives
+ * it from those two (a running total and what is added to it, as
+ * INSERT ... ON CONFLICT DO UPDATE has them).  Each rule is written here
+ * once in both forms, side by side.  Counts and times are summed;
+ * minima and maxima are those of the parts that have calls (or plans), 0
+ * without any; sums of squared deviations are combined with the parts'
+ * means; the first time seen is kept.  Of an entry's descriptive columns
+ * (names, comments, text ids) one is kept, as the views do; histograms are
+ * summed cell by cell.  NULLs are skipped as aggregates skip them (a
+ * counter a server version does not measure).
  */
-CREATE FUNCTION @extschema@.pgsm_combine(col text)
+CREATE FUNCTION @extschema@.pgsm_combine(col text, a text DEFAULT NULL, b text DEFAULT NULL)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -1766,23 +1776,40 @@ AS $$
 SELECT CASE
     WHEN col OPERATOR(pg_catalog.=) ANY (ARRAY['query', 'stats_since', 'query_text_id',
                                               'plan_text_id', 'top_query_text_id']) THEN
-        pg_catalog.format('min(p.%I)', col)
+        CASE WHEN pair THEN pg_catalog.format('least(%1$s.%3$I, %2$s.%3$I)', a, b, col)
+             ELSE pg_catalog.format('min(p.%I)', col) END
     WHEN col OPERATOR(pg_catalog.=) ANY (ARRAY['username', 'datname', 'pgsm_query_id', 'comments',
                                               'relations', 'cmd_type', 'message']) THEN
-        pg_catalog.format('max(p.%I)', col)
+        CASE WHEN pair THEN pg_catalog.format('greatest(%1$s.%3$I, %2$s.%3$I)', a, b, col)
+             ELSE pg_catalog.format('max(p.%I)', col) END
     WHEN col OPERATOR(pg_catalog.=) 'resp_calls' THEN
-        '@extschema@.pgsm_sum(p.resp_calls)'
+        CASE WHEN pair THEN pg_catalog.format('coalesce(@extschema@.pgsm_add_arrays(%1$s.resp_calls, %2$s.resp_calls),'
+                                              ' %1$s.resp_calls, %2$s.resp_calls)', a, b)
+             ELSE '@extschema@.pgsm_sum(p.resp_calls)' END
     WHEN col OPERATOR(pg_catalog.~) '^(min|max)_(exec|plan)_time$' THEN
-        pg_catalog.format('coalesce(%s(p.%I) FILTER (WHERE p.%s > 0), 0)',
-                          pg_catalog.left(col, 3), col, n)
+        CASE WHEN pair THEN pg_catalog.format('CASE WHEN %1$s.%4$I > 0 AND %2$s.%4$I > 0 THEN %5$s(%1$s.%3$I, %2$s.%3$I)'
+                                              ' WHEN %1$s.%4$I > 0 THEN %1$s.%3$I WHEN %2$s.%4$I > 0 THEN %2$s.%3$I'
+                                              ' ELSE 0 END',
+                                              a, b, col, n,
+                                              CASE pg_catalog.left(col, 3) WHEN 'min' THEN 'least' ELSE 'greatest' END)
+             ELSE pg_catalog.format('coalesce(%s(p.%I) FILTER (WHERE p.%s > 0), 0)',
+                                    pg_catalog.left(col, 3), col, n) END
     WHEN col OPERATOR(pg_catalog.~) '^sum_var_(exec|plan)_time$' THEN
-        pg_catalog.format('coalesce(greatest(0, sum(p.%1$I) + sum(p.%2$I ^ 2 / p.%3$I) FILTER (WHERE p.%3$I > 0)'
-                          ' - sum(p.%2$I) ^ 2 / nullif(sum(p.%3$I), 0)), 0)',
-                          col, pg_catalog.replace(col, 'sum_var_', 'total_'), n)
-    ELSE pg_catalog.format('sum(p.%I)', col)
+        CASE WHEN pair THEN pg_catalog.format('CASE WHEN %1$s.%4$I + %2$s.%4$I > 0 THEN greatest(0, %1$s.%3$I + %2$s.%3$I'
+                                              ' + CASE WHEN %1$s.%4$I > 0 THEN %1$s.%5$I ^ 2 / %1$s.%4$I ELSE 0 END'
+                                              ' + CASE WHEN %2$s.%4$I > 0 THEN %2$s.%5$I ^ 2 / %2$s.%4$I ELSE 0 END'
+                                              ' - (%1$s.%5$I + %2$s.%5$I) ^ 2 / (%1$s.%4$I + %2$s.%4$I)) ELSE 0 END',
+                                              a, b, col, n, pg_catalog.replace(col, 'sum_var_', 'total_'))
+             ELSE pg_catalog.format('coalesce(greatest(0, sum(p.%1$I) + sum(p.%2$I ^ 2 / p.%3$I) FILTER (WHERE p.%3$I > 0)'
+                                    ' - sum(p.%2$I) ^ 2 / nullif(sum(p.%3$I), 0)), 0)',
+                                    col, pg_catalog.replace(col, 'sum_var_', 'total_'), n) END
+    ELSE
+        CASE WHEN pair THEN pg_catalog.format('coalesce(%1$s.%3$I + %2$s.%3$I, %1$s.%3$I, %2$s.%3$I)', a, b, col)
+             ELSE pg_catalog.format('sum(p.%I)', col) END
 END
 FROM (SELECT CASE WHEN col OPERATOR(pg_catalog.~) 'plan_time$' THEN 'plans'
-                  ELSE 'calls' END) c(n)
+                  ELSE 'calls' END,
+             b IS NOT NULL) c(n, pair)
 $$;
 
 /*
@@ -1985,6 +2012,47 @@ $$;
 
 -- the totals of the history written before this version
 SELECT @extschema@.pgsm_add_totals(NULL, NULL, NULL);
+
+/*
+ * The statement with which the worker adds a batch it exports to its own
+ * totals, straight from the batch in memory: $1 the batch's id (its rows,
+ * as pgsm_batch_rows gives them and as they go to pg_stat_monitor_entries),
+ * $2 the server's name.  The batch's statements are combined per key, then
+ * each key's total is updated in place (HOT: the key columns never change,
+ * and the table leaves room on its pages), or inserted when new.  Nothing
+ * is read back from history.  The worker prepares it once per extension.
+ */
+CREATE FUNCTION @extschema@.pgsm_totals_upsert_sql()
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT pg_catalog.format(
+    'INSERT INTO @extschema@.pg_stat_monitor_totals AS t (%1$s)'
+    ' SELECT %2$s FROM (SELECT %3$s FROM @extschema@.pgsm_batch_rows($1) b'
+    '                   WHERE b.elevel OPERATOR(pg_catalog.=) 0) p'
+    ' GROUP BY p.queryid, p.userid, p.dbid, p.toplevel, p.server_name'
+    ' ON CONFLICT (queryid, userid, dbid, toplevel, server_name) DO UPDATE SET %4$s',
+    pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
+    pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('p.%I', a.attname)
+                               ELSE @extschema@.pgsm_combine(a.attname) END,
+                          ', ' ORDER BY a.attnum),
+    -- statements only, as pgsm_add_totals: pg_stat_statements has no error rows
+    pg_catalog.string_agg(CASE a.attname
+                              WHEN 'stats_since' THEN 'b.bucket_start_time'
+                              WHEN 'server_name' THEN '$2'
+                              ELSE pg_catalog.format('b.%I', a.attname) END
+                          OPERATOR(pg_catalog.||) ' AS ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(a.attname),
+                          ', ' ORDER BY a.attnum),
+    pg_catalog.string_agg(pg_catalog.format('%I = %s', a.attname,
+                                            @extschema@.pgsm_combine(a.attname, 't', 'excluded')),
+                          ', ' ORDER BY a.attnum) FILTER (WHERE NOT x.is_key))
+FROM pg_catalog.pg_attribute a,
+     LATERAL (SELECT a.attname OPERATOR(pg_catalog.=)
+                     ANY (ARRAY['server_name', 'userid', 'dbid', 'toplevel', 'queryid']::name[])) x(is_key)
+WHERE a.attrelid OPERATOR(pg_catalog.=) '@extschema@.pg_stat_monitor_totals'::pg_catalog.regclass
+  AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+$$;
 
 -- Whether the script of this extension is running (CREATE or ALTER
 -- EXTENSION): then what it creates joins the extension by itself.
@@ -2190,7 +2258,8 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION @extschema@.pgsm_create_views(int),
-    @extschema@.pgsm_add_totals(int8, timestamptz, text) FROM PUBLIC;
+    @extschema@.pgsm_add_totals(int8, timestamptz, text),
+    @extschema@.pgsm_totals_upsert_sql() FROM PUBLIC;
 REVOKE ALL ON @extschema@.pg_stat_monitor_totals FROM PUBLIC;
 GRANT SELECT ON @extschema@.pg_stat_monitor_totals TO pg_read_all_stats;
 

@@ -217,6 +217,13 @@ pgsm_batch_server_name(PgsmBatch *b)
 	return b->server_name;
 }
 
+/* The batch's copy of the store's frozen entries */
+PgsmSnapshot *
+pgsm_batch_snapshot(PgsmBatch *b)
+{
+	return &b->snap;
+}
+
 int
 pgsm_batch_entries(PgsmBatch *b)
 {

@@ -97,17 +97,27 @@ static TimestampTz retry_after = 0;
 static bool refresh_pending = false;
 
 /*
+ * The batch the worker is writing, while it adds it to the totals: its copy
+ * of the frozen entries, which pgsm_batch_rows() reads instead of copying
+ * them again under the store's lock.
+ */
+static PgsmBatch *totals_batch = NULL;
+
+/*
  * The frozen batch, as rows of the view plus the sums of squares that let
  * early-flushed parts of a bucket be added up, and the ids of its texts.
- * Copies the batch under the store's lock in shared mode, so any session may
- * call it; only the worker has a use for it.
+ * In the worker adding that batch to the totals, read from the worker's
+ * copy, the one its rows were written from; elsewhere, copied under the
+ * store's lock in shared mode, so any session may call it (only the worker
+ * has a use for it).
  */
 Datum
 pgsm_batch_rows(PG_FUNCTION_ARGS)
 {
 	uint64		batch_id = (uint64) PG_GETARG_INT64(0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	PgsmSnapshot snap;
+	PgsmSnapshot local;
+	PgsmSnapshot *snap;
 	TimestampTz now = GetCurrentTimestamp();
 	int			base;
 
@@ -119,22 +129,28 @@ pgsm_batch_rows(PG_FUNCTION_ARGS)
 		elog(ERROR, "pgsm_batch_rows() has %d columns, expected %d",
 			 rsinfo->setDesc->natts, BATCH_COLS);
 
-	pgsm_store_snapshot(&snap, true);
-	if (snap.batch_id != batch_id)
+	if (totals_batch != NULL && pgsm_batch_snapshot(totals_batch)->batch_id == batch_id)
+		snap = pgsm_batch_snapshot(totals_batch);
+	else
+	{
+		pgsm_store_snapshot(&local, true);
+		snap = &local;
+	}
+	if (snap->batch_id != batch_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("batch " UINT64_FORMAT " is not being exported", batch_id)));
 
-	for (int n = 0; n < snap.nentries; n++)
+	for (int n = 0; n < snap->nentries; n++)
 	{
-		PgsmEntry  *e = PgsmSnapshotEntry(&snap, n);
+		PgsmEntry  *e = PgsmSnapshotEntry(snap, n);
 		Datum		values[BATCH_COLS];
 		bool		nulls[BATCH_COLS];
-		const char *t = snap.texts + e->text_offset;
+		const char *t = snap->texts + e->text_offset;
 		int			i = base;
 
 		memset(nulls, 0, sizeof(nulls));
-		pgsm_entry_row(e, snap.texts, true, false, now, values, nulls);
+		pgsm_entry_row(e, snap->texts, true, false, now, values, nulls);
 
 		values[i++] = Float8GetDatum(e->counters.sum_var_time);
 		values[i++] = Float8GetDatum(e->counters.sum_var_plan_time);
@@ -440,6 +456,68 @@ local_copy_rows(PgsmBatch *batch)
 	return rows;
 }
 
+/*
+ * pg_stat_monitor_statements' totals: the batch's statements added to them
+ * straight from the batch in memory, by the statement
+ * pgsm_totals_upsert_sql() gives (combined per key, each total updated in
+ * place or inserted), prepared once per extension and kept.  Nothing is
+ * read back from history.
+ */
+static SPIPlanPtr totals_plan = NULL;
+static Oid	totals_plan_ext = InvalidOid;
+static int	totals_plan_version = 0;
+
+static void
+local_add_totals(BatchWrite *bw, PgsmBatch *batch)
+{
+	Datum		values[2];
+	int			rc;
+
+	if (totals_plan != NULL &&
+		(totals_plan_ext != ext_oid || totals_plan_version != ext_version))
+	{
+		SPI_freeplan(totals_plan);
+		totals_plan = NULL;
+	}
+	if (totals_plan == NULL)
+	{
+		Oid			types[2] = {INT8OID, TEXTOID};
+		SPIPlanPtr	plan;
+		char	   *sql;
+
+		spi_exec(psprintf("SELECT %s.pgsm_totals_upsert_sql()", ext_schema),
+				 0, NULL, NULL, SPI_OK_SELECT);
+		sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		if (sql == NULL)
+			elog(ERROR, "pgsm_totals_upsert_sql() returned NULL");
+		plan = SPI_prepare(sql, 2, types);
+		if (plan == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not keep the plan of \"%s\"", sql);
+		totals_plan = plan;
+		totals_plan_ext = ext_oid;
+		totals_plan_version = ext_version;
+	}
+
+	values[0] = Int64GetDatum((int64) bw->batch_id);
+	values[1] = CStringGetTextDatum(pgsm_batch_server_name(batch));
+	totals_batch = batch;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(totals_plan, values, NULL, false, 0);
+	}
+	PG_FINALLY();
+	{
+		totals_batch = NULL;
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not add batch " UINT64_FORMAT " to the totals: %s",
+			 bw->batch_id, SPI_result_code_string(rc));
+}
+
 static uint64
 local_write(BatchWrite *bw, PgsmBatch *batch)
 {
@@ -491,18 +569,9 @@ local_write(BatchWrite *bw, PgsmBatch *batch)
 
 	rows = local_copy_rows(batch);
 
-	/* pg_stat_monitor_statements' totals, from the rows just written */
 	if (ext_version >= VERSION_ENTRIES)
 	{
-		sql = psprintf("SELECT %s.pgsm_add_totals($1, $2, $3)", s);
-		types[0] = INT8OID;
-		values[0] = Int64GetDatum((int64) bw->batch_id);
-		types[1] = TIMESTAMPTZOID;
-		values[1] = TimestampTzGetDatum(bw->first_start);
-		types[2] = TEXTOID;
-		values[2] = CStringGetTextDatum(pgsm_batch_server_name(batch));
-		spi_exec(sql, 3, types, values, SPI_OK_SELECT);
-
+		local_add_totals(bw, batch);
 		sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows, server_name)"
 					   " VALUES ($1, $2, $3)", s);
 	}

@@ -357,6 +357,7 @@ extern List *pgsm_history_column_names(PgsmBatch *b);
 extern PgsmBatch *pgsm_batch_open(uint64 batch_id, bool v2_4);
 extern const char *pgsm_batch_server_name(PgsmBatch *b);
 extern int	pgsm_batch_entries(PgsmBatch *b);
+extern PgsmSnapshot *pgsm_batch_snapshot(PgsmBatch *b);
 extern void pgsm_batch_new_texts(PgsmBatch *b, Datum **ids, Datum **texts,
 								 int *n);
 extern void pgsm_batch_rewind(PgsmBatch *b);

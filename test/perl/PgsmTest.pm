@@ -11,7 +11,7 @@ use Time::HiRes;
 
 use Exporter 'import';
 our @EXPORT = qw(pgsm_node pgsm_wait_exported pgsm_flood_file pgsm_history_calls
-  pgsm_lock_history pgsm_wait_rotated pgsm_user_calls);
+  pgsm_lock_history pgsm_wait_rotated pgsm_user_calls pgsm_totals_differences);
 
 # A started server with pg_stat_monitor preloaded and the extension created
 # in database postgres, where the worker exports.  Extra settings may follow.
@@ -132,6 +132,43 @@ sub pgsm_user_calls
 		SELECT coalesce(sum(calls), 0),
 		       coalesce(sum(calls) FILTER (WHERE queryid IS NULL), 0)
 		FROM pg_stat_monitor_data WHERE $cond));
+}
+
+# The totals of pg_stat_monitor_statements (pg_stat_monitor_totals, added
+# to at each export) against the same added up afresh from all of history
+# by pgsm_add_totals(NULL, NULL, NULL), column by column: "none", or each
+# key and column that differ (a number by more than a relative 1e-9, as
+# parts added in another order may).  The totals are locked meanwhile, so
+# that no export commits in between; the recomputation is rolled back.
+# Holds only if pg_stat_monitor_reset() has not emptied the totals since
+# history began.
+sub pgsm_totals_differences
+{
+	my ($node) = @_;
+	my $key = q{jsonb_build_object('server_name', t.server_name, 'userid', t.userid,
+	                               'dbid', t.dbid, 'toplevel', t.toplevel,
+	                               'queryid', t.queryid)};
+	my $out = $node->safe_psql('postgres', qq(
+		BEGIN;
+		LOCK TABLE pg_stat_monitor_totals IN EXCLUSIVE MODE;
+		CREATE TEMPORARY TABLE pgsm_kept ON COMMIT DROP AS
+		    SELECT $key AS k, to_jsonb(t) AS j FROM pg_stat_monitor_totals t;
+		DELETE FROM pg_stat_monitor_totals;
+		SELECT pgsm_add_totals(NULL, NULL, NULL);
+		SELECT 'differences: ' || coalesce(string_agg(d, '; ' ORDER BY d), 'none')
+		FROM (SELECT DISTINCT concat_ws(' ', k, c.key, i.j -> c.key, 'against', r.j -> c.key) AS d
+		      FROM pgsm_kept i
+		      FULL JOIN (SELECT $key AS k, to_jsonb(t) AS j FROM pg_stat_monitor_totals t) r
+		        USING (k)
+		      LEFT JOIN LATERAL jsonb_each(coalesce(i.j, r.j)) c ON true
+		      WHERE i.j IS NULL OR r.j IS NULL
+		         OR NOT (c.value = r.j -> c.key
+		                 OR (jsonb_typeof(c.value) = 'number'
+		                     AND jsonb_typeof(r.j -> c.key) = 'number'
+		                     AND abs(c.value::numeric - (r.j -> c.key)::numeric)
+		                         <= 1e-9 * greatest(1, abs(c.value::numeric))))) x;
+		ROLLBACK));
+	return $out =~ /^differences: (.*)$/m ? $1 : "unreadable: $out";
 }
 
 1;

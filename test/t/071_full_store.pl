@@ -47,6 +47,9 @@ is( $node->safe_psql('postgres', q(
 	                               application_name, elevel, batch_id
 	                      HAVING count(*) > 1) d)),
 	'0', 'no entry is written twice');
+# the overflow rows' totals too, exports of several batches added up
+is(pgsm_totals_differences($node), 'none',
+	'the totals equal history added up afresh, overflow rows included');
 
 $node->stop;
 done_testing();

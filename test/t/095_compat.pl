@@ -230,6 +230,8 @@ is( $node->safe_psql('postgres', q(
 	SELECT sum(calls) FROM pg_stat_monitor_statements WHERE query = 'SELECT count(*) FROM pmm_t WHERE a > $1';
 	ROLLBACK)) =~ /(\d+)\s*$/ ? $1 : '',
 	$all, 'pgsm_add_totals(NULL, NULL) adds up history as the exports did');
+is(pgsm_totals_differences($node), 'none',
+	'the totals equal history added up afresh, every column of every row');
 
 # postgres_exporter's query for PostgreSQL 13 to 16 (and for 17 on, with
 # its block time columns' new names), over a view
