@@ -146,7 +146,8 @@ if [ "$what" = all ] || [ "$what" = tap ]; then
         # the logs of the tests that failed (prove's summary names them), or
         # of every test if it names none: the test's own, then its servers'
         failed=$(sed -n 's|^test/t/\([^ ]*\)\.pl  *(Wstat.*|\1|p' "$work/prove.out")
-        for t in ${failed:-*}; do
+        for t in ${failed:-ALL}; do
+            [ "$t" = ALL ] && t='*'
             for f in "$work"/tmp_check/log/regress_log_$t; do
                 [ -f "$f" ] || continue
                 echo "=== $f (last 80 lines)"
