@@ -348,6 +348,7 @@ step_maintain(void *arg)
 {
 	char		sql[256];
 
+	pgsm_lock_history(ext_schema, entries_table, "ROW EXCLUSIVE");
 	/* every argument given with its type: no overload can match better */
 	snprintf(sql, sizeof(sql),
 			 "SELECT %s.pgsm_maintain_partitions(pg_catalog.now())",
@@ -392,6 +393,9 @@ local_has_batch(BatchWrite *bw)
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		values[2];
 	char	   *sql;
+
+	/* the export's first lock */
+	pgsm_lock_history(ext_schema, entries_table, "ROW EXCLUSIVE");
 
 	values[0] = Int64GetDatum((int64) bw->batch_id);
 	values[1] = CStringGetTextDatum(pgsm_effective_server_name());
@@ -916,6 +920,7 @@ step_enforce_max_size(void *arg)
 	int64		before;
 	int64		after;
 
+	pgsm_lock_history(ext_schema, entries_table, "ROW EXCLUSIVE");
 	snprintf(sql, sizeof(sql),
 			 "SELECT rows_dropped, size_before, size_after FROM %s.pgsm_enforce_max_size($1)",
 			 ext_schema);

@@ -379,6 +379,8 @@ extern void pgsm_export_cycle(bool boundary, int64 finished_bucket);
 /* Worker (worker.c) */
 extern void pgsm_worker_register(void);
 extern PGDLLEXPORT void pgsm_worker_main(Datum arg);
+extern void pgsm_lock_history(const char *schema, const char *table,
+							  const char *mode);
 extern bool pgsm_refresh_launch(const char *schema, bool old_name);
 extern PGDLLEXPORT void pgsm_refresh_main(Datum arg);
 extern bool pgsm_compact_launch(const char *schema);

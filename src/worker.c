@@ -24,7 +24,9 @@
  * for a refresh: a store that fills while the view is being refreshed is
  * emptied all the same.
  *
- * Locking: none of its own; see store.c for the store's.
+ * Locking: the store's is store.c's.  Every transaction of a worker that
+ * reads or writes history locks the history table before anything else
+ * (pgsm_lock_history), as a DROP of that table does.
  *
  *-------------------------------------------------------------------------
  */
@@ -398,6 +400,24 @@ schema_worker_start(void)
 	pin_settings();
 }
 
+/*
+ * Lock the history table (its parent alone) in "mode", before anything else
+ * the transaction touches.  DROP TABLE of it, which drops the extension too,
+ * locks that table first and then the rest; a worker holding any of the
+ * rest while it waited for the table would deadlock with the DROP, and the
+ * deadlock could end the user's DROP rather than the worker.
+ */
+void
+pgsm_lock_history(const char *schema, const char *table, const char *mode)
+{
+	char	   *sql = psprintf("LOCK TABLE ONLY %s.%s IN %s MODE",
+							   schema, table, mode);
+
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not lock %s.%s", schema, table);
+	pfree(sql);
+}
+
 /* The refresh worker last started, if any */
 static BackgroundWorkerHandle *refresh_handle = NULL;
 
@@ -433,6 +453,9 @@ pgsm_refresh_main(Datum arg)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, sql);
+	pgsm_lock_history(MyBgworkerEntry->bgw_extra,
+					  DatumGetBool(arg) ? "pg_stat_monitor_data" : "pg_stat_monitor_entries",
+					  "ACCESS SHARE");
 	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not refresh pg_stat_monitor");
 	SPI_finish();
@@ -478,6 +501,8 @@ pgsm_compact_main(Datum arg)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, sql);
+	pgsm_lock_history(MyBgworkerEntry->bgw_extra, "pg_stat_monitor_entries",
+					  "ROW EXCLUSIVE");
 	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not compact pg_stat_monitor history");
 	{

@@ -7,6 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use PgsmTest;
 
 my $node = pgsm_node('trouble', bucket_time => 2);
@@ -24,12 +25,51 @@ like( $node->safe_psql('postgres',
 	'SELECT export_failures > 0, last_error FROM pg_stat_monitor_info'),
 	qr/^t\|canceling statement due to lock timeout/,
 	'pg_stat_monitor_info shows the failure');
+
 $locker->query_safe('ROLLBACK');
 $locker->quit;
 ok(pgsm_wait_exported($node, 'SELECT $1 AS lock_marker'),
 	'export resumes once the lock is gone');
 is(pgsm_history_calls($node, 'SELECT $1 AS lock_marker'), '4',
 	'nothing was lost while the table was locked');
+
+# The refresh waits for the history table before it locks its view: a
+# DROP of that table, which locks it before the views over it, can then not
+# deadlock with the refresh.  The sessions here are not tracked, so that
+# the worker, with nothing to export, goes on to start the refresh.
+my $watcher = $node->background_psql('postgres');
+$locker = $node->background_psql('postgres');
+$_->query_safe("SET pg_stat_monitor.pgsm_track = 'none'") for $watcher, $locker;
+$watcher->query_safe('SELECT pg_stat_monitor_flush()');
+foreach my $try (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
+{
+	last if $watcher->query_safe('SELECT entries FROM pg_stat_monitor_info') eq '0';
+	usleep(100_000);
+}
+$locker->query_safe('BEGIN');
+$locker->query_safe('LOCK TABLE pg_stat_monitor_entries IN ACCESS EXCLUSIVE MODE');
+my $held = '';
+foreach my $try (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
+{
+	# what a refresh waiting for the table holds of the extension's
+	$held = $watcher->query_safe(q(
+		SELECT coalesce(pg_catalog.string_agg(c.relname, ',' ORDER BY c.relname), 'nothing')
+		FROM pg_catalog.pg_locks w
+		JOIN pg_catalog.pg_stat_activity a ON a.pid = w.pid
+		LEFT JOIN pg_catalog.pg_locks h
+		  ON h.pid = w.pid AND h.granted AND h.locktype = 'relation'
+		LEFT JOIN pg_catalog.pg_class c
+		  ON c.oid = h.relation AND c.relnamespace = 'public'::regnamespace
+		WHERE NOT w.granted AND w.relation = 'pg_stat_monitor_entries'::regclass
+		  AND a.backend_type = 'pg_stat_monitor refresh'
+		GROUP BY w.pid));
+	last if $held ne '';
+	usleep(100_000);
+}
+is($held, 'nothing',
+	'the refresh waits for the history table holding nothing else');
+$locker->query_safe('ROLLBACK');
+$_->quit for $watcher, $locker;
 
 # dropped: the views over the table are members of the extension, so
 # PostgreSQL drops the whole extension with it; the worker waits for it,
