@@ -344,6 +344,30 @@ RETURNS int8[]
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'pgsm_add_arrays';
 
+-- Sums that keep their column's type.  The built-in sum(int8) adds up in
+-- numeric, which history's int8 columns were then cast back from, group by
+-- group: the totals, the rollups and the views add up with these.
+CREATE AGGREGATE @extschema@.pgsm_sum(int8) (
+    SFUNC = pg_catalog.int8pl,
+    STYPE = int8,
+    COMBINEFUNC = pg_catalog.int8pl,
+    PARALLEL = SAFE
+);
+
+CREATE AGGREGATE @extschema@.pgsm_sum(float8) (
+    SFUNC = pg_catalog.float8pl,
+    STYPE = float8,
+    COMBINEFUNC = pg_catalog.float8pl,
+    PARALLEL = SAFE
+);
+
+CREATE AGGREGATE @extschema@.pgsm_sum(numeric) (
+    SFUNC = pg_catalog.numeric_add,
+    STYPE = numeric,
+    COMBINEFUNC = pg_catalog.numeric_add,
+    PARALLEL = SAFE
+);
+
 -- Element i (from 1) of a compact row's array, NULL out of bounds: like
 -- a[i], but a column read element by element is detoasted and taken apart
 -- once per row, not once per element.  In C: the views call it once per
@@ -1548,7 +1572,7 @@ FROM (VALUES
     (21, 'elevel', 0, NULL, NULL, 'd.elevel', NULL),
     (22, 'sqlcode', 0, NULL, NULL, 'd.sqlcode', NULL),
     (23, 'message', 0, NULL, NULL, 'max(d.message)', NULL),
-    (24, 'calls', 0, NULL, NULL, 'sum(d.calls)::int8', 12),
+    (24, 'calls', 0, NULL, NULL, '@extschema@.pgsm_sum(d.calls)', 12),
     (25, 'total_exec_time', 0, NULL, NULL, 'sum(d.total_exec_time)', 13),
     (26, 'min_exec_time', 0, NULL, NULL,
      'coalesce(min(d.min_exec_time) FILTER (WHERE d.calls > 0), 0)', 14),
@@ -1558,17 +1582,17 @@ FROM (VALUES
      'coalesce(sum(d.total_exec_time) / nullif(sum(d.calls), 0), 0)', 16),
     (29, 'stddev_exec_time', 0, NULL, NULL,
      'coalesce(sqrt(greatest(0, (sum(d.sum_var_exec_time) + sum(d.total_exec_time ^ 2 / d.calls) FILTER (WHERE d.calls > 0) - sum(d.total_exec_time) ^ 2 / nullif(sum(d.calls), 0)) / nullif(sum(d.calls), 0))), 0)', 17),
-    (30, 'rows', 0, NULL, NULL, 'sum(d.rows)::int8', 18),
-    (31, 'shared_blks_hit', 0, NULL, NULL, 'sum(d.shared_blks_hit)::int8', 19),
-    (32, 'shared_blks_read', 0, NULL, NULL, 'sum(d.shared_blks_read)::int8', 20),
-    (33, 'shared_blks_dirtied', 0, NULL, NULL, 'sum(d.shared_blks_dirtied)::int8', 21),
-    (34, 'shared_blks_written', 0, NULL, NULL, 'sum(d.shared_blks_written)::int8', 22),
-    (35, 'local_blks_hit', 0, NULL, NULL, 'sum(d.local_blks_hit)::int8', 23),
-    (36, 'local_blks_read', 0, NULL, NULL, 'sum(d.local_blks_read)::int8', 24),
-    (37, 'local_blks_dirtied', 0, NULL, NULL, 'sum(d.local_blks_dirtied)::int8', 25),
-    (38, 'local_blks_written', 0, NULL, NULL, 'sum(d.local_blks_written)::int8', 26),
-    (39, 'temp_blks_read', 0, NULL, NULL, 'sum(d.temp_blks_read)::int8', 27),
-    (40, 'temp_blks_written', 0, NULL, NULL, 'sum(d.temp_blks_written)::int8', 28),
+    (30, 'rows', 0, NULL, NULL, '@extschema@.pgsm_sum(d.rows)', 18),
+    (31, 'shared_blks_hit', 0, NULL, NULL, '@extschema@.pgsm_sum(d.shared_blks_hit)', 19),
+    (32, 'shared_blks_read', 0, NULL, NULL, '@extschema@.pgsm_sum(d.shared_blks_read)', 20),
+    (33, 'shared_blks_dirtied', 0, NULL, NULL, '@extschema@.pgsm_sum(d.shared_blks_dirtied)', 21),
+    (34, 'shared_blks_written', 0, NULL, NULL, '@extschema@.pgsm_sum(d.shared_blks_written)', 22),
+    (35, 'local_blks_hit', 0, NULL, NULL, '@extschema@.pgsm_sum(d.local_blks_hit)', 23),
+    (36, 'local_blks_read', 0, NULL, NULL, '@extschema@.pgsm_sum(d.local_blks_read)', 24),
+    (37, 'local_blks_dirtied', 0, NULL, NULL, '@extschema@.pgsm_sum(d.local_blks_dirtied)', 25),
+    (38, 'local_blks_written', 0, NULL, NULL, '@extschema@.pgsm_sum(d.local_blks_written)', 26),
+    (39, 'temp_blks_read', 0, NULL, NULL, '@extschema@.pgsm_sum(d.temp_blks_read)', 27),
+    (40, 'temp_blks_written', 0, NULL, NULL, '@extschema@.pgsm_sum(d.temp_blks_written)', 28),
     (41, 'blk_read_time', 0, 170000, NULL, 'sum(d.blk_read_time)', 29),
     (42, 'blk_write_time', 0, 170000, NULL, 'sum(d.blk_write_time)', 30),
     (43, 'shared_blk_read_time', 170000, NULL, 'blk_read_time', 'sum(d.blk_read_time)', 31),
@@ -1580,15 +1604,15 @@ FROM (VALUES
     (49, 'resp_calls', 0, NULL, NULL, '@extschema@.pgsm_sum(d.resp_calls)::text[]', NULL),
     (50, 'cpu_user_time', 0, NULL, NULL, 'sum(d.cpu_user_time)', NULL),
     (51, 'cpu_sys_time', 0, NULL, NULL, 'sum(d.cpu_sys_time)', NULL),
-    (52, 'wal_records', 0, NULL, NULL, 'sum(d.wal_records)::int8', 37),
-    (53, 'wal_fpi', 0, NULL, NULL, 'sum(d.wal_fpi)::int8', 38),
+    (52, 'wal_records', 0, NULL, NULL, '@extschema@.pgsm_sum(d.wal_records)', 37),
+    (53, 'wal_fpi', 0, NULL, NULL, '@extschema@.pgsm_sum(d.wal_fpi)', 38),
     (54, 'wal_bytes', 0, NULL, NULL, 'sum(d.wal_bytes)', 39),
-    (55, 'wal_buffers_full', 180000, NULL, NULL, 'sum(d.wal_buffers_full)::int8', 40),
+    (55, 'wal_buffers_full', 180000, NULL, NULL, '@extschema@.pgsm_sum(d.wal_buffers_full)', 40),
     (56, 'bucket_done', 0, NULL, NULL,
      'd.bucket_start_time < @extschema@.pgsm_current_bucket_start()'
      ' AND d.bucket_start_time + coalesce(current_setting(''pg_stat_monitor.pgsm_bucket_time'', true), ''60'')::interval'
      ' <= (SELECT @extschema@.pgsm_settled_until())', NULL),
-    (57, 'plans', 0, NULL, NULL, 'sum(d.plans)::int8', 6),
+    (57, 'plans', 0, NULL, NULL, '@extschema@.pgsm_sum(d.plans)', 6),
     (58, 'total_plan_time', 0, NULL, NULL, 'sum(d.total_plan_time)', 7),
     (59, 'min_plan_time', 0, NULL, NULL,
      'coalesce(min(d.min_plan_time) FILTER (WHERE d.plans > 0), 0)', 8),
@@ -1598,15 +1622,15 @@ FROM (VALUES
      'coalesce(sum(d.total_plan_time) / nullif(sum(d.plans), 0), 0)', 10),
     (62, 'stddev_plan_time', 0, NULL, NULL,
      'coalesce(sqrt(greatest(0, (sum(d.sum_var_plan_time) + sum(d.total_plan_time ^ 2 / d.plans) FILTER (WHERE d.plans > 0) - sum(d.total_plan_time) ^ 2 / nullif(sum(d.plans), 0)) / nullif(sum(d.plans), 0))), 0)', 11),
-    (63, 'jit_functions', 0, NULL, NULL, 'sum(d.jit_functions)::int8', 41),
+    (63, 'jit_functions', 0, NULL, NULL, '@extschema@.pgsm_sum(d.jit_functions)', 41),
     (64, 'jit_generation_time', 0, NULL, NULL, 'sum(d.jit_generation_time)', 42),
-    (65, 'jit_inlining_count', 0, NULL, NULL, 'sum(d.jit_inlining_count)::int8', 43),
+    (65, 'jit_inlining_count', 0, NULL, NULL, '@extschema@.pgsm_sum(d.jit_inlining_count)', 43),
     (66, 'jit_inlining_time', 0, NULL, NULL, 'sum(d.jit_inlining_time)', 44),
-    (67, 'jit_optimization_count', 0, NULL, NULL, 'sum(d.jit_optimization_count)::int8', 45),
+    (67, 'jit_optimization_count', 0, NULL, NULL, '@extschema@.pgsm_sum(d.jit_optimization_count)', 45),
     (68, 'jit_optimization_time', 0, NULL, NULL, 'sum(d.jit_optimization_time)', 46),
-    (69, 'jit_emission_count', 0, NULL, NULL, 'sum(d.jit_emission_count)::int8', 47),
+    (69, 'jit_emission_count', 0, NULL, NULL, '@extschema@.pgsm_sum(d.jit_emission_count)', 47),
     (70, 'jit_emission_time', 0, NULL, NULL, 'sum(d.jit_emission_time)', 48),
-    (71, 'jit_deform_count', 170000, NULL, NULL, 'sum(d.jit_deform_count)::int8', 49),
+    (71, 'jit_deform_count', 170000, NULL, NULL, '@extschema@.pgsm_sum(d.jit_deform_count)', 49),
     (72, 'jit_deform_time', 170000, NULL, NULL, 'sum(d.jit_deform_time)', 50),
     (73, 'parallel_workers_to_launch', 180000, NULL, 'parallel_workers_to_launch::int4',
      'sum(d.parallel_workers_to_launch)::int4', 51),
@@ -1805,7 +1829,7 @@ SELECT CASE
                                     col, pg_catalog.replace(col, 'sum_var_', 'total_'), n) END
     ELSE
         CASE WHEN pair THEN pg_catalog.format('coalesce(%1$s.%3$I + %2$s.%3$I, %1$s.%3$I, %2$s.%3$I)', a, b, col)
-             ELSE pg_catalog.format('sum(p.%I)', col) END
+             ELSE pg_catalog.format('@extschema@.pgsm_sum(p.%I)', col) END
 END
 FROM (SELECT CASE WHEN col OPERATOR(pg_catalog.~) 'plan_time$' THEN 'plans'
                   ELSE 'calls' END,
