@@ -9,6 +9,8 @@
 # compacted, WAL bytes per row written and per row compacted, the time to
 # compact the day, and two typical history queries before and after (one
 # statement over the day; the top 10 statements of the day), median of 3.
+# Then thirty days compacted: the compacted day copied to the 29 days before
+# it (history_copy_compacted), their size and one statement over them.
 # Export is off, so that the worker neither writes nor compacts meanwhile.
 
 COMPACT_STATEMENTS=${BENCH_COMPACT_STATEMENTS:-1000}
@@ -78,6 +80,58 @@ history_day() {
 	                      OFFSET 0) v"
 }
 
+# history_copy_compacted NAME DAY K: the compact rows of DAY (the start of
+# a day compacted already) and its hourly and daily rollups, copied to the
+# day K days before it, their bucket numbers and times shifted by K days:
+# compacting each day would give the same rows, and take far longer.
+# Part 8 (bench/reports.sh) uses it too.
+history_copy_compacted() {
+	local name=$1 day=$2 k=$3
+	qw $name "DO \$do\$
+	DECLARE
+	    cols text;
+	    vals text;
+	BEGIN
+	    PERFORM pgsm_ensure_partition('pg_stat_monitor_compact', '$day'::timestamptz - $k * interval '1 day');
+	    SELECT string_agg(quote_ident(x.name), ', '),
+	           string_agg(CASE WHEN x.is_key THEN 'c.' || quote_ident(x.name)
+	                           WHEN x.name IN ('bucket', 'batch_id')
+	                           THEN format('ARRAY(SELECT v - %s FROM unnest(c.%I) WITH ORDINALITY u(v, i) ORDER BY i)',
+	                                       $k * 1440, x.name)
+	                           WHEN x.type = 'timestamp with time zone'
+	                           THEN format('ARRAY(SELECT v - interval ''%s days'' FROM unnest(c.%I) WITH ORDINALITY u(v, i) ORDER BY i)',
+	                                       $k, x.name)
+	                           ELSE 'c.' || quote_ident(x.name) END, ', ')
+	    INTO cols, vals
+	    FROM pgsm_compact_columns() x;
+	    EXECUTE format('INSERT INTO pg_stat_monitor_compact (compact_day, compact_first, compact_last, compact_rows, %s)
+	                    SELECT c.compact_day - interval ''%s days'', c.compact_first - interval ''%s days'',
+	                           c.compact_last - interval ''%s days'', c.compact_rows, %s
+	                    FROM pg_stat_monitor_compact c
+	                    WHERE c.compact_day = %L::timestamptz',
+	                   cols, $k, $k, $k, vals, '$day');
+	    -- and its rollups, as compaction would have made them
+	    PERFORM pgsm_rollup_ensure('$day'::timestamptz - $k * interval '1 day',
+	                               '$day'::timestamptz - ($k - 1) * interval '1 day' - interval '1 second');
+	    SELECT string_agg(quote_ident(x.name), ', '),
+	           string_agg(CASE WHEN x.type = 'timestamp with time zone'
+	                           THEN format('%I - interval ''%s days''', x.name, $k)
+	                           ELSE quote_ident(x.name) END, ', ')
+	    INTO cols, vals
+	    FROM pgsm_rollup_columns() x;
+	    EXECUTE format('INSERT INTO pg_stat_monitor_rollup_hour (rollup_start, %s)
+	                    SELECT rollup_start - interval ''%s days'', %s FROM pg_stat_monitor_rollup_hour
+	                    WHERE rollup_start >= %L::timestamptz
+	                      AND rollup_start < %L::timestamptz + interval ''1 day''',
+	                   cols, $k, vals, '$day', '$day');
+	    EXECUTE format('INSERT INTO pg_stat_monitor_rollup_day (rollup_start, %s)
+	                    SELECT rollup_start - interval ''%s days'', %s FROM pg_stat_monitor_rollup_day
+	                    WHERE rollup_start = %L::timestamptz',
+	                   cols, $k, vals, '$day');
+	END
+	\$do\$"
+}
+
 part_compact() {
 	local out="$OUT/7-compact.md" raw="$OUT/raw/compact"
 	mkdir -p "$raw" "$WORK/cmp"
@@ -112,12 +166,12 @@ part_compact() {
 	qw cmp "VACUUM ANALYZE pg_stat_monitor_entries"
 	compact_sizes cmp >"$raw/sizes-fresh"
 
-	local q1 q2
-	q1="SELECT sum(calls), sum(total_exec_time), max(max_exec_time), avg(mean_exec_time) FROM pg_stat_monitor_history WHERE queryid = 500 * 104729 AND bucket_start_time >= '$day' AND bucket_start_time < '$day'::timestamptz + interval '1 day'"
+	local q1 q2 mid=$(((COMPACT_STATEMENTS + 1) / 2))
+	q1="SELECT sum(calls), sum(total_exec_time), max(max_exec_time), avg(mean_exec_time) FROM pg_stat_monitor_history WHERE queryid = $mid * 104729 AND bucket_start_time >= '$day' AND bucket_start_time < '$day'::timestamptz + interval '1 day'"
 	q2="SELECT queryid, sum(total_exec_time) AS t FROM pg_stat_monitor_history WHERE bucket_start_time >= '$day' AND bucket_start_time < '$day'::timestamptz + interval '1 day' GROUP BY queryid ORDER BY t DESC LIMIT 10"
 	# the same through the rollups: before compaction they read the detail
 	local q3 q4
-	q3="SELECT sum(calls), sum(total_exec_time), max(max_exec_time), avg(mean_exec_time) FROM pg_stat_monitor_rollups WHERE grain = 'hour' AND queryid = 500 * 104729 AND period_start >= '$day' AND period_start < '$day'::timestamptz + interval '1 day'"
+	q3="SELECT sum(calls), sum(total_exec_time), max(max_exec_time), avg(mean_exec_time) FROM pg_stat_monitor_rollups WHERE grain = 'hour' AND queryid = $mid * 104729 AND period_start >= '$day' AND period_start < '$day'::timestamptz + interval '1 day'"
 	q4="SELECT queryid, sum(total_exec_time) AS t FROM pg_stat_monitor_rollups WHERE grain = 'day' AND period_start = '$day' GROUP BY queryid ORDER BY t DESC LIMIT 10"
 	compact_time cmp "$q1" >"$raw/q1-fresh"
 	compact_time cmp "$q2" >"$raw/q2-fresh"
@@ -141,6 +195,20 @@ part_compact() {
 	compact_time cmp "$q4" >"$raw/q4-compact"
 	qw cmp "$q2" >"$raw/top-compact"
 	qw cmp "$q4" >"$raw/top-rollup-compact"
+
+	# thirty days compacted: the day, and its copies to the 29 before it
+	say "  the compacted day copied to the 29 days before it"
+	local k
+	for ((k = 1; k <= 29; k++)); do
+		history_copy_compacted cmp "$day" $k
+	done
+	qw cmp "VACUUM ANALYZE"
+	compact_sizes cmp >"$raw/sizes-30d"
+	local q5
+	q5="SELECT sum(calls), sum(total_exec_time), max(max_exec_time), avg(mean_exec_time) FROM pg_stat_monitor_history WHERE queryid = $mid * 104729 AND bucket_start_time >= '$day'::timestamptz - interval '29 days' AND bucket_start_time < '$day'::timestamptz + interval '1 day'"
+	compact_time cmp "$q5" >"$raw/q5-compact30"
+	qw cmp "$q5" >"$raw/q5-result"
+	qw cmp "$q1" >"$raw/q1-result"
 	cluster_stop cmp
 	compact_report
 }
@@ -153,7 +221,13 @@ compact_report() {
 	local per_fresh per_compact
 	per_fresh=$(calc "$fbytes / $frows")
 	per_compact=$(calc "$cbytes / $crows")
-	local same=no same_rollup=no
+	local crows30 cbytes30 n30 hrows30 hbytes30 drows30 dbytes30
+	IFS='|' read -r x x crows30 cbytes30 n30 hrows30 hbytes30 drows30 dbytes30 <"$raw/sizes-30d"
+	local same=no same_rollup=no same30=no
+	# calls and time over 30 copies of the day: 30 times the day's
+	awk -F'|' 'NR == FNR { c = $1; t = $2; next }
+	           { exit !($1 == 30 * c && ($2 - 30 * t)^2 < (1e-9 * $2)^2 + 1e-12) }' \
+		"$raw/q1-result" "$raw/q5-result" && same30=yes
 	cmp -s "$raw/top-fresh" "$raw/top-compact" && same=yes
 	cut -d"|" -f1 "$raw/top-fresh" >"$raw/top-ids"
 	cut -d"|" -f1 "$raw/top-rollup-fresh" | cmp -s "$raw/top-ids" - &&
@@ -175,9 +249,14 @@ compact_report() {
 		printf '| hourly (pg_stat_monitor_rollup_hour) | %s | %s | %.0f B |\n' "$hrows" "$(bytes_h "$hbytes")" "$(calc "$hbytes / ($hrows + ($hrows == 0))")"
 		printf '| daily (pg_stat_monitor_rollup_day) | %s | %s | %.0f B |\n' "$drows" "$(bytes_h "$dbytes")" "$(calc "$dbytes / ($drows + ($drows == 0))")"
 		echo
-		printf '30 days of this workload (extrapolated from the day measured): %s rows, %.1f GiB fresh, %.2f GiB compacted; rollups %.2f GiB hourly, %.2f GiB daily.\n' \
-			"$(fmt %.0f "$(calc "$frows * 30")")" "$(calc "$fbytes * 30 / 1073741824")" "$(calc "$cbytes * 30 / 1073741824")" \
-			"$(calc "$hbytes * 30 / 1073741824")" "$(calc "$dbytes * 30 / 1073741824")"
+		echo "Thirty days compacted, measured: the day's compact rows and rollups copied to the 29 days before it, bucket numbers and times shifted (\`history_copy_compacted\`), then VACUUM ANALYZE. Thirty days fresh were not written (about $(fmt %.0f "$(calc "$fbytes * 30 / 1073741824")") GiB): their figures are the day's multiplied by 30."
+		echo
+		echo "| 30 days | rows (statement-buckets) | bytes on disk | per statement-bucket |"
+		echo "|---|---|---|---|"
+		printf '| fresh (the day x 30, not measured) | %s | %s | %.0f B |\n' "$(fmt %.0f "$(calc "$frows * 30")")" "$(bytes_h "$(calc "$fbytes * 30")")" "$per_fresh"
+		printf '| compacted (measured, %s rows) | %s | %s | **%.1f B** |\n' "$n30" "$crows30" "$(bytes_h "$cbytes30")" "$(calc "$cbytes30 / $crows30")"
+		printf '| hourly rollups (measured) | %s | %s | %.0f B |\n' "$hrows30" "$(bytes_h "$hbytes30")" "$(calc "$hbytes30 / ($hrows30 + ($hrows30 == 0))")"
+		printf '| daily rollups (measured) | %s | %s | %.0f B |\n' "$drows30" "$(bytes_h "$dbytes30")" "$(calc "$dbytes30 / ($drows30 + ($drows30 == 0))")"
 		echo
 		echo "| | figure |"
 		echo "|---|---|"
@@ -186,6 +265,8 @@ compact_report() {
 		printf '| WAL written by the compaction, per row compacted | %.0f B |\n' "$(calc "$(cat "$raw/wal-compact") / $frows")"
 		printf '| one statement over the day, fresh / compacted | %.1f ms / %.1f ms |\n' "$(cat "$raw/q1-fresh")" "$(cat "$raw/q1-compact")"
 		printf '| top 10 statements of the day, fresh / compacted | %.1f ms / %.1f ms |\n' "$(cat "$raw/q2-fresh")" "$(cat "$raw/q2-compact")"
+		printf '| one statement over 30 days, fresh (the day x 30, not measured) / compacted (measured) | %.0f ms / %.1f ms |\n' "$(calc "$(cat "$raw/q1-fresh") * 30")" "$(cat "$raw/q5-compact30")"
+		echo "| one statement: 30 days compacted add up to 30 times the day | $same30 |"
 		echo "| top 10 the same before and after | $same |"
 		printf '| through pg_stat_monitor_rollups: one statement over the day by hour, detail / rollups | %.1f ms / %.1f ms |\n' "$(cat "$raw/q3-fresh")" "$(cat "$raw/q3-compact")"
 		printf '| through pg_stat_monitor_rollups: top 10 statements of the day, detail / rollups | %.1f ms / %.1f ms |\n' "$(cat "$raw/q4-fresh")" "$(cat "$raw/q4-compact")"

@@ -98,51 +98,10 @@ part_reports() {
 
 	say "  its compact rows copied to the $((REPORTS_DAYS - 2)) days before it"
 	t0=$(date +%s)
-	local k
+	local k src
+	src=$(qw $name "SELECT '$d0'::timestamptz - interval '2 days'")
 	for ((k = 1; k <= REPORTS_DAYS - 2; k++)); do
-		qw $name "DO \$do\$
-		DECLARE
-		    cols text;
-		    vals text;
-		BEGIN
-		    PERFORM pgsm_ensure_partition('pg_stat_monitor_compact', '$d0'::timestamptz - ($k + 2) * interval '1 day');
-		    SELECT string_agg(quote_ident(x.name), ', '),
-		           string_agg(CASE WHEN x.is_key THEN 'c.' || quote_ident(x.name)
-		                           WHEN x.name IN ('bucket', 'batch_id')
-		                           THEN format('ARRAY(SELECT v - %s FROM unnest(c.%I) WITH ORDINALITY u(v, i) ORDER BY i)',
-		                                       $k * 1440, x.name)
-		                           WHEN x.type = 'timestamp with time zone'
-		                           THEN format('ARRAY(SELECT v - interval ''%s days'' FROM unnest(c.%I) WITH ORDINALITY u(v, i) ORDER BY i)',
-		                                       $k, x.name)
-		                           ELSE 'c.' || quote_ident(x.name) END, ', ')
-		    INTO cols, vals
-		    FROM pgsm_compact_columns() x;
-		    EXECUTE format('INSERT INTO pg_stat_monitor_compact (compact_day, compact_first, compact_last, compact_rows, %s)
-		                    SELECT c.compact_day - interval ''%s days'', c.compact_first - interval ''%s days'',
-		                           c.compact_last - interval ''%s days'', c.compact_rows, %s
-		                    FROM pg_stat_monitor_compact c
-		                    WHERE c.compact_day = %L::timestamptz - interval ''2 days''',
-		                   cols, $k, $k, $k, vals, '$d0');
-		    -- and its rollups, as compaction would have made them
-		    PERFORM pgsm_rollup_ensure('$d0'::timestamptz - ($k + 2) * interval '1 day',
-		                               '$d0'::timestamptz - ($k + 1) * interval '1 day' - interval '1 second');
-		    SELECT string_agg(quote_ident(x.name), ', '),
-		           string_agg(CASE WHEN x.type = 'timestamp with time zone'
-		                           THEN format('%I - interval ''%s days''', x.name, $k)
-		                           ELSE quote_ident(x.name) END, ', ')
-		    INTO cols, vals
-		    FROM pgsm_rollup_columns() x;
-		    EXECUTE format('INSERT INTO pg_stat_monitor_rollup_hour (rollup_start, %s)
-		                    SELECT rollup_start - interval ''%s days'', %s FROM pg_stat_monitor_rollup_hour
-		                    WHERE rollup_start >= %L::timestamptz - interval ''2 days''
-		                      AND rollup_start < %L::timestamptz - interval ''1 day''',
-		                   cols, $k, vals, '$d0', '$d0');
-		    EXECUTE format('INSERT INTO pg_stat_monitor_rollup_day (rollup_start, %s)
-		                    SELECT rollup_start - interval ''%s days'', %s FROM pg_stat_monitor_rollup_day
-		                    WHERE rollup_start = %L::timestamptz - interval ''2 days''',
-		                   cols, $k, vals, '$d0');
-		END
-		\$do\$"
+		history_copy_compacted $name "$src" $k
 	done
 	echo $(($(date +%s) - t0)) >"$raw/copy-secs"
 
