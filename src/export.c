@@ -348,7 +348,6 @@ step_maintain(void *arg)
 {
 	char		sql[256];
 
-	pgsm_lock_history(ext_schema, entries_table, "ROW EXCLUSIVE");
 	/* every argument given with its type: no overload can match better */
 	snprintf(sql, sizeof(sql),
 			 "SELECT %s.pgsm_maintain_partitions(pg_catalog.now())",
@@ -372,16 +371,19 @@ typedef struct BatchWrite
 
 /*
  * Where a batch goes.  Every export takes the same path (export_batch,
- * step_write_batch): freeze, open the batch (batch.c), ask the destination
- * whether it has the batch already, have it write the batch, release.  A
- * destination stores, in the export's transaction or in one of its own
- * that commits with it, the batch's new texts, its rows (read as a COPY
- * BINARY stream, pgsm_batch_read), their addition to the totals of
+ * step_write_batch): freeze, have the destination make the partitions the
+ * batch needs if it makes them apart (make_partitions, in a transaction of
+ * their own), open the batch (batch.c), ask the destination whether it has
+ * the batch already, have it write the batch, release.  A destination
+ * stores, in the export's transaction or in one of its own that commits
+ * with it, the batch's new texts, its rows (read as a COPY BINARY stream,
+ * pgsm_batch_read), their addition to the totals of
  * pg_stat_monitor_statements, and a record of the batch by id.
  */
 typedef struct PgsmDestination
 {
 	const char *name;
+	void		(*make_partitions) (BatchWrite *bw);
 	bool		(*has_batch) (BatchWrite *bw);
 	uint64		(*write) (BatchWrite *bw, PgsmBatch *batch);
 } PgsmDestination;
@@ -522,6 +524,30 @@ local_add_totals(BatchWrite *bw, PgsmBatch *batch)
 			 bw->batch_id, SPI_result_code_string(rc));
 }
 
+/*
+ * The partitions the rows go to, unless known to be there, in a
+ * transaction before the export's: making one locks the history table
+ * exclusively, which the export, having locked it for its rows already
+ * (pgsm_lock_history), would have to wait for while holding the lesser
+ * lock, as a DROP of the table does.
+ */
+static void
+local_make_partitions(BatchWrite *bw)
+{
+	Oid			type = TIMESTAMPTZARRAYOID;
+	Datum		value;
+	char	   *sql;
+
+	sql = psprintf("SELECT %s.pgsm_ensure_partition(%s::pg_catalog.regclass, t)"
+				   " FROM pg_catalog.unnest($1) t",
+				   ext_schema,
+				   quote_literal_cstr(psprintf("%s.%s", ext_schema, entries_table)));
+	value = PointerGetDatum(construct_array(bw->bucket_starts, bw->nbuckets,
+											TIMESTAMPTZOID, sizeof(TimestampTz),
+											true, TYPALIGN_DOUBLE));
+	spi_exec(sql, 1, &type, &value, SPI_OK_SELECT);
+}
+
 static uint64
 local_write(BatchWrite *bw, PgsmBatch *batch)
 {
@@ -533,20 +559,6 @@ local_write(BatchWrite *bw, PgsmBatch *batch)
 	char	   *sql;
 	const char *s = ext_schema;
 	uint64		rows;
-
-	/* the partitions the rows go to, unless known to be there */
-	if (bw->nbuckets > 0)
-	{
-		sql = psprintf("SELECT %s.pgsm_ensure_partition(%s::pg_catalog.regclass, t)"
-					   " FROM pg_catalog.unnest($1) t",
-					   s, quote_literal_cstr(psprintf("%s.%s", s, entries_table)));
-		types[0] = TIMESTAMPTZARRAYOID;
-		values[0] = PointerGetDatum(construct_array(bw->bucket_starts,
-													bw->nbuckets, TIMESTAMPTZOID,
-													sizeof(TimestampTz), true,
-													TYPALIGN_DOUBLE));
-		spi_exec(sql, 1, types, values, SPI_OK_SELECT);
-	}
 
 	/*
 	 * Texts not sent lately.  One already stored only has its last_used
@@ -594,7 +606,7 @@ local_write(BatchWrite *bw, PgsmBatch *batch)
 }
 
 static const PgsmDestination local_destination = {
-	"local tables", local_has_batch, local_write
+	"local tables", local_make_partitions, local_has_batch, local_write
 };
 
 /*
@@ -776,7 +788,7 @@ remote_write(BatchWrite *bw, PgsmBatch *batch)
 }
 
 static const PgsmDestination remote_destination = {
-	"repository", remote_has_batch, remote_write
+	"repository", NULL, remote_has_batch, remote_write
 };
 
 /* Whether batches go to a repository rather than the local tables */
@@ -788,6 +800,12 @@ exporting_remotely(void)
 
 /* The destination batches go to now */
 static const PgsmDestination *destination = &local_destination;
+
+static void
+step_make_partitions(void *arg)
+{
+	destination->make_partitions((BatchWrite *) arg);
+}
 
 /*
  * Write the frozen batch, in the export's transaction, unless the
@@ -859,7 +877,9 @@ export_batch(bool early)
 		return 0;
 
 	batch_buckets(&bw);
-	ok = run_step("export statistics", step_write_batch, &bw);
+	ok = (bw.nbuckets == 0 || destination->make_partitions == NULL ||
+		  run_step("export statistics", step_make_partitions, &bw)) &&
+		run_step("export statistics", step_write_batch, &bw);
 	if (!ok)
 	{
 		nensured = 0;			/* a partition may have gone */
@@ -920,7 +940,6 @@ step_enforce_max_size(void *arg)
 	int64		before;
 	int64		after;
 
-	pgsm_lock_history(ext_schema, entries_table, "ROW EXCLUSIVE");
 	snprintf(sql, sizeof(sql),
 			 "SELECT rows_dropped, size_before, size_after FROM %s.pgsm_enforce_max_size($1)",
 			 ext_schema);
@@ -956,6 +975,7 @@ step_snapshot_decoding(void *arg)
 	Oid			type = TIMESTAMPTZOID;
 	Datum		value = TimestampTzGetDatum(*(TimestampTz *) arg);
 
+	pgsm_lock_history(ext_schema, entries_table, "ROW EXCLUSIVE");
 	snprintf(sql, sizeof(sql), "SELECT %s.pgsm_snapshot_decoding($1)",
 			 ext_schema);
 	spi_exec(sql, 1, &type, &value, SPI_OK_SELECT);

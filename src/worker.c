@@ -25,8 +25,9 @@
  * emptied all the same.
  *
  * Locking: the store's is store.c's.  Every transaction of a worker that
- * reads or writes history locks the history table before anything else
- * (pgsm_lock_history), as a DROP of that table does.
+ * reads or writes the extension's tables locks the history table, then the
+ * extension, before anything else (pgsm_lock_history), so that neither
+ * DROP TABLE nor DROP EXTENSION can deadlock with it.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +38,8 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "access/xlog.h"
 #include "miscadmin.h"
@@ -45,6 +48,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
@@ -401,21 +405,38 @@ schema_worker_start(void)
 }
 
 /*
- * Lock the history table (its parent alone) in "mode", before anything else
- * the transaction touches.  DROP TABLE of it, which drops the extension too,
- * locks that table first and then the rest; a worker holding any of the
- * rest while it waited for the table would deadlock with the DROP, and the
- * deadlock could end the user's DROP rather than the worker.
+ * Lock the history table (its parent alone) in "mode", then the extension,
+ * before anything else the transaction touches.
+ *
+ * Dropping either takes the other's locks in the other order.  DROP TABLE
+ * of the history table (which drops the extension with it) locks that
+ * table first, then the views over it, the extension and its other
+ * tables; DROP EXTENSION locks the extension first, then its tables in the
+ * order they were made.  So the worker waits for the table, holding
+ * nothing a DROP of it could want, and only tries the extension: a DROP
+ * EXTENSION that holds it may be waiting for this very transaction, which
+ * then gives way with an error rather than deadlock with it (and the
+ * deadlock might have ended the user's DROP rather than the worker).
  */
 void
 pgsm_lock_history(const char *schema, const char *table, const char *mode)
 {
 	char	   *sql = psprintf("LOCK TABLE ONLY %s.%s IN %s MODE",
 							   schema, table, mode);
+	Oid			ext;
 
 	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not lock %s.%s", schema, table);
 	pfree(sql);
+
+	ext = get_extension_oid("pg_stat_monitor", true);
+	if (!OidIsValid(ext) ||
+		!ConditionalLockDatabaseObject(ExtensionRelationId, ext, 0,
+									   AccessShareLock))
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("extension \"pg_stat_monitor\" is being dropped or changed"),
+				 errhint("The worker tries again later.")));
 }
 
 /* The refresh worker last started, if any */

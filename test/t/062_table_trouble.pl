@@ -95,5 +95,20 @@ ok(pgsm_wait_exported($node, 'SELECT $1 AS drop_marker'),
 is(pgsm_history_calls($node, 'SELECT $1 AS drop_marker'), '6',
 	'nothing was lost while the table was missing');
 
+# DROP EXTENSION just as the worker exports: the worker gives way, never
+# the DROP (DROP EXTENSION locks the extension before its tables, DROP
+# TABLE the table first; the worker locks the table, then only tries the
+# extension).
+my @failed;
+foreach my $round (1 .. 10)
+{
+	$node->safe_psql('postgres', "SELECT $_ AS churn_marker_$round") for 1 .. 5;
+	my ($ret, $out, $err) = $node->psql('postgres',
+		'SELECT pg_stat_monitor_flush(); DROP EXTENSION pg_stat_monitor');
+	push @failed, $err if $ret != 0;
+	$node->safe_psql('postgres', 'CREATE EXTENSION IF NOT EXISTS pg_stat_monitor');
+}
+is(join("\n", @failed), '', 'DROP EXTENSION never fails for the worker');
+
 $node->stop;
 done_testing();
