@@ -253,7 +253,7 @@ compact_report() {
 		echo
 		echo "| 30 days | rows (statement-buckets) | bytes on disk | per statement-bucket |"
 		echo "|---|---|---|---|"
-		printf '| fresh (the day x 30, not measured) | %s | %s | %.0f B |\n' "$(fmt %.0f "$(calc "$frows * 30")")" "$(bytes_h "$(calc "$fbytes * 30")")" "$per_fresh"
+		printf '| fresh (the day x 30, not measured) | %s | %s | %.0f B |\n' "$(fmt %.0f "$(calc "$frows * 30")")" "$(bytes_h "$(fmt %.0f "$fbytes" | awk '{ printf "%.0f", $1 * 30 }')")" "$per_fresh"
 		printf '| compacted (measured, %s rows) | %s | %s | **%.1f B** |\n' "$n30" "$crows30" "$(bytes_h "$cbytes30")" "$(calc "$cbytes30 / $crows30")"
 		printf '| hourly rollups (measured) | %s | %s | %.0f B |\n' "$hrows30" "$(bytes_h "$hbytes30")" "$(calc "$hbytes30 / ($hrows30 + ($hrows30 == 0))")"
 		printf '| daily rollups (measured) | %s | %s | %.0f B |\n' "$drows30" "$(bytes_h "$dbytes30")" "$(calc "$dbytes30 / ($drows30 + ($drows30 == 0))")"

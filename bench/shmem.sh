@@ -8,7 +8,7 @@
 # Bytes, in a readable form: 1048576 -> "1,048,576 B (1.00 MiB)"
 bytes_h() {
 	awk -v b="$1" 'BEGIN {
-		s = sprintf("%d", b < 0 ? -b : b); o = "";
+		s = sprintf("%.0f", b < 0 ? -b : b); o = "";
 		while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) }
 		printf "%s%s%s B (%.2f MiB)", (b < 0 ? "-" : ""), s, o, b / 1048576 }'
 }
