@@ -22,7 +22,10 @@ max_logical_replication_workers = 0
 pg_stat_monitor.pgsm_max_buckets = 200
 ));
 
-my $marker = 'SELECT $1 AS fallback_marker';
+# Not "SELECT 1 AS ..." as the marker before it: column names are no part
+# of a query id, so in the same bucket both would be one entry, with the
+# text of the first.
+my $marker = 'SELECT $1 AS fallback_marker, $2 AS second_column';
 
 # the view is refreshed while slots are free
 $node->safe_psql('postgres', 'SELECT 1 AS before_marker');
@@ -80,7 +83,7 @@ pass('a parallel scan holds the two free worker slots');
 # From now on no worker can start.  A statement recorded now is exported,
 # and the refresh after its bucket cannot start.
 my $offset = -s $node->logfile;
-$node->safe_psql('postgres', 'SELECT 1 AS fallback_marker');
+$node->safe_psql('postgres', 'SELECT 1 AS fallback_marker, 2 AS second_column');
 $node->wait_for_log(
 	qr/LOG:  pg_stat_monitor worker could not start a worker to refresh pg_stat_monitor\n.*HINT:  Raise "max_worker_processes"; the refresh is tried again at the next bucket\./,
 	$offset);
