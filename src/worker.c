@@ -429,13 +429,13 @@ pgsm_lock_history(const char *schema, const char *table, const char *mode)
 		elog(ERROR, "could not lock %s.%s", schema, table);
 	pfree(sql);
 
-	ext = get_extension_oid("pg_stat_monitor", true);
+	ext = get_extension_oid(PGSM_NAME, true);
 	if (!OidIsValid(ext) ||
 		!ConditionalLockDatabaseObject(ExtensionRelationId, ext, 0,
 									   AccessShareLock))
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("extension \"pg_stat_monitor\" is being dropped or changed"),
+				 errmsg("extension \"%s\" is being dropped or changed", PGSM_NAME),
 				 errhint("The worker tries again later.")));
 }
 

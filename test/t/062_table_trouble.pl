@@ -12,6 +12,21 @@ use PgsmTest;
 
 my $node = pgsm_node('trouble', bucket_time => 2);
 
+# Run $sql in $session every 100 ms until $done accepts what it returns, or
+# the tests' timeout passes; returns the last result.
+sub poll_session
+{
+	my ($session, $sql, $done) = @_;
+	my $result;
+	foreach (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
+	{
+		$result = $session->query_safe($sql);
+		last if $done->($result);
+		usleep(100_000);
+	}
+	return $result;
+}
+
 # locked for longer than the worker's lock_timeout
 my $locker = pgsm_lock_history($node);
 my $log_offset = -s $node->logfile;
@@ -25,7 +40,6 @@ like( $node->safe_psql('postgres',
 	'SELECT export_failures > 0, last_error FROM pg_stat_monitor_info'),
 	qr/^t\|canceling statement due to lock timeout/,
 	'pg_stat_monitor_info shows the failure');
-
 $locker->query_safe('ROLLBACK');
 $locker->quit;
 ok(pgsm_wait_exported($node, 'SELECT $1 AS lock_marker'),
@@ -41,31 +55,23 @@ my $watcher = $node->background_psql('postgres');
 $locker = $node->background_psql('postgres');
 $_->query_safe("SET pg_stat_monitor.pgsm_track = 'none'") for $watcher, $locker;
 $watcher->query_safe('SELECT pg_stat_monitor_flush()');
-foreach my $try (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
-{
-	last if $watcher->query_safe('SELECT entries FROM pg_stat_monitor_info') eq '0';
-	usleep(100_000);
-}
+poll_session($watcher, 'SELECT entries FROM pg_stat_monitor_info',
+	sub { $_[0] eq '0' });
 $locker->query_safe('BEGIN');
 $locker->query_safe('LOCK TABLE pg_stat_monitor_entries IN ACCESS EXCLUSIVE MODE');
-my $held = '';
-foreach my $try (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
-{
-	# what a refresh waiting for the table holds of the extension's
-	$held = $watcher->query_safe(q(
-		SELECT coalesce(pg_catalog.string_agg(c.relname, ',' ORDER BY c.relname), 'nothing')
-		FROM pg_catalog.pg_locks w
-		JOIN pg_catalog.pg_stat_activity a ON a.pid = w.pid
-		LEFT JOIN pg_catalog.pg_locks h
-		  ON h.pid = w.pid AND h.granted AND h.locktype = 'relation'
-		LEFT JOIN pg_catalog.pg_class c
-		  ON c.oid = h.relation AND c.relnamespace = 'public'::regnamespace
-		WHERE NOT w.granted AND w.relation = 'pg_stat_monitor_entries'::regclass
-		  AND a.backend_type = 'pg_stat_monitor refresh'
-		GROUP BY w.pid));
-	last if $held ne '';
-	usleep(100_000);
-}
+# what a refresh waiting for the table holds of the extension's
+my $held = poll_session($watcher, q(
+	SELECT coalesce(pg_catalog.string_agg(c.relname, ',' ORDER BY c.relname), 'nothing')
+	FROM pg_catalog.pg_locks w
+	JOIN pg_catalog.pg_stat_activity a ON a.pid = w.pid
+	LEFT JOIN pg_catalog.pg_locks h
+	  ON h.pid = w.pid AND h.granted AND h.locktype = 'relation'
+	LEFT JOIN pg_catalog.pg_class c
+	  ON c.oid = h.relation AND c.relnamespace = 'public'::regnamespace
+	WHERE NOT w.granted AND w.relation = 'pg_stat_monitor_entries'::regclass
+	  AND a.backend_type = 'pg_stat_monitor refresh'
+	GROUP BY w.pid),
+	sub { $_[0] ne '' });
 is($held, 'nothing',
 	'the refresh waits for the history table holding nothing else');
 $locker->query_safe('ROLLBACK');
