@@ -301,13 +301,20 @@ static QueryCpu query_slots[PGSM_QUERY_SLOTS];
 
 /*
  * getrusage() is a system call, and a costly one on some machines.  A
- * top-level statement takes its starting figure from the end of the
- * previous statement of the backend instead of reading it again: the CPU
- * spent in between went to receiving, parsing and planning this statement,
- * which belongs to it anyway.  Nested statements, the first statement of a
- * backend and the one after an error read the figure afresh.
+ * top-level statement takes its starting figure from the backend's last
+ * reading instead of reading it again: the CPU spent in between went to
+ * receiving, parsing and planning this statement, which belongs to it
+ * anyway.  At its end, it reads the figure only if pgsm_cpu_time_interval
+ * has passed since that reading; otherwise it is charged nothing, and what
+ * it used goes to the next top-level statement that reads (the kernel moves
+ * the figure on at its clock ticks, so a reading sooner mostly finds it
+ * unchanged).  The readings of top-level statements thus form one chain,
+ * whose differences add up to the backend's CPU time.  Nested statements,
+ * the first statement of a backend and the one after an error read the
+ * figure afresh at both ends, outside the chain.
  */
 static CpuTimes last_cpu;
+static instr_time last_cpu_at;	/* when it was read */
 static bool last_cpu_valid = false;
 
 /*
@@ -354,12 +361,33 @@ cpu_start(CpuTimes *t, int level)
 		cpu_read(t);
 }
 
+/*
+ * The figure at the end of a statement that started with *start, now: read,
+ * or for a top-level statement close to the last reading, *start itself.
+ */
 static inline void
-cpu_end(CpuTimes *t)
+cpu_end(CpuTimes *t, const CpuTimes *start, int level, instr_time now)
 {
-	cpu_read(t);
-	last_cpu = *t;
-	last_cpu_valid = true;
+	if (level == 0)
+	{
+		if (last_cpu_valid)
+		{
+			instr_time	since = now;
+
+			INSTR_TIME_SUBTRACT(since, last_cpu_at);
+			if (INSTR_TIME_GET_DOUBLE(since) * 1000.0 < pgsm_cpu_time_interval)
+			{
+				*t = *start;
+				return;
+			}
+		}
+		cpu_read(t);
+		last_cpu = *t;
+		last_cpu_at = now;
+		last_cpu_valid = true;
+	}
+	else
+		cpu_read(t);
 }
 
 /*
@@ -1427,10 +1455,15 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		PgsmKey		key;
 		TextSource	src;
 		CpuTimes	end;
+		instr_time	now;
 		double		msec;
 		int			what = PGSM_RECORD_EXEC;
 
-		cpu_end(&end);
+		if (qc->level == 0)
+			INSTR_TIME_SET_CURRENT(now);
+		else
+			INSTR_TIME_SET_ZERO(now);
+		cpu_end(&end, &qc->start, qc->level, now);
 		InstrEndLoop(queryDesc->totaltime);
 		msec = queryDesc->totaltime->total * 1000.0;
 
@@ -1615,6 +1648,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (track)
 	{
+		instr_time	end;
 		instr_time	duration;
 		BufferUsage bufusage;
 		WalUsage	walusage;
@@ -1623,9 +1657,10 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		PgsmKey		key;
 		TextSource	src = {0};
 
-		INSTR_TIME_SET_CURRENT(duration);
+		INSTR_TIME_SET_CURRENT(end);
+		duration = end;
 		INSTR_TIME_SUBTRACT(duration, start);
-		cpu_end(&cpu_at_end);
+		cpu_end(&cpu_at_end, &cpu_at_start, level, end);
 
 		/*
 		 * Most utility statements (SET, BEGIN, COMMIT) read no block and

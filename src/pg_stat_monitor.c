@@ -49,6 +49,7 @@ bool		pgsm_enable_query_plan = false;
 bool		pgsm_extract_comments = false;
 int			pgsm_track = PGSM_TRACK_TOP;
 bool		pgsm_track_planning = false;
+double		pgsm_cpu_time_interval = 1.0;
 bool		pgsm_enable_table_export = true;
 char	   *pgsm_database = "postgres";
 int			pgsm_partition_span = 24 * 60 * 60;
@@ -335,6 +336,14 @@ define_settings(void)
 							 &pgsm_track_planning,
 							 false,
 							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("pg_stat_monitor.pgsm_cpu_time_interval",
+							 "Least time between two readings of a backend's CPU time; 0 reads it at the end of every statement.",
+							 "A top-level statement that ends sooner after the last reading is charged none; what it used goes to the next statement that reads it.",
+							 &pgsm_cpu_time_interval,
+							 1.0, 0.0, 1000.0,
+							 PGC_SUSET, GUC_UNIT_MS,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("pg_stat_monitor.pgsm_mask_error_values",

@@ -55,6 +55,7 @@ extern bool pgsm_enable_query_plan;
 extern bool pgsm_extract_comments;
 extern int	pgsm_track;
 extern bool pgsm_track_planning;
+extern double pgsm_cpu_time_interval;
 extern bool pgsm_enable_table_export;
 extern char *pgsm_database;
 extern char *pgsm_export_target;

@@ -123,4 +123,32 @@ FROM pg_stat_monitor_live WHERE query = 'SELECT count(*) FROM generate_series($1
 DROP VIEW cnt_sums;
 DROP FUNCTION cnt_explain(text);
 DROP TABLE cnt;
+
+-- The CPU times of a backend's top-level statements add up to the CPU time
+-- the kernel gives for the backend (in /proc, in hundredths of a second),
+-- whichever statements read it: here, with a 1 s interval, most read none.
+-- The first statement reads at its start; the last, more than the interval
+-- after any other, reads at its end.
+SELECT current_user AS su \gset
+CREATE ROLE pgsm_cpu_chain LOGIN;
+GRANT pg_read_server_files TO pgsm_cpu_chain;
+GRANT EXECUTE ON FUNCTION pg_read_file(text) TO pgsm_cpu_chain;
+ALTER ROLE pgsm_cpu_chain SET pg_stat_monitor.pgsm_cpu_time_interval = '1s';
+\c - pgsm_cpu_chain
+SELECT split_part(pg_read_file('/proc/self/stat'), ') ', 2) AS stat0 \gset
+SELECT count(*) FROM generate_series(1, 3000000);
+SELECT 1;
+SELECT count(*) FROM generate_series(1, 3000000);
+SELECT 2, 3;
+SELECT pg_sleep(1.1);
+SELECT split_part(pg_read_file('/proc/self/stat'), ') ', 2) AS stat1 \gset
+\c - :su
+-- fields 14 and 15 of the line, user and system time
+SELECT s.chain > 100 AS cpu_used, abs(s.chain - p.proc) <= 40 AS chain_adds_up
+FROM (SELECT sum(cpu_user_time + cpu_sys_time) AS chain
+      FROM pg_stat_monitor_live WHERE username = 'pgsm_cpu_chain') s,
+     (SELECT 10 * (split_part(:'stat1', ' ', 12)::int + split_part(:'stat1', ' ', 13)::int
+                   - split_part(:'stat0', ' ', 12)::int - split_part(:'stat0', ' ', 13)::int) AS proc) p;
+DROP OWNED BY pgsm_cpu_chain;
+DROP ROLE pgsm_cpu_chain;
 DROP EXTENSION pg_stat_monitor;
