@@ -125,7 +125,11 @@ part_tps() {
 			ru=$(awk -F'\t' '$1 ~ /^getrusage/ { v = $2 } END { print v }' "$raw/syscost")
 			m_none_sel=$(awk '{ print $2 }' "$raw/select.rounds" | median)
 			echo "System calls on this machine (\`bench/syscost.c\`, ns per call): $(awk -F'\t' '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$raw/syscost")."
-			echo "This fork calls \`getrusage\` once per top-level statement (for \`cpu_user_time\` and \`cpu_sys_time\`; nested statements twice), pg_stat_statements never: $(fmt %.2f "$(calc "$ru / 1000")") µs per statement, $(fmt %.1f "$(calc "$ru / (1e9 * $(nproc) / $m_none_sel) * 100")")% of the CPU time of one select-only transaction at the median rate without extension ($(nproc) cores ÷ tps, pgbench included)."
+			local m_pgsm_sel tx_us
+			m_pgsm_sel=$(awk '{ print $4 }' "$raw/select.rounds" | median)
+			tx_us=$(calc "1e6 * $TPS_CLIENTS / $m_pgsm_sel")
+			echo "One \`getrusage\` costs $(fmt %.2f "$(calc "$ru / 1000")") µs, $(fmt %.1f "$(calc "$ru / (1e9 * $(nproc) / $m_none_sel) * 100")")% of the CPU time of one select-only transaction at the median rate without extension ($(nproc) cores ÷ tps, pgbench included); pg_stat_statements makes none."
+			echo "This fork reads CPU time (for \`cpu_user_time\` and \`cpu_sys_time\`) at the end of a top-level statement only when \`pgsm_cpu_time_interval\` (1 ms, its default) has passed since the backend's last reading (see docs/collector.md, *CPU time*): at its median select-only rate each of the $TPS_CLIENTS backends ran a transaction every $(fmt %.0f "$tx_us") µs, so it read about once in $(fmt %.0f "$(calc "($tx_us >= 1000) ? 1 : 1000 / $tx_us")") transactions."
 			echo
 		fi
 		echo "Every round (tps: none / pg_stat_statements / this fork):"
