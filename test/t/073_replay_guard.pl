@@ -153,9 +153,11 @@ is($node->safe_psql('postgres', 'SELECT export_failures FROM pg_stat_monitor_inf
 # every export would then fail, and each wait run to its deadline)
 if ($released)
 {
-	$node->safe_psql('postgres', 'SELECT 1 AS after_marker') for 1 .. 3;
-	ok(pgsm_wait_exported($node, 'SELECT $1 AS after_marker'), 'later batches are exported');
-	is(pgsm_history_calls($node, 'SELECT $1 AS after_marker'), '3', 'once');
+	# (a shape of its own: the saved store may have brought back the first
+	# markers unfrozen, and an alias alone would fold these into them)
+	$node->safe_psql('postgres', 'SELECT 1, 2 AS after_marker') for 1 .. 3;
+	ok(pgsm_wait_exported($node, 'SELECT $1, $2 AS after_marker'), 'later batches are exported');
+	is(pgsm_history_calls($node, 'SELECT $1, $2 AS after_marker'), '3', 'once');
 }
 
 $node->stop;

@@ -16,10 +16,14 @@ my $node = pgsm_node('crash', bucket_time => 3600,
 	conf => "restart_after_crash = on\n");
 my $file = $node->data_dir . '/pg_stat/pg_stat_monitor.stat';
 
+# The markers share a bucket, so each has a shape of its own: an alias is
+# no part of a query id, and markers of one shape in one bucket would be one
+# entry (and one row of history's views) under the first one's text.
+
 # --- exported before the crash -----------------------------------------------
 
-$node->safe_psql('postgres', 'SELECT 1 AS kept_marker') for 1 .. 5;
-ok(pgsm_wait_exported($node, 'SELECT $1 AS kept_marker'), 'exported before the crash');
+$node->safe_psql('postgres', 'SELECT 1, 2, 3 AS kept_marker') for 1 .. 5;
+ok(pgsm_wait_exported($node, 'SELECT $1, $2, $3 AS kept_marker'), 'exported before the crash');
 # the worker commits asynchronously: wait until its commit is on disk
 my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
 ok( $node->poll_query_until('postgres',
@@ -65,7 +69,7 @@ ok(!-e $file, 'nothing is saved to a file in a crash');
 
 # --- what is kept, lost and counted ------------------------------------------------
 
-is(pgsm_history_calls($node, 'SELECT $1 AS kept_marker'), '5',
+is(pgsm_history_calls($node, 'SELECT $1, $2, $3 AS kept_marker'), '5',
 	'what was exported before the crash is kept, once');
 is(pgsm_history_calls($node, 'SELECT $1 AS frozen_marker'), '0',
 	'the batch being exported is lost, not written in part');
@@ -81,9 +85,9 @@ is("$folded|$lost", '0|0',
 
 # --- export goes on --------------------------------------------------------------
 
-$node->safe_psql('postgres', 'SELECT 1 AS after_marker') for 1 .. 3;
-ok(pgsm_wait_exported($node, 'SELECT $1 AS after_marker'), 'export goes on after the crash');
-is(pgsm_history_calls($node, 'SELECT $1 AS after_marker'), '3', 'once');
+$node->safe_psql('postgres', 'SELECT 1, 2, 3, 4 AS after_marker') for 1 .. 3;
+ok(pgsm_wait_exported($node, 'SELECT $1, $2, $3, $4 AS after_marker'), 'export goes on after the crash');
+is(pgsm_history_calls($node, 'SELECT $1, $2, $3, $4 AS after_marker'), '3', 'once');
 is( $node->safe_psql('postgres', q(
 	SELECT count(*) FROM (SELECT batch_id, bucket, queryid, userid, dbid,
 	                             toplevel, elevel, application_name
