@@ -63,6 +63,8 @@ part_tps() {
 	# the cost of the system calls a collector may make for each statement
 	cc -O2 -o "$WORK/syscost" "$bench/syscost.c" && "$WORK/syscost" >"$raw/syscost" ||
 		: >"$raw/syscost"
+	# and how often the figure it reads moves on
+	"$WORK/syscost" steps >"$raw/rusage-steps" 2>/dev/null || : >"$raw/rusage-steps"
 
 	for w in select tpcb; do
 		for ((r = 1; r <= TPS_ROUNDS; r++)); do
@@ -129,6 +131,11 @@ part_tps() {
 			m_pgsm_sel=$(awk '{ print $4 }' "$raw/select.rounds" | median)
 			tx_us=$(calc "1e6 * $TPS_CLIENTS / $m_pgsm_sel")
 			echo "One \`getrusage\` costs $(fmt %.2f "$(calc "$ru / 1000")") µs, $(fmt %.1f "$(calc "$ru / (1e9 * $(nproc) / $m_none_sel) * 100")")% of the CPU time of one select-only transaction at the median rate without extension ($(nproc) cores ÷ tps, pgbench included); pg_stat_statements makes none."
+			if [ -s "$raw/rusage-steps" ]; then
+				local calls changes largest
+				read -r calls changes largest <"$raw/rusage-steps"
+				echo "Calling it in a loop for 2 s (\`syscost steps\`), a thread saw its CPU time (user + system) move on $changes times in $calls calls, by at most $largest µs at once: the kernel moves it on at its clock ticks and when the thread is switched out, not at every call."
+			fi
 			echo "This fork reads CPU time (for \`cpu_user_time\` and \`cpu_sys_time\`) at the end of a top-level statement only when \`pgsm_cpu_time_interval\` (1 ms, its default) has passed since the backend's last reading (see docs/collector.md, *CPU time*): at its median select-only rate each of the $TPS_CLIENTS backends ran a transaction every $(fmt %.0f "$tx_us") µs, so it read about once in $(fmt %.0f "$(calc "($tx_us >= 1000) ? 1 : 1000 / $tx_us")") transactions."
 			echo
 		fi
