@@ -309,9 +309,10 @@ static QueryCpu query_slots[PGSM_QUERY_SLOTS];
  * it used goes to the next top-level statement that reads (the kernel moves
  * the figure on at its clock ticks, so a reading sooner mostly finds it
  * unchanged).  The readings of top-level statements thus form one chain,
- * whose differences add up to the backend's CPU time.  Nested statements,
- * the first statement of a backend and the one after an error read the
- * figure afresh at both ends, outside the chain.
+ * whose differences add up to the backend's CPU time.  The first statement
+ * of a backend and the one after an error read the figure at both ends, and
+ * start the chain again; nested statements read it at both ends, outside
+ * the chain.
  */
 static CpuTimes last_cpu;
 static instr_time last_cpu_at;	/* when it was read */
