@@ -28,6 +28,18 @@
 #endif
 
 /*
+ * An instr_time in nanoseconds: up to PostgreSQL 15 it is a struct
+ * timespec; from 16 on, a count of nanoseconds on Linux, which the core
+ * converts.
+ */
+#if PG_VERSION_NUM >= 160000
+#define PGSM_INSTR_TIME_NS(t)	((int64) INSTR_TIME_GET_NANOSEC(t))
+#else
+#define PGSM_INSTR_TIME_NS(t) \
+	((int64) (t).tv_sec * INT64CONST(1000000000) + (t).tv_nsec)
+#endif
+
+/*
  * The query id of a utility statement whose id a hook before ours cleared
  * (pg_stat_statements does).  Up to PostgreSQL 15 the core's id of a
  * utility statement is a hash of its text; from 16 on, it is a jumble of

@@ -242,7 +242,9 @@ typedef struct AppName
 
 /*
  * The name last seen, hashed again only when it changes: a statement costs
- * a comparison of at most NAMEDATALEN - 1 bytes.
+ * a comparison of two strings.  A name longer than NAMEDATALEN - 1 bytes,
+ * which the copy cuts short, never compares equal, and is hashed again for
+ * every statement (to the same id).
  */
 static const AppName *
 app_name_current(void)
@@ -250,7 +252,7 @@ app_name_current(void)
 	static AppName current;
 	const char *name = application_name != NULL ? application_name : "";
 
-	if (strncmp(current.name, name, NAMEDATALEN - 1) != 0)
+	if (strcmp(current.name, name) != 0)
 	{
 		strlcpy(current.name, name, NAMEDATALEN);
 		current.id = current.name[0] == '\0' ? 0 :
@@ -315,7 +317,7 @@ static QueryCpu query_slots[PGSM_QUERY_SLOTS];
  * the chain.
  */
 static CpuTimes last_cpu;
-static instr_time last_cpu_at;	/* when it was read */
+static int64 next_cpu_ns;		/* instr_time of the next reading, in ns */
 static bool last_cpu_valid = false;
 
 /*
@@ -363,28 +365,23 @@ cpu_start(CpuTimes *t, int level)
 }
 
 /*
- * The figure at the end of a statement that started with *start, now: read,
- * or for a top-level statement close to the last reading, *start itself.
+ * The figure at the end of a statement that started with *start, at now_ns
+ * (an instr_time in ns): read, or for a top-level statement close to the
+ * last reading, *start itself.
  */
 static inline void
-cpu_end(CpuTimes *t, const CpuTimes *start, int level, instr_time now)
+cpu_end(CpuTimes *t, const CpuTimes *start, int level, int64 now_ns)
 {
 	if (level == 0)
 	{
-		if (last_cpu_valid)
+		if (last_cpu_valid && now_ns < next_cpu_ns)
 		{
-			instr_time	since = now;
-
-			INSTR_TIME_SUBTRACT(since, last_cpu_at);
-			if (INSTR_TIME_GET_DOUBLE(since) * 1000.0 < pgsm_cpu_time_interval)
-			{
-				*t = *start;
-				return;
-			}
+			*t = *start;
+			return;
 		}
 		cpu_read(t);
 		last_cpu = *t;
-		last_cpu_at = now;
+		next_cpu_ns = now_ns + (int64) (pgsm_cpu_time_interval * 1000000.0);
 		last_cpu_valid = true;
 	}
 	else
@@ -1460,11 +1457,8 @@ pgsm_ExecutorEnd(QueryDesc *queryDesc)
 		double		msec;
 		int			what = PGSM_RECORD_EXEC;
 
-		if (qc->level == 0)
-			INSTR_TIME_SET_CURRENT(now);
-		else
-			INSTR_TIME_SET_ZERO(now);
-		cpu_end(&end, &qc->start, qc->level, now);
+		INSTR_TIME_SET_CURRENT(now);
+		cpu_end(&end, &qc->start, qc->level, PGSM_INSTR_TIME_NS(now));
 		InstrEndLoop(queryDesc->totaltime);
 		msec = queryDesc->totaltime->total * 1000.0;
 
@@ -1601,6 +1595,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	bool		is_execute = IsA(parsetree, ExecuteStmt);
 	bool		track;
 	instr_time	start;
+	int64		start_ns = 0;
 	BufferUsage bufusage_start;
 	WalUsage	walusage_start;
 	CpuTimes	cpu_at_start;
@@ -1624,6 +1619,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		walusage_start = pgWalUsage;
 		cpu_start(&cpu_at_start, level);
 		INSTR_TIME_SET_CURRENT(start);
+		start_ns = PGSM_INSTR_TIME_NS(start);
 	}
 
 	/*
@@ -1650,7 +1646,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (track)
 	{
 		instr_time	end;
-		instr_time	duration;
+		int64		end_ns;
 		BufferUsage bufusage;
 		WalUsage	walusage;
 		CpuTimes	cpu_at_end;
@@ -1659,9 +1655,8 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		TextSource	src = {0};
 
 		INSTR_TIME_SET_CURRENT(end);
-		duration = end;
-		INSTR_TIME_SUBTRACT(duration, start);
-		cpu_end(&cpu_at_end, &cpu_at_start, level, end);
+		end_ns = PGSM_INSTR_TIME_NS(end);
+		cpu_end(&cpu_at_end, &cpu_at_start, level, end_ns);
 
 		/*
 		 * Most utility statements (SET, BEGIN, COMMIT) read no block and
@@ -1680,7 +1675,7 @@ pgsm_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			WalUsageAccumDiff(&walusage, &pgWalUsage, &walusage_start);
 			sample.walusage = &walusage;
 		}
-		sample.total_time = INSTR_TIME_GET_MILLISEC(duration);
+		sample.total_time = (end_ns - start_ns) / 1000000.0;
 		sample.cpu_user_time = cpu_ms(cpu_at_start.user, cpu_at_end.user);
 		sample.cpu_sys_time = cpu_ms(cpu_at_start.sys, cpu_at_end.sys);
 		/* the rows of the commands that report them, as pg_stat_statements */

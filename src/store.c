@@ -347,25 +347,31 @@ pgsm_current_bucket(TimestampTz now)
 /*
  * The bucket of a statement that started at "start": pgsm_current_bucket(),
  * remembered for the second last asked about while the schedule stays as
- * it was, since a backend asks for every statement it records.
+ * it was, since a backend asks for every statement it records.  The second
+ * is kept as the range of timestamps it covers, so that a statement of the
+ * same second costs two comparisons, not a division.
  */
 int64
 pgsm_statement_bucket(TimestampTz start)
 {
-	static int64 last_second = PG_INT64_MIN;
+	static TimestampTz from = 0;	/* [from, to): the second remembered */
+	static TimestampTz to = 0;
 	static uint32 last_changes;
 	static int64 last_bucket;
-	int64		t = unix_seconds(start);
 	uint32		changes = pg_atomic_read_u32(&schedule->changes);
 
-	if (t != last_second || changes != last_changes || (changes & 1) != 0)
+	if (start < from || start >= to || changes != last_changes ||
+		(changes & 1) != 0)
 	{
+		int64		t = unix_seconds(start);
 		int32		len;
 
 		/* a change made meanwhile shows in the count the next time */
 		last_bucket = bucket_of(t, &len);
-		last_second = t;
 		last_changes = changes;
+		/* the timestamps unix_seconds() takes to t (before 2000: none) */
+		from = (start / USECS_PER_SEC) * USECS_PER_SEC;
+		to = from + USECS_PER_SEC;
 	}
 	return last_bucket;
 }
