@@ -17,7 +17,7 @@ INSTR_N=${BENCH_INSTR_N:-500}
 # first-time statements: fewer, so that they all find room
 INSTR_NEW_N=${BENCH_INSTR_NEW_N:-100}
 INSTR_SHAPES=${BENCH_INSTR_SHAPES:-"select update join utility error long"}
-INSTR_CONFIGS=${BENCH_INSTR_CONFIGS:-"none pgss pgsm pgsm_all"}
+INSTR_CONFIGS=${BENCH_INSTR_CONFIGS:-"none pgss pgsm pgsm_cpu0 pgsm_all"}
 # shapes whose system calls are counted
 INSTR_STRACE_SHAPES=${BENCH_INSTR_STRACE_SHAPES:-"select utility select_new"}
 
@@ -67,7 +67,7 @@ instr_statements() {
 	}'
 }
 
-# instr_conf CONFIG SHAPE: the configuration's settings.  First-time
+# instr_conf CONFIG SHAPE TOOL: the configuration's settings.  First-time
 # statements make an entry each: this fork's store is given room for all of
 # them and their texts (pg_stat_statements keeps 5000 at its defaults).
 instr_conf() {
@@ -84,6 +84,14 @@ instr_conf() {
 	case $1 in
 	pgsm*) echo "pg_stat_monitor.pgsm_bucket_time = 86400" ;;
 	esac
+	# For the same reason, under valgrind a backend would read its CPU time
+	# after almost every statement, where natively, at the default interval
+	# of 1 ms, it reads it once in tens or hundreds of statements: the
+	# configurations that keep the interval read it once a second, and
+	# pgsm_cpu0 shows the cost of reading it after every statement.
+	case $1:${3:-callgrind} in
+	pgsm:callgrind | pgsm_all:callgrind) echo "pg_stat_monitor.pgsm_cpu_time_interval = 1000" ;;
+	esac
 }
 
 # instr_one CONFIG SHAPE COUNT [strace]: one callgrind run (or, with
@@ -93,7 +101,7 @@ instr_one() {
 	local c=$1 s=$2 n=$3 tool=${4:-callgrind} raw="$OUT/raw/instr"
 	local dir="$WORK/cg/run-$tool-$c-$s-$n" total
 	cp -a "$WORK/cg/data" "$dir"
-	instr_conf "$c" "$s" >"$dir/bench.conf"
+	instr_conf "$c" "$s" "$tool" >"$dir/bench.conf"
 	if [ "$tool" = strace ]; then
 		as_pg strace -c -f -o "$dir/strace.out" \
 			postgres --single -D "$dir" postgres \
@@ -157,22 +165,24 @@ instr_per() {
 # instr_row SHAPE: one row of the table of instructions: the cost without
 # extension, what each configuration adds, and the fork's ratio.
 instr_row() {
-	local s=$1 base pgss pgsm all a_pgss a_pgsm a_all ratio
+	local s=$1 base pgss pgsm cpu0 all a_pgss a_pgsm a_cpu0 a_all ratio
 	base=$(instr_per none "$s")
 	pgss=$(instr_per pgss "$s")
 	pgsm=$(instr_per pgsm "$s")
+	cpu0=$(instr_per pgsm_cpu0 "$s" 2>/dev/null || echo failed)
 	all=$(instr_per pgsm_all "$s")
 	if [ "$base" = failed ] || [ "$pgss" = failed ] || [ "$pgsm" = failed ]; then
-		echo "| $s | $base | $pgss | $pgsm | | $all |"
+		echo "| $s | $base | $pgss | $pgsm | | $cpu0 | $all |"
 		return 1
 	fi
 	a_pgss=$(calc "$pgss - $base")
 	a_pgsm=$(calc "$pgsm - $base")
+	if [ "$cpu0" = failed ]; then a_cpu0=failed; else a_cpu0=$(fmt %+.0f "$(calc "$cpu0 - $base")"); fi
 	if [ "$all" = failed ]; then a_all=failed; else a_all=$(fmt %+.0f "$(calc "$all - $base")"); fi
 	# a ratio to next to nothing says nothing
 	ratio=$(awk -v a="$a_pgsm" -v b="$a_pgss" 'BEGIN { if (b >= 100) printf "%.2f", a / b; else print "–" }')
-	printf '| %s | %.0f | %+.0f | %+.0f | %s | %s |\n' \
-		"$s" "$base" "$a_pgss" "$a_pgsm" "$ratio" "$a_all"
+	printf '| %s | %.0f | %+.0f | %+.0f | %s | %s | %s |\n' \
+		"$s" "$base" "$a_pgss" "$a_pgsm" "$ratio" "$a_cpu0" "$a_all"
 }
 
 part_instr() {
@@ -245,6 +255,7 @@ part_instr() {
 		echo "**First-time** statements (N = $m): every statement has a query id of its own (it names other columns of \`bench_wide\`, a one-row table of 100 integer columns; SET another value, since on PostgreSQL 15 a utility statement's query id is a hash of its text), so every one makes an entry;"
 		echo "this fork is then given \`pgsm_max = 8MB\` so that all of them and their texts find room (at 1 MB the store holds about 1,200 entries and 380 kB of text; past that, calls are folded into overflow rows)."
 		echo "This fork runs with \`pgsm_bucket_time = 86400\` in every configuration: a run under valgrind lasts minutes, and with 60 s buckets it would cross bucket ends at random (one run of a pair and not the other), each making the repeated statement's entry anew, a first-time cost that natively falls once in thousands of statements."
+		echo "For the same reason it runs with \`pgsm_cpu_time_interval = 1000\` (ms) under valgrind, but in the column *CPU time read every statement* (\`pgsm_cpu_time_interval = 0\`): valgrind makes every statement last some fifty times longer, so that at the default 1 ms a backend would read its CPU time after almost every statement, at random, where natively it reads it once in tens to hundreds of short statements (part 3 gives the rate for pgbench). The two columns bound the native cost: a reading costs the difference between them, and at the default the fork pays it once per millisecond of a backend's statements. The system calls below are counted at the default interval."
 		echo
 		echo "Shapes (the first-time variant of each has the same form on \`bench_wide\`):"
 		echo
@@ -255,8 +266,8 @@ part_instr() {
 		echo "Configurations: $(for c in $INSTR_CONFIGS; do printf '**%s** = %s; ' "$c" "$(config_label "$c")"; done | sed 's/; $//')."
 		echo "pg_stat_statements does not record a statement that fails; this fork records it with its error."
 		echo
-		echo "| shape | none: instructions per statement | pg_stat_statements adds | this fork adds (defaults) | fork ÷ pgss | this fork adds (all captures on) |"
-		echo "|---|---|---|---|---|---|"
+		echo "| shape | none: instructions per statement | pg_stat_statements adds | this fork adds (defaults) | fork ÷ pgss | this fork adds, CPU time read every statement | this fork adds (all captures on) |"
+		echo "|---|---|---|---|---|---|---|"
 		for s in $shapes; do
 			instr_row "$s" || worst_ok=0
 		done

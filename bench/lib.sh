@@ -167,6 +167,10 @@ config_settings() {
 		echo "shared_preload_libraries = 'pg_stat_monitor'"
 		echo "$PGSM_ALL_ON"
 		;;
+	pgsm_cpu0)
+		echo "shared_preload_libraries = 'pg_stat_monitor'"
+		echo "pg_stat_monitor.pgsm_cpu_time_interval = 0"
+		;;
 	extra*)
 		local i=${1#extra}
 		echo "shared_preload_libraries = '$(sed -n "${i}p" "$WORK/extras" | cut -d'|' -f2)'"
@@ -183,6 +187,7 @@ config_label() {
 	pgsm_phase1) echo "this fork, Phase 1: pgsm_max = 10MB, pgsm_max_buckets = 2, pgsm_query_shared_buffer = 1MB" ;;
 	pgsm_phase3) echo "this fork, Phase 3: pgsm_max = 1MB, pgsm_max_buckets = 1, pgsm_query_shared_buffer = 100kB" ;;
 	pgsm_all) echo "this fork, every optional capture on (query plan, comments, planning, track = all)" ;;
+	pgsm_cpu0) echo "this fork, CPU time read at the end of every statement (pgsm_cpu_time_interval = 0)" ;;
 	extra*)
 		local i=${1#extra}
 		echo "$(sed -n "${i}p" "$WORK/extras" | cut -d'|' -f1) (installed here; extra)"
