@@ -54,6 +54,7 @@ SET pg_stat_monitor.pgsm_track_planning = off;
 SET pg_stat_monitor.pgsm_normalized_query = off;
 SET pg_stat_monitor.pgsm_enable_query_plan = on;
 SET pg_stat_monitor.pgsm_mask_error_values = off;
+SET pg_stat_monitor.pgsm_cpu_time_interval = 0;
 -- what only splits rows or fills extra columns is for anyone
 SET pg_stat_monitor.pgsm_extract_comments = on;
 SET pg_stat_monitor.pgsm_track_application_names = off;
@@ -62,6 +63,14 @@ RESET ROLE;
 RESET pg_stat_monitor.pgsm_extract_comments;
 RESET pg_stat_monitor.pgsm_track_application_names;
 RESET pg_stat_monitor.pgsm_enable_pgsm_query_id;
+-- and a superuser's value must be within its range (the message's wording
+-- differs between versions: its SQLSTATE is shown)
+DO $$
+BEGIN
+    SET pg_stat_monitor.pgsm_cpu_time_interval = '2s';
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE NOTICE 'pgsm_cpu_time_interval = 2s refused: %', SQLSTATE;
+END $$;
 
 DROP TABLE priv;
 DROP ROLE regress_pgsm_alice, regress_pgsm_bob, regress_pgsm_carol;
