@@ -12,7 +12,7 @@
 # Then thirty days, fresh and compacted: the day copied to the 29 days
 # before it (history_copy_fresh before compaction, history_copy_compacted
 # after), their size and one statement over them.  Thirty fresh days take
-# about 30 times the day on disk (31 GB at the defaults); with less room
+# about 30 times the day on disk (30 GiB at the defaults); with less room
 # than that and 8 GB more free, or BENCH_COMPACT_FRESH30=0, they are not
 # written and their figures are the day's multiplied by 30.
 # Export is off, so that the worker neither writes nor compacts meanwhile.
