@@ -4,8 +4,10 @@
 -- history, nor export, flush, reset, snapshot or maintain partitions.
 CREATE EXTENSION pg_stat_monitor;
 CREATE ROLE regress_pgsm_plain;
--- partitions of every history table, as the worker makes them
-SELECT pgsm_maintain_partitions(now());
+-- partitions of every history table, as the worker makes them, on a fixed
+-- day: the daily rollups' partitions span thirty days, so whether one or two
+-- cover a day and the next depends on the day
+SELECT pgsm_maintain_partitions('2030-01-10 12:00+00');
 
 -- every relation of the extension, and its partitions (named after their
 -- start, shown as <start>)
