@@ -10,7 +10,8 @@ OBJS = \
 	src/worker.o \
 	src/export.o \
 	src/remote.o \
-	src/batch.o
+	src/batch.o \
+	src/totals.o
 PGFILEDESC = "pg_stat_monitor - query statistics kept in tables"
 
 EXTENSION = pg_stat_monitor

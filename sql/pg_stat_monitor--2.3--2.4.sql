@@ -1766,7 +1766,7 @@ CREATE TABLE @extschema@.pg_stat_monitor_totals (
     server_name text NOT NULL
 )
 -- room on each page for the new versions of its rows: updated in place (HOT)
-WITH (fillfactor = 70);
+WITH (fillfactor = 50);
 
 -- fixed-width columns first, the query id leading: each export looks up
 -- every statement of its batch here, and a comparison that starts with
@@ -1791,49 +1791,72 @@ COMMENT ON TABLE @extschema@.pg_stat_monitor_totals IS
  * (names, comments, text ids) one is kept, as the views do; histograms are
  * summed cell by cell.  NULLs are skipped as aggregates skip them (a
  * counter a server version does not measure).
+ *
+ * pgsm_combine_rule() names a column's rule, with the columns it reads
+ * besides its own (the count of calls or plans, the total time);
+ * pgsm_combine() writes it as SQL; the export worker follows the same
+ * rules in C when it adds a batch to pg_stat_monitor_totals (src/totals.c).
  */
+CREATE FUNCTION @extschema@.pgsm_combine_rule(col text, OUT rule text, OUT count_col text,
+                                              OUT total_col text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE
+           WHEN col OPERATOR(pg_catalog.=) ANY (ARRAY['query', 'stats_since', 'query_text_id',
+                                                     'plan_text_id', 'top_query_text_id']) THEN 'least'
+           WHEN col OPERATOR(pg_catalog.=) ANY (ARRAY['username', 'datname', 'pgsm_query_id', 'comments',
+                                                     'relations', 'cmd_type', 'message']) THEN 'greatest'
+           WHEN col OPERATOR(pg_catalog.=) 'resp_calls' THEN 'cells'
+           WHEN col OPERATOR(pg_catalog.~) '^min_(exec|plan)_time$' THEN 'min'
+           WHEN col OPERATOR(pg_catalog.~) '^max_(exec|plan)_time$' THEN 'max'
+           WHEN col OPERATOR(pg_catalog.~) '^sum_var_(exec|plan)_time$' THEN 'variance'
+           ELSE 'sum'
+       END,
+       CASE WHEN col OPERATOR(pg_catalog.~) 'plan_time$' THEN 'plans' ELSE 'calls' END,
+       pg_catalog.replace(col, 'sum_var_', 'total_')
+$$;
+
 CREATE FUNCTION @extschema@.pgsm_combine(col text, a text DEFAULT NULL, b text DEFAULT NULL)
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT CASE
-    WHEN col OPERATOR(pg_catalog.=) ANY (ARRAY['query', 'stats_since', 'query_text_id',
-                                              'plan_text_id', 'top_query_text_id']) THEN
+SELECT CASE r.rule
+    WHEN 'least' THEN
         CASE WHEN pair THEN pg_catalog.format('least(%1$s.%3$I, %2$s.%3$I)', a, b, col)
              ELSE pg_catalog.format('min(p.%I)', col) END
-    WHEN col OPERATOR(pg_catalog.=) ANY (ARRAY['username', 'datname', 'pgsm_query_id', 'comments',
-                                              'relations', 'cmd_type', 'message']) THEN
+    WHEN 'greatest' THEN
         CASE WHEN pair THEN pg_catalog.format('greatest(%1$s.%3$I, %2$s.%3$I)', a, b, col)
              ELSE pg_catalog.format('max(p.%I)', col) END
-    WHEN col OPERATOR(pg_catalog.=) 'resp_calls' THEN
-        CASE WHEN pair THEN pg_catalog.format('coalesce(@extschema@.pgsm_add_arrays(%1$s.resp_calls, %2$s.resp_calls),'
-                                              ' %1$s.resp_calls, %2$s.resp_calls)', a, b)
-             ELSE '@extschema@.pgsm_sum(p.resp_calls)' END
-    WHEN col OPERATOR(pg_catalog.~) '^(min|max)_(exec|plan)_time$' THEN
-        CASE WHEN pair THEN pg_catalog.format('CASE WHEN %1$s.%4$I > 0 AND %2$s.%4$I > 0 THEN %5$s(%1$s.%3$I, %2$s.%3$I)'
+    WHEN 'cells' THEN
+        CASE WHEN pair THEN pg_catalog.format('coalesce(@extschema@.pgsm_add_arrays(%1$s.%3$I, %2$s.%3$I),'
+                                              ' %1$s.%3$I, %2$s.%3$I)', a, b, col)
+             ELSE pg_catalog.format('@extschema@.pgsm_sum(p.%I)', col) END
+    WHEN 'min' THEN
+        CASE WHEN pair THEN pg_catalog.format('CASE WHEN %1$s.%4$I > 0 AND %2$s.%4$I > 0 THEN least(%1$s.%3$I, %2$s.%3$I)'
                                               ' WHEN %1$s.%4$I > 0 THEN %1$s.%3$I WHEN %2$s.%4$I > 0 THEN %2$s.%3$I'
-                                              ' ELSE 0 END',
-                                              a, b, col, n,
-                                              CASE pg_catalog.left(col, 3) WHEN 'min' THEN 'least' ELSE 'greatest' END)
-             ELSE pg_catalog.format('coalesce(%s(p.%I) FILTER (WHERE p.%s > 0), 0)',
-                                    pg_catalog.left(col, 3), col, n) END
-    WHEN col OPERATOR(pg_catalog.~) '^sum_var_(exec|plan)_time$' THEN
+                                              ' ELSE 0 END', a, b, col, r.count_col)
+             ELSE pg_catalog.format('coalesce(min(p.%I) FILTER (WHERE p.%I > 0), 0)', col, r.count_col) END
+    WHEN 'max' THEN
+        CASE WHEN pair THEN pg_catalog.format('CASE WHEN %1$s.%4$I > 0 AND %2$s.%4$I > 0 THEN greatest(%1$s.%3$I, %2$s.%3$I)'
+                                              ' WHEN %1$s.%4$I > 0 THEN %1$s.%3$I WHEN %2$s.%4$I > 0 THEN %2$s.%3$I'
+                                              ' ELSE 0 END', a, b, col, r.count_col)
+             ELSE pg_catalog.format('coalesce(max(p.%I) FILTER (WHERE p.%I > 0), 0)', col, r.count_col) END
+    WHEN 'variance' THEN
         CASE WHEN pair THEN pg_catalog.format('CASE WHEN %1$s.%4$I + %2$s.%4$I > 0 THEN greatest(0, %1$s.%3$I + %2$s.%3$I'
                                               ' + CASE WHEN %1$s.%4$I > 0 THEN %1$s.%5$I ^ 2 / %1$s.%4$I ELSE 0 END'
                                               ' + CASE WHEN %2$s.%4$I > 0 THEN %2$s.%5$I ^ 2 / %2$s.%4$I ELSE 0 END'
                                               ' - (%1$s.%5$I + %2$s.%5$I) ^ 2 / (%1$s.%4$I + %2$s.%4$I)) ELSE 0 END',
-                                              a, b, col, n, pg_catalog.replace(col, 'sum_var_', 'total_'))
+                                              a, b, col, r.count_col, r.total_col)
              ELSE pg_catalog.format('coalesce(greatest(0, sum(p.%1$I) + sum(p.%2$I ^ 2 / p.%3$I) FILTER (WHERE p.%3$I > 0)'
                                     ' - sum(p.%2$I) ^ 2 / nullif(sum(p.%3$I), 0)), 0)',
-                                    col, pg_catalog.replace(col, 'sum_var_', 'total_'), n) END
+                                    col, r.total_col, r.count_col) END
     ELSE
         CASE WHEN pair THEN pg_catalog.format('coalesce(%1$s.%3$I + %2$s.%3$I, %1$s.%3$I, %2$s.%3$I)', a, b, col)
              ELSE pg_catalog.format('@extschema@.pgsm_sum(p.%I)', col) END
 END
-FROM (SELECT CASE WHEN col OPERATOR(pg_catalog.~) 'plan_time$' THEN 'plans'
-                  ELSE 'calls' END,
-             b IS NOT NULL) c(n, pair)
+FROM @extschema@.pgsm_combine_rule(col) r, (SELECT b IS NOT NULL) c(pair)
 $$;
 
 /*
@@ -2036,47 +2059,6 @@ $$;
 
 -- the totals of the history written before this version
 SELECT @extschema@.pgsm_add_totals(NULL, NULL, NULL);
-
-/*
- * The statement with which the worker adds a batch it exports to its own
- * totals, straight from the batch in memory: $1 the batch's id (its rows,
- * as pgsm_batch_rows gives them and as they go to pg_stat_monitor_entries),
- * $2 the server's name.  The batch's statements are combined per key, then
- * each key's total is updated in place (HOT: the key columns never change,
- * and the table leaves room on its pages), or inserted when new.  Nothing
- * is read back from history.  The worker prepares it once per extension.
- */
-CREATE FUNCTION @extschema@.pgsm_totals_upsert_sql()
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-SELECT pg_catalog.format(
-    'INSERT INTO @extschema@.pg_stat_monitor_totals AS t (%1$s)'
-    ' SELECT %2$s FROM (SELECT %3$s FROM @extschema@.pgsm_batch_rows($1) b'
-    '                   WHERE b.elevel OPERATOR(pg_catalog.=) 0) p'
-    ' GROUP BY p.queryid, p.userid, p.dbid, p.toplevel, p.server_name'
-    ' ON CONFLICT (queryid, userid, dbid, toplevel, server_name) DO UPDATE SET %4$s',
-    pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
-    pg_catalog.string_agg(CASE WHEN x.is_key THEN pg_catalog.format('p.%I', a.attname)
-                               ELSE @extschema@.pgsm_combine(a.attname) END,
-                          ', ' ORDER BY a.attnum),
-    -- statements only, as pgsm_add_totals: pg_stat_statements has no error rows
-    pg_catalog.string_agg(CASE a.attname
-                              WHEN 'stats_since' THEN 'b.bucket_start_time'
-                              WHEN 'server_name' THEN '$2'
-                              ELSE pg_catalog.format('b.%I', a.attname) END
-                          OPERATOR(pg_catalog.||) ' AS ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(a.attname),
-                          ', ' ORDER BY a.attnum),
-    pg_catalog.string_agg(pg_catalog.format('%I = %s', a.attname,
-                                            @extschema@.pgsm_combine(a.attname, 't', 'excluded')),
-                          ', ' ORDER BY a.attnum) FILTER (WHERE NOT x.is_key))
-FROM pg_catalog.pg_attribute a,
-     LATERAL (SELECT a.attname OPERATOR(pg_catalog.=)
-                     ANY (ARRAY['server_name', 'userid', 'dbid', 'toplevel', 'queryid']::name[])) x(is_key)
-WHERE a.attrelid OPERATOR(pg_catalog.=) '@extschema@.pg_stat_monitor_totals'::pg_catalog.regclass
-  AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
-$$;
 
 -- Whether the script of this extension is running (CREATE or ALTER
 -- EXTENSION): then what it creates joins the extension by itself.
@@ -2282,8 +2264,7 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION @extschema@.pgsm_create_views(int),
-    @extschema@.pgsm_add_totals(int8, timestamptz, text),
-    @extschema@.pgsm_totals_upsert_sql() FROM PUBLIC;
+    @extschema@.pgsm_add_totals(int8, timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON @extschema@.pg_stat_monitor_totals FROM PUBLIC;
 GRANT SELECT ON @extschema@.pg_stat_monitor_totals TO pg_read_all_stats;
 

@@ -36,10 +36,12 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inet.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 #include "pgsm.h"
@@ -240,6 +242,21 @@ pgsm_batch_new_texts(PgsmBatch *b, Datum **ids, Datum **texts, int *n)
 }
 
 /*
+ * Where encode_row() puts a row: in COPY BINARY format into a buffer (the
+ * stream every destination can read), or as the datums of a tuple in
+ * history_columns[] order (the local destination's own insert, and the
+ * totals' feed), allocated in the current memory context.
+ */
+typedef struct RowOut
+{
+	StringInfo	buf;			/* COPY BINARY, or NULL for datums */
+	Datum	   *values;
+	bool	   *nulls;
+	int			col;			/* the next column, for datums */
+	const bool *wanted;			/* the columns to make, NULL for all */
+} RowOut;
+
+/*
  * COPY BINARY fields.  Each is a 32-bit length (-1 for NULL) and the
  * value in the type's binary format, in network byte order.
  */
@@ -267,37 +284,83 @@ put64(StringInfo s, int64 v)
 	appendBinaryStringInfoNT(s, (const char *) &n, 8);
 }
 
-static inline void
-f_null(StringInfo s)
+/*
+ * A column the caller does not want, as NULL: the fields that cost
+ * something to make (texts, arrays, numerics) ask first.
+ */
+static inline bool
+f_unwanted(RowOut *o)
 {
-	put32(s, -1);
+	if (o->buf || o->wanted == NULL || o->wanted[o->col])
+		return false;
+	o->nulls[o->col++] = true;
+	return true;
 }
 
 static inline void
-f_int8(StringInfo s, int64 v)
+f_datum(RowOut *o, Datum v)
 {
-	put32(s, 8);
-	put64(s, v);
+	o->nulls[o->col] = false;
+	o->values[o->col++] = v;
 }
 
 static inline void
-f_int8_or_null(StringInfo s, int64 v)
+f_null(RowOut *o)
+{
+	if (o->buf)
+		put32(o->buf, -1);
+	else
+		o->nulls[o->col++] = true;
+}
+
+/* int8, and timestamptz (microseconds since 2000) */
+static inline void
+f_int8(RowOut *o, int64 v)
+{
+	if (o->buf)
+	{
+		put32(o->buf, 8);
+		put64(o->buf, v);
+	}
+	else
+		f_datum(o, Int64GetDatum(v));
+}
+
+static inline void
+f_int8_or_null(RowOut *o, int64 v)
 {
 	if (v == 0)
-		f_null(s);
+		f_null(o);
 	else
-		f_int8(s, v);
+		f_int8(o, v);
 }
 
 static inline void
-f_int4(StringInfo s, int32 v)
+f_int4(RowOut *o, int32 v)
 {
-	put32(s, 4);
-	put32(s, v);
+	if (o->buf)
+	{
+		put32(o->buf, 4);
+		put32(o->buf, v);
+	}
+	else
+		f_datum(o, Int32GetDatum(v));
 }
 
 static inline void
-f_float8(StringInfo s, double v)
+f_oid(RowOut *o, Oid v)
+{
+	if (o->buf)
+	{
+		put32(o->buf, 4);
+		put32(o->buf, (int32) v);
+	}
+	else
+		f_datum(o, ObjectIdGetDatum(v));
+}
+
+static inline void
+f_float8(RowOut *o, double v)
 {
 	union
 	{
@@ -305,15 +368,25 @@ f_float8(StringInfo s, double v)
 		int64		i;
 	}			u;
 
+	if (!o->buf)
+	{
+		f_datum(o, Float8GetDatum(v));
+		return;
+	}
 	u.d = v;
-	f_int8(s, u.i);
+	f_int8(o, u.i);
 }
 
 static inline void
-f_bool(StringInfo s, bool v)
+f_bool(RowOut *o, bool v)
 {
-	put32(s, 1);
-	appendStringInfoCharMacro(s, v ? 1 : 0);
+	if (!o->buf)
+	{
+		f_datum(o, BoolGetDatum(v));
+		return;
+	}
+	put32(o->buf, 1);
+	appendStringInfoCharMacro(o->buf, v ? 1 : 0);
 }
 
 /*
@@ -321,75 +394,127 @@ f_bool(StringInfo s, bool v)
  * valid character (a text from a database of another encoding) becomes '?'
  * rather than failing the batch.
  */
-static void
-f_text(StringInfo s, const char *p, int len)
+static Datum
+valid_text(const char *p, int len)
 {
 	int			enc = GetDatabaseEncoding();
+	StringInfoData s;
+	Datum		d;
 
-	put32(s, len);
 	if (pg_verify_mbstr(enc, p, len, true))
-	{
-		appendBinaryStringInfoNT(s, p, len);
-		return;
-	}
+		return PointerGetDatum(cstring_to_text_with_len(p, len));
+	initStringInfo(&s);
 	while (len > 0)
 	{
 		int			l = pg_encoding_verifymbchar(enc, p, len);
 
 		if (l <= 0)
 		{
-			appendStringInfoCharMacro(s, '?');
+			appendStringInfoCharMacro(&s, '?');
 			l = 1;
 		}
 		else
-			appendBinaryStringInfoNT(s, p, l);
+			appendBinaryStringInfoNT(&s, p, l);
 		p += l;
 		len -= l;
+	}
+	d = PointerGetDatum(cstring_to_text_with_len(s.data, s.len));
+	pfree(s.data);
+	return d;
+}
+
+static void
+f_text(RowOut *o, const char *p, int len)
+{
+	if (f_unwanted(o))
+		return;
+	if (!o->buf)
+	{
+		f_datum(o, valid_text(p, len));
+		return;
+	}
+	put32(o->buf, len);
+	if (pg_verify_mbstr(GetDatabaseEncoding(), p, len, true))
+		appendBinaryStringInfoNT(o->buf, p, len);
+	else
+	{
+		text	   *t = DatumGetTextPP(valid_text(p, len));
+
+		/* a '?' for each bad byte: the length is the same */
+		Assert(VARSIZE_ANY_EXHDR(t) == len);
+		appendBinaryStringInfoNT(o->buf, VARDATA_ANY(t), len);
+		pfree(t);
 	}
 }
 
 static inline void
-f_text_or_null(StringInfo s, const char *p, int len)
+f_text_or_null(RowOut *o, const char *p, int len)
 {
 	if (len == 0)
-		f_null(s);
+		f_null(o);
 	else
-		f_text(s, p, len);
+		f_text(o, p, len);
 }
 
 static void
-f_name_or_null(StringInfo s, const char *name)
+f_name_or_null(RowOut *o, const char *name)
 {
 	if (name)
-		f_text(s, name, strlen(name));
+		f_text(o, name, strlen(name));
 	else
-		f_null(s);
+		f_null(o);
 }
 
 /* inet: family, bits, is_cidr, length, address */
 static void
-f_inet(StringInfo s, const PgsmKey *k)
+f_inet(RowOut *o, const PgsmKey *k)
 {
 	int			nb = k->addr_family == 4 ? 4 : 16;
 	char		head[4];
 
-	put32(s, 4 + nb);
+	if (f_unwanted(o))
+		return;
+	if (!o->buf)
+	{
+		inet	   *ip = palloc0(sizeof(inet));
+
+		ip_family(ip) = k->addr_family == 4 ? PGSQL_AF_INET : PGSQL_AF_INET6;
+		ip_bits(ip) = nb * 8;
+		memcpy(ip_addr(ip), k->addr, nb);
+		SET_INET_VARSIZE(ip);
+		f_datum(o, InetPGetDatum(ip));
+		return;
+	}
+	put32(o->buf, 4 + nb);
 	head[0] = (char) (k->addr_family == 4 ? PGSQL_AF_INET : PGSQL_AF_INET6);
 	head[1] = (char) (nb * 8);
 	head[2] = 0;				/* not cidr */
 	head[3] = (char) nb;
-	appendBinaryStringInfoNT(s, head, 4);
-	appendBinaryStringInfoNT(s, (const char *) k->addr, nb);
+	appendBinaryStringInfoNT(o->buf, head, 4);
+	appendBinaryStringInfoNT(o->buf, (const char *) k->addr, nb);
 }
 
 /* numeric from an unsigned integer: base-10000 digits, most significant first */
 static void
-f_numeric_u64(StringInfo s, uint64 v)
+f_numeric_u64(RowOut *o, uint64 v)
 {
 	int16		digits[5];
 	int			n = 0;
 	int			weight;
+	StringInfo	s = o->buf;
 
+	if (f_unwanted(o))
+		return;
+	if (!s)
+	{
+		char		str[24];
+
+		snprintf(str, sizeof(str), UINT64_FORMAT, v);
+		f_datum(o, v <= PG_INT64_MAX ? NumericGetDatum(int64_to_numeric((int64) v)) :
+				DirectFunctionCall3(numeric_in, CStringGetDatum(str),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		return;
+	}
 	while (v > 0)
 	{
 		digits[n++] = (int16) (v % 10000);
@@ -424,23 +549,42 @@ array_header(StringInfo s, Oid elemtype, int nelems)
 
 /* text[] from a comma-separated list */
 static void
-f_text_list(StringInfo s, const char *p, int len)
+f_text_list(RowOut *o, const char *p, int len)
 {
-	int			lenpos;
+	StringInfo	s = o->buf;
+	int			lenpos = 0;
 	int			n = 1;
 	int			start = 0;
+	Datum	   *elems = NULL;
+	int			nelems = 0;
 
+	if (f_unwanted(o))
+		return;
 	for (int i = 0; i < len; i++)
 		n += p[i] == ',';
-	lenpos = s->len;
-	put32(s, 0);				/* the length, set below */
-	array_header(s, TEXTOID, n);
+	if (s)
+	{
+		lenpos = s->len;
+		put32(s, 0);			/* the length, set below */
+		array_header(s, TEXTOID, n);
+	}
+	else
+		elems = palloc(sizeof(Datum) * n);
 	for (int i = 0; i <= len; i++)
 		if (i == len || p[i] == ',')
 		{
-			f_text(s, p + start, i - start);
+			if (s)
+				f_text(o, p + start, i - start);
+			else
+				elems[nelems++] = valid_text(p + start, i - start);
 			start = i + 1;
 		}
+	if (!s)
+	{
+		f_datum(o, PointerGetDatum(construct_array(elems, nelems, TEXTOID,
+												   -1, false, TYPALIGN_INT)));
+		return;
+	}
 	{
 		uint32		total = pg_hton32((uint32) (s->len - lenpos - 4));
 
@@ -449,12 +593,24 @@ f_text_list(StringInfo s, const char *p, int len)
 }
 
 static void
-f_histogram(StringInfo s, const int32 *hist, int n)
+f_histogram(RowOut *o, const int32 *hist, int n)
 {
-	put32(s, 20 + 12 * n);
-	array_header(s, INT8OID, n);
+	if (f_unwanted(o))
+		return;
+	if (!o->buf)
+	{
+		Datum	   *cells = palloc(sizeof(Datum) * n);
+
+		for (int i = 0; i < n; i++)
+			cells[i] = Int64GetDatum(hist[i]);
+		f_datum(o, PointerGetDatum(construct_array(cells, n, INT8OID, sizeof(int64),
+												   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)));
+		return;
+	}
+	put32(o->buf, 20 + 12 * n);
+	array_header(o->buf, INT8OID, n);
 	for (int i = 0; i < n; i++)
-		f_int8(s, hist[i]);
+		f_int8(o, hist[i]);
 }
 
 static void
@@ -485,9 +641,8 @@ names_of(PgsmBatch *b, const PgsmKey *k, const char **user, const char **db)
  * version 2.4, where it may not be NULL.
  */
 static void
-encode_row(PgsmBatch *b, const PgsmEntry *e)
+encode_row(PgsmBatch *b, const PgsmEntry *e, RowOut *o)
 {
-	StringInfo	s = &b->buf;
 	const PgsmKey *k = &e->key;
 	const PgsmCounters *c = &e->counters;
 	const char *t[PGSM_NUM_TEXTS];
@@ -509,96 +664,95 @@ encode_row(PgsmBatch *b, const PgsmEntry *e)
 #define TEXT_ID(kind) \
 	do { \
 		if (e->text_len[kind] > 0) \
-			f_int8(s, text_id(t[kind], e->text_len[kind])); \
+			f_int8(o, text_id(t[kind], e->text_len[kind])); \
 		else \
-			f_null(s); \
+			f_null(o); \
 	} while (0)
-#define TEXT(kind)	f_text_or_null(s, t[kind], e->text_len[kind])
+#define TEXT(kind)	f_text_or_null(o, t[kind], e->text_len[kind])
 
-	put16(s, (int16) (b->v2_4 ? HISTORY_NCOLS : HISTORY_NCOLS_2_3));
-	f_int8(s, pgsm_bucket_number(k->bucket, e->bucket_len));
-	f_int8(s, pgsm_bucket_start(k->bucket));
+	if (o->buf)
+		put16(o->buf, (int16) (b->v2_4 ? HISTORY_NCOLS : HISTORY_NCOLS_2_3));
+	f_int8(o, pgsm_bucket_number(k->bucket, e->bucket_len));
+	f_int8(o, pgsm_bucket_start(k->bucket));
 	/* the names kept with the entry, or else looked up now */
-	put32(s, 4);
-	put32(s, (int32) k->userid);
+	f_oid(o, k->userid);
 	if (e->text_len[PGSM_TEXT_USERNAME] > 0)
 		TEXT(PGSM_TEXT_USERNAME);
 	else
-		f_name_or_null(s, user);
-	put32(s, 4);
-	put32(s, (int32) k->dbid);
+		f_name_or_null(o, user);
+	f_oid(o, k->dbid);
 	if (e->text_len[PGSM_TEXT_DATNAME] > 0)
 		TEXT(PGSM_TEXT_DATNAME);
 	else
-		f_name_or_null(s, db);
+		f_name_or_null(o, db);
 	if (k->addr_family != 0)
-		f_inet(s, k);
+		f_inet(o, k);
 	else
-		f_null(s);
-	f_int8_or_null(s, e->pgsm_query_id);
+		f_null(o);
+	f_int8_or_null(o, e->pgsm_query_id);
 	if (k->overflow && b->v2_4)
-		f_null(s);
+		f_null(o);
 	else
-		f_int8(s, k->queryid);
-	f_bool(s, k->toplevel);
-	f_int8_or_null(s, k->top_queryid);
+		f_int8(o, k->queryid);
+	f_bool(o, k->toplevel);
+	f_int8_or_null(o, k->top_queryid);
 	TEXT_ID(PGSM_TEXT_QUERY);
 	TEXT(PGSM_TEXT_COMMENTS);
-	f_int8_or_null(s, k->planid);
+	f_int8_or_null(o, k->planid);
 	TEXT_ID(PGSM_TEXT_PLAN);
 	TEXT_ID(PGSM_TEXT_TOP_QUERY);
 	TEXT(PGSM_TEXT_APPNAME);
 	if (e->text_len[PGSM_TEXT_RELATIONS] > 0)
-		f_text_list(s, t[PGSM_TEXT_RELATIONS], e->text_len[PGSM_TEXT_RELATIONS]);
+		f_text_list(o, t[PGSM_TEXT_RELATIONS], e->text_len[PGSM_TEXT_RELATIONS]);
 	else
-		f_null(s);
-	f_int4(s, e->cmd_type);
-	f_int4(s, k->elevel);
+		f_null(o);
+	f_int4(o, e->cmd_type);
+	f_int4(o, k->elevel);
 	if (k->sqlcode != 0)
-		f_text(s, unpack_sql_state(k->sqlcode), 5);
+		f_text(o, unpack_sql_state(k->sqlcode), 5);
 	else
-		f_null(s);
+		f_null(o);
 	TEXT(PGSM_TEXT_MESSAGE);
-	f_int8(s, c->calls);
-	f_float8(s, c->total_time);
-	f_float8(s, c->min_time);
-	f_float8(s, c->max_time);
-	f_float8(s, c->sum_var_time);
-	f_int8(s, c->rows);
-	f_int8(s, c->shared_blks_hit);
-	f_int8(s, c->shared_blks_read);
-	f_int8(s, c->shared_blks_dirtied);
-	f_int8(s, c->shared_blks_written);
-	f_int8(s, c->local_blks_hit);
-	f_int8(s, c->local_blks_read);
-	f_int8(s, c->local_blks_dirtied);
-	f_int8(s, c->local_blks_written);
-	f_int8(s, c->temp_blks_read);
-	f_int8(s, c->temp_blks_written);
-	f_float8(s, c->blk_read_time);
-	f_float8(s, c->blk_write_time);
-	f_float8(s, c->temp_blk_read_time);
-	f_float8(s, c->temp_blk_write_time);
-	f_float8(s, c->cpu_user_time);
-	f_float8(s, c->cpu_sys_time);
-	f_int8(s, c->wal_records);
-	f_int8(s, c->wal_fpi);
-	f_numeric_u64(s, c->wal_bytes);
-	f_int8(s, c->plans);
-	f_float8(s, c->total_plan_time);
-	f_float8(s, c->min_plan_time);
-	f_float8(s, c->max_plan_time);
-	f_float8(s, c->sum_var_plan_time);
-	f_int8(s, c->jit_functions);
-	f_float8(s, c->jit_generation_time);
-	f_int8(s, c->jit_inlining_count);
-	f_float8(s, c->jit_inlining_time);
-	f_int8(s, c->jit_optimization_count);
-	f_float8(s, c->jit_optimization_time);
-	f_int8(s, c->jit_emission_count);
-	f_float8(s, c->jit_emission_time);
-	f_histogram(s, e->hist, pgsm_hist_cells);
-	f_int8(s, (int64) b->batch_id);
+	f_int8(o, c->calls);
+	f_float8(o, c->total_time);
+	f_float8(o, c->min_time);
+	f_float8(o, c->max_time);
+	f_float8(o, c->sum_var_time);
+	f_int8(o, c->rows);
+	f_int8(o, c->shared_blks_hit);
+	f_int8(o, c->shared_blks_read);
+	f_int8(o, c->shared_blks_dirtied);
+	f_int8(o, c->shared_blks_written);
+	f_int8(o, c->local_blks_hit);
+	f_int8(o, c->local_blks_read);
+	f_int8(o, c->local_blks_dirtied);
+	f_int8(o, c->local_blks_written);
+	f_int8(o, c->temp_blks_read);
+	f_int8(o, c->temp_blks_written);
+	f_float8(o, c->blk_read_time);
+	f_float8(o, c->blk_write_time);
+	f_float8(o, c->temp_blk_read_time);
+	f_float8(o, c->temp_blk_write_time);
+	f_float8(o, c->cpu_user_time);
+	f_float8(o, c->cpu_sys_time);
+	f_int8(o, c->wal_records);
+	f_int8(o, c->wal_fpi);
+	f_numeric_u64(o, c->wal_bytes);
+	f_int8(o, c->plans);
+	f_float8(o, c->total_plan_time);
+	f_float8(o, c->min_plan_time);
+	f_float8(o, c->max_plan_time);
+	f_float8(o, c->sum_var_plan_time);
+	f_int8(o, c->jit_functions);
+	f_float8(o, c->jit_generation_time);
+	f_int8(o, c->jit_inlining_count);
+	f_float8(o, c->jit_inlining_time);
+	f_int8(o, c->jit_optimization_count);
+	f_float8(o, c->jit_optimization_time);
+	f_int8(o, c->jit_emission_count);
+	f_float8(o, c->jit_emission_time);
+	f_histogram(o, e->hist, pgsm_hist_cells);
+	f_int8(o, (int64) b->batch_id);
 	if (b->v2_4)
 	{
 #define MEASURED(measured, field) \
@@ -606,23 +760,52 @@ encode_row(PgsmBatch *b, const PgsmEntry *e)
 		if (measured) \
 			field; \
 		else \
-			f_null(s); \
+			f_null(o); \
 	} while (0)
-		MEASURED(PGSM_MEASURES_17, f_float8(s, c->local_blk_read_time));
-		MEASURED(PGSM_MEASURES_17, f_float8(s, c->local_blk_write_time));
-		MEASURED(PGSM_MEASURES_17, f_int8(s, c->jit_deform_count));
-		MEASURED(PGSM_MEASURES_17, f_float8(s, c->jit_deform_time));
+		MEASURED(PGSM_MEASURES_17, f_float8(o, c->local_blk_read_time));
+		MEASURED(PGSM_MEASURES_17, f_float8(o, c->local_blk_write_time));
+		MEASURED(PGSM_MEASURES_17, f_int8(o, c->jit_deform_count));
+		MEASURED(PGSM_MEASURES_17, f_float8(o, c->jit_deform_time));
 		/* an entry's statistics start when it is made */
-		f_int8(s, e->first_seen);
-		MEASURED(PGSM_MEASURES_18, f_int8(s, c->wal_buffers_full));
-		MEASURED(PGSM_MEASURES_18, f_int8(s, c->parallel_workers_to_launch));
-		MEASURED(PGSM_MEASURES_18, f_int8(s, c->parallel_workers_launched));
+		f_int8(o, e->first_seen);
+		MEASURED(PGSM_MEASURES_18, f_int8(o, c->wal_buffers_full));
+		MEASURED(PGSM_MEASURES_18, f_int8(o, c->parallel_workers_to_launch));
+		MEASURED(PGSM_MEASURES_18, f_int8(o, c->parallel_workers_launched));
 #undef MEASURED
-		f_text(s, b->server_name, strlen(b->server_name));
+		f_text(o, b->server_name, strlen(b->server_name));
 	}
 
 #undef TEXT_ID
 #undef TEXT
+}
+
+/*
+ * Entry n of the batch as the datums of a row of history, in the order of
+ * pgsm_history_column_names(), allocated in the current memory context.
+ * With "wanted", the columns not wanted may be left NULL.
+ */
+void
+pgsm_batch_row_values(PgsmBatch *b, int n, Datum *values, bool *nulls,
+					  const bool *wanted)
+{
+	RowOut		o = {NULL, values, nulls, 0, wanted};
+
+	Assert(n >= 0 && n < b->snap.nentries);
+	encode_row(b, PgsmSnapshotEntry(&b->snap, n), &o);
+	Assert(o.col == (b->v2_4 ? HISTORY_NCOLS : HISTORY_NCOLS_2_3));
+}
+
+/* Text "kind" of entry n of the batch, as history's texts have it */
+Datum
+pgsm_batch_text(PgsmBatch *b, int n, int kind, bool *isnull)
+{
+	PgsmEntry  *e = PgsmSnapshotEntry(&b->snap, n);
+	const char *t = b->snap.texts + e->text_offset;
+
+	for (int k = 0; k < kind; k++)
+		t += e->text_len[k];
+	*isnull = e->text_len[kind] == 0;
+	return *isnull ? (Datum) 0 : valid_text(t, e->text_len[kind]);
 }
 
 /* The COPY BINARY signature, flags and header extension length */
@@ -650,7 +833,11 @@ pgsm_batch_read(PgsmBatch *b, void *out, int minread, int maxread)
 			resetStringInfo(&b->buf);
 			b->buf_pos = 0;
 			while (b->buf.len < ENCODE_AHEAD && b->next < b->snap.nentries)
-				encode_row(b, PgsmSnapshotEntry(&b->snap, b->next++));
+			{
+				RowOut		o = {&b->buf};
+
+				encode_row(b, PgsmSnapshotEntry(&b->snap, b->next++), &o);
+			}
 			if (b->buf.len == 0 && !b->trailer_done)
 			{
 				put16(&b->buf, -1);

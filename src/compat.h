@@ -17,7 +17,9 @@
 #error "pg_stat_monitor requires PostgreSQL 15 or later"
 #endif
 
+#include "access/heapam.h"
 #include "common/hashfn.h"
+#include "executor/executor.h"
 #include "nodes/plannodes.h"
 
 /* The query jumble moved from utils/ to nodes/ in PostgreSQL 16. */
@@ -141,6 +143,47 @@ pgsm_utility_jumble(PlannedStmt *pstmt, const char *sql, int len)
 #else
 #define PGSM_EXECUTOR_RUN_ARGS	QueryDesc *queryDesc, ScanDirection direction, uint64 count, bool execute_once
 #define PGSM_EXECUTOR_RUN_CALL	queryDesc, direction, count, execute_once
+#endif
+
+/*
+ * A row updated in place of another, and which index entries the new
+ * version needs: none when it is heap-only (HOT).  PostgreSQL 16 says so
+ * itself, and tells apart the versions that need only summarizing indexes
+ * (BRIN); 15 leaves it to be read off the tuple.
+ */
+typedef enum PgsmIndexUpdate
+{
+	PGSM_INDEX_NONE,
+	PGSM_INDEX_SUMMARIZING,
+	PGSM_INDEX_ALL
+} PgsmIndexUpdate;
+
+static inline PgsmIndexUpdate
+pgsm_heap_update(Relation rel, ItemPointer otid, HeapTuple tup)
+{
+#if PG_VERSION_NUM >= 160000
+	TU_UpdateIndexes update;
+
+	simple_heap_update(rel, otid, tup, &update);
+	return update == TU_None ? PGSM_INDEX_NONE :
+		update == TU_Summarizing ? PGSM_INDEX_SUMMARIZING : PGSM_INDEX_ALL;
+#else
+	simple_heap_update(rel, otid, tup);
+	return HeapTupleIsHeapOnly(tup) ? PGSM_INDEX_NONE : PGSM_INDEX_ALL;
+#endif
+}
+
+/*
+ * Index entries for a row just written, none of them deferred; from
+ * PostgreSQL 16 on, only those of summarizing indexes if so asked.
+ */
+#if PG_VERSION_NUM >= 160000
+#define pgsm_insert_index_tuples(rri, slot, estate, only_summarizing) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, \
+						  (only_summarizing))
+#else
+#define pgsm_insert_index_tuples(rri, slot, estate, only_summarizing) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
 #endif
 
 #endif							/* PGSM_COMPAT_H */

@@ -34,21 +34,28 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
 #include "common/hashfn.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
 #include "parser/parse_relation.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
 #include "pgstat.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -97,19 +104,10 @@ static TimestampTz retry_after = 0;
 static bool refresh_pending = false;
 
 /*
- * The batch the worker is writing, while it adds it to the totals: its copy
- * of the frozen entries, which pgsm_batch_rows() reads instead of copying
- * them again under the store's lock.
- */
-static PgsmBatch *totals_batch = NULL;
-
-/*
  * The frozen batch, as rows of the view plus the sums of squares that let
- * early-flushed parts of a bucket be added up, and the ids of its texts.
- * In the worker adding that batch to the totals, read from the worker's
- * copy, the one its rows were written from; elsewhere, copied under the
- * store's lock in shared mode, so any session may call it (only the worker
- * has a use for it).
+ * early-flushed parts of a bucket be added up, and the ids of its texts;
+ * copied under the store's lock in shared mode, so any session may call
+ * it, to see what the worker is exporting.
  */
 Datum
 pgsm_batch_rows(PG_FUNCTION_ARGS)
@@ -129,13 +127,8 @@ pgsm_batch_rows(PG_FUNCTION_ARGS)
 		elog(ERROR, "pgsm_batch_rows() has %d columns, expected %d",
 			 rsinfo->setDesc->natts, BATCH_COLS);
 
-	if (totals_batch != NULL && pgsm_batch_snapshot(totals_batch)->batch_id == batch_id)
-		snap = pgsm_batch_snapshot(totals_batch);
-	else
-	{
-		pgsm_store_snapshot(&local, true);
-		snap = &local;
-	}
+	pgsm_store_snapshot(&local, true);
+	snap = &local;
 	if (snap->batch_id != batch_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -463,65 +456,208 @@ local_copy_rows(PgsmBatch *batch)
 }
 
 /*
- * pg_stat_monitor_statements' totals: the batch's statements added to them
- * straight from the batch in memory, by the statement
- * pgsm_totals_upsert_sql() gives (combined per key, each total updated in
- * place or inserted), prepared once per extension and kept.  Nothing is
- * read back from history.
+ * The partition of history that holds a bucket, from the table's partition
+ * bounds as the relation cache has them.
  */
-static SPIPlanPtr totals_plan = NULL;
-static Oid	totals_plan_ext = InvalidOid;
-static int	totals_plan_version = 0;
-
-static void
-local_add_totals(BatchWrite *bw, PgsmBatch *batch)
+static Oid
+bucket_partition(Relation parent, TimestampTz start)
 {
-	Datum		values[2];
-	int			rc;
+	PartitionKey key = RelationGetPartitionKey(parent);
+	PartitionDesc pd = RelationGetPartitionDesc(parent, true);
+	Datum		value = TimestampTzGetDatum(start);
+	int			index = -1;
 
-	if (totals_plan != NULL &&
-		(totals_plan_ext != ext_oid || totals_plan_version != ext_version))
+	if (key == NULL || key->strategy != PARTITION_STRATEGY_RANGE ||
+		key->partnatts != 1 || key->parttypid[0] != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s.%s is not partitioned by range of bucket start times",
+						ext_schema, entries_table),
+				 errhint("ALTER EXTENSION pg_stat_monitor UPDATE, or DROP EXTENSION and CREATE EXTENSION, makes it again.")));
+	if (pd->nparts > 0)
 	{
-		SPI_freeplan(totals_plan);
-		totals_plan = NULL;
-	}
-	if (totals_plan == NULL)
-	{
-		Oid			types[2] = {INT8OID, TEXTOID};
-		SPIPlanPtr	plan;
-		char	   *sql;
+		bool		equal;
+		int			offset = partition_range_datum_bsearch(key->partsupfunc,
+														   key->partcollation,
+														   pd->boundinfo, 1,
+														   &value, &equal);
 
-		spi_exec(psprintf("SELECT %s.pgsm_totals_upsert_sql()", ext_schema),
-				 0, NULL, NULL, SPI_OK_SELECT);
-		sql = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		if (sql == NULL)
-			elog(ERROR, "pgsm_totals_upsert_sql() returned NULL");
-		plan = SPI_prepare(sql, 2, types);
-		if (plan == NULL)
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not keep the plan of \"%s\"", sql);
-		totals_plan = plan;
-		totals_plan_ext = ext_oid;
-		totals_plan_version = ext_version;
+		index = pd->boundinfo->indexes[offset + 1];
+		if (index < 0)
+			index = pd->boundinfo->default_index;
+	}
+	if (index < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("no partition of %s.%s holds the bucket starting at %s",
+						ext_schema, entries_table, timestamptz_to_str(start)),
+				 errhint("The export makes it again at its next try.")));
+	return pd->oids[index];
+}
+
+/* Rows handed to the table at once (a few pages of them) */
+#define INSERT_SLOTS	64
+
+/*
+ * The rows of one bucket, into its partition: 64 at a time
+ * (table_multi_insert, as COPY does, with a bulk-insert state of the
+ * partition's own), then their index entries.  The
+ * partition's columns are matched to history's by name, so a partition made
+ * before a column was dropped from the table takes the rows as well as a
+ * new one; a column the export does not fill takes its default.  The first
+ * row is checked against the partition's bounds, as routing would.
+ */
+static void
+insert_bucket_rows(PgsmBatch *batch, int64 bucket, Relation leaf, EState *estate)
+{
+	PgsmSnapshot *snap = pgsm_batch_snapshot(batch);
+	TupleDesc	desc = RelationGetDescr(leaf);
+	List	   *names = pgsm_history_column_names(batch);
+	int			ncols = list_length(names);
+	int		   *source = palloc(sizeof(int) * desc->natts);
+	ExprState **defaults = palloc0(sizeof(ExprState *) * desc->natts);
+	Datum	   *values = palloc(sizeof(Datum) * ncols);
+	bool	   *nulls = palloc(sizeof(bool) * ncols);
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * INSERT_SLOTS);
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	CommandId	cid = GetCurrentCommandId(true);
+	BulkInsertState bistate = GetBulkInsertState();
+	MemoryContext rows_cxt;
+	MemoryContext old;
+	int			nslots = 0;
+	int			nmade = 0;
+	bool		checked = false;
+
+	for (int a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+		ListCell   *lc;
+
+		source[a] = -1;
+		if (att->attisdropped)
+			continue;
+		foreach(lc, names)
+			if (strcmp(strVal(lfirst(lc)), NameStr(att->attname)) == 0)
+				source[a] = foreach_current_index(lc);
+		if (source[a] < 0)
+		{
+			Node	   *def = build_column_default(leaf, a + 1);
+
+			if (def != NULL)
+				defaults[a] = ExecPrepareExpr((Expr *) def, estate);
+		}
 	}
 
-	values[0] = Int64GetDatum((int64) bw->batch_id);
-	values[1] = CStringGetTextDatum(pgsm_batch_server_name(batch));
-	totals_batch = batch;
-	PG_TRY();
+	InitResultRelInfo(rri, leaf, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	rows_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_stat_monitor rows",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	for (int n = 0; n <= snap->nentries; n++)
 	{
-		rc = SPI_execute_plan(totals_plan, values, NULL, false, 0);
+		TupleTableSlot *slot;
+
+		if (n < snap->nentries && PgsmSnapshotEntry(snap, n)->key.bucket != bucket)
+			continue;
+		if (nslots == INSERT_SLOTS || (n == snap->nentries && nslots > 0))
+		{
+			table_multi_insert(leaf, slots, nslots, cid, 0, bistate);
+			for (int i = 0; i < nslots; i++)
+			{
+				if (rri->ri_NumIndices > 0)
+					(void) pgsm_insert_index_tuples(rri, slots[i], estate, false);
+				ExecClearTuple(slots[i]);
+			}
+			nslots = 0;
+			ResetPerTupleExprContext(estate);
+			MemoryContextReset(rows_cxt);
+		}
+		if (n == snap->nentries)
+			break;
+
+		if (nslots == nmade)
+			slots[nmade++] = table_slot_create(leaf, NULL);
+		slot = slots[nslots++];
+		old = MemoryContextSwitchTo(rows_cxt);
+		pgsm_batch_row_values(batch, n, values, nulls, NULL);
+		for (int a = 0; a < desc->natts; a++)
+		{
+			if (source[a] >= 0)
+			{
+				slot->tts_values[a] = values[source[a]];
+				slot->tts_isnull[a] = nulls[source[a]];
+			}
+			else if (defaults[a] != NULL)
+				slot->tts_values[a] = ExecEvalExpr(defaults[a], econtext,
+												   &slot->tts_isnull[a]);
+			else
+				slot->tts_isnull[a] = true;
+		}
+		MemoryContextSwitchTo(old);
+		ExecStoreVirtualTuple(slot);
+		if (!checked)
+		{
+			(void) ExecPartitionCheck(rri, slot, estate, true);
+			checked = true;
+		}
 	}
-	PG_FINALLY();
+
+	for (int i = 0; i < nmade; i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
+	FreeBulkInsertState(bistate);
+	ExecCloseIndices(rri);
+	MemoryContextDelete(rows_cxt);
+}
+
+/*
+ * The rows, inserted by the worker itself, bucket by bucket into their
+ * partitions: no text, no binary format, no SQL per row, the datums taken
+ * from the batch.  A history table with triggers (someone's own) gets the
+ * rows by COPY FROM instead, which fires them.
+ */
+static uint64
+local_insert_rows(BatchWrite *bw, PgsmBatch *batch)
+{
+	Relation	parent;
+	Relation   *leaves;
+	EState	   *estate;
+	bool		triggers;
+
+	parent = table_openrv(makeRangeVar(ext_schema_name, (char *) entries_table, -1),
+						  RowExclusiveLock);
+	triggers = parent->trigdesc != NULL;
+	leaves = palloc(sizeof(Relation) * Max(bw->nall, 1));
+	for (int i = 0; i < bw->nall; i++)
 	{
-		totals_batch = NULL;
+		leaves[i] = table_open(bucket_partition(parent, pgsm_bucket_start(bw->all_buckets[i])),
+							   RowExclusiveLock);
+		if (leaves[i]->rd_rel->relkind != RELKIND_RELATION)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("partition \"%s\" of %s.%s is not a table",
+							RelationGetRelationName(leaves[i]), ext_schema, entries_table),
+					 errhint("Partitions of history are made by the extension; drop this one and the export makes another.")));
+		triggers |= leaves[i]->trigdesc != NULL;
 	}
-	PG_END_TRY();
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not add batch " UINT64_FORMAT " to the totals: %s",
-			 bw->batch_id, SPI_result_code_string(rc));
+	if (triggers)
+	{
+		for (int i = 0; i < bw->nall; i++)
+			table_close(leaves[i], NoLock);
+		table_close(parent, NoLock);
+		return local_copy_rows(batch);
+	}
+
+	estate = CreateExecutorState();
+	for (int i = 0; i < bw->nall; i++)
+	{
+		insert_bucket_rows(batch, bw->all_buckets[i], leaves[i], estate);
+		table_close(leaves[i], NoLock);
+	}
+	FreeExecutorState(estate);
+	table_close(parent, NoLock);
+	CommandCounterIncrement();
+	return pgsm_batch_entries(batch);
 }
 
 /*
@@ -583,11 +719,12 @@ local_write(BatchWrite *bw, PgsmBatch *batch)
 		spi_exec(sql, 2, types, values, SPI_OK_INSERT);
 	}
 
-	rows = local_copy_rows(batch);
+	rows = ext_version >= VERSION_ENTRIES ? local_insert_rows(bw, batch) :
+		local_copy_rows(batch);
 
 	if (ext_version >= VERSION_ENTRIES)
 	{
-		local_add_totals(bw, batch);
+		pgsm_totals_add(batch, ext_schema_name, ext_schema);
 		sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows, server_name)"
 					   " VALUES ($1, $2, $3)", s);
 	}

@@ -362,6 +362,13 @@ extern PgsmSnapshot *pgsm_batch_snapshot(PgsmBatch *b);
 extern void pgsm_batch_new_texts(PgsmBatch *b, Datum **ids, Datum **texts,
 								 int *n);
 extern void pgsm_batch_rewind(PgsmBatch *b);
+extern void pgsm_batch_row_values(PgsmBatch *b, int n, Datum *values,
+								  bool *nulls, const bool *wanted);
+extern Datum pgsm_batch_text(PgsmBatch *b, int n, int kind, bool *isnull);
+
+/* The running totals of pg_stat_monitor_statements (totals.c) */
+extern void pgsm_totals_add(PgsmBatch *batch, const char *schema,
+							const char *quoted);
 extern int	pgsm_batch_read(PgsmBatch *b, void *out, int minread, int maxread);
 extern void pgsm_batch_forget_texts(void);
 

@@ -719,7 +719,7 @@ index_lookup(const PgsmKey *key, uint32 hash)
 
 /* Caller holds the lock exclusively; the key is not in the index. */
 static void
-index_insert(int entryno, uint32 hash)
+index_add(int entryno, uint32 hash)
 {
 	uint32		slot = hash & pgsm->index_mask;
 
@@ -734,7 +734,7 @@ index_rebuild(void)
 {
 	MemSet(pgsm_index, 0, (pgsm->index_mask + 1) * sizeof(int32));
 	for (int i = pgsm->nfrozen; i < pgsm->nentries; i++)
-		index_insert(i, key_hash(&EntryAt(i)->key));
+		index_add(i, key_hash(&EntryAt(i)->key));
 }
 
 static void
@@ -916,7 +916,7 @@ entry_init(const PgsmKey *key, uint32 hash, const PgsmTexts *texts,
 		pgsm->text_used += texts->len[k];
 	}
 
-	index_insert(n, hash);
+	index_add(n, hash);
 	return n;
 }
 

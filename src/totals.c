@@ -1,0 +1,650 @@
+/*-------------------------------------------------------------------------
+ *
+ * totals.c
+ *		The running totals behind pg_stat_monitor_statements, kept by the
+ *		export worker itself.
+ *
+ * Each batch the worker writes to its own tables adds its statements
+ * (entries without an error level) to pg_stat_monitor_totals, in the
+ * export's transaction: the batch's rows are combined per key in memory,
+ * then each key's row is looked up through the table's unique index and
+ * replaced by its sum with the batch (a HOT update where the page has
+ * room), or inserted when new.  No SQL is run per row, and nothing is read
+ * back from history.
+ *
+ * What a total is made of is read from the catalogs, not written here: the
+ * key is the unique index's columns; every other column takes the rule
+ * pgsm_combine_rule() names for it, the one pgsm_combine() writes as SQL
+ * for every other path (views, rollups, compaction, pgsm_add_totals), and
+ * is filled from the history column of the same name (batch.c), except
+ * query (the statement's text) and stats_since (the bucket's start).
+ *
+ * Someone else changing a total or adding a key between the lookup and the
+ * write (pgsm_add_totals, a reset) makes the export fail, and the batch is
+ * written again, whole, at the next try.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/typcache.h"
+
+#include "pgsm.h"
+
+typedef enum Rule
+{
+	RULE_NONE,					/* not read yet */
+	RULE_KEY,					/* a column of the unique index */
+	RULE_LEAST,
+	RULE_GREATEST,
+	RULE_MIN,					/* of the parts with calls (or plans), or 0 */
+	RULE_MAX,
+	RULE_VARIANCE,				/* sums of squared deviations */
+	RULE_SUM
+} Rule;
+
+typedef struct TotalsColumn
+{
+	Rule		rule;
+	int			source;			/* history column, or -1 */
+	bool		query;			/* the statement's text */
+	int			count;			/* column of the count of calls or plans */
+	int			total;			/* column of the total time */
+	Oid			type;
+	Oid			collation;
+	int16		typlen;
+	bool		typbyval;
+	FmgrInfo	cmp;			/* for least and greatest */
+} TotalsColumn;
+
+/*
+ * The shape of pg_stat_monitor_totals, as last read: kept while the table,
+ * its number of columns and its index stay the same.
+ */
+typedef struct TotalsShape
+{
+	Oid			relid;
+	Oid			indexid;
+	int			natts;
+	TotalsColumn *cols;
+	bool	   *wanted;			/* the history columns read */
+	int			nkeys;
+	AttrNumber	keys[INDEX_MAX_KEYS];	/* heap column of each index column */
+	RegProcedure eq[INDEX_MAX_KEYS];	/* and its equality */
+	FmgrInfo	eqfn[INDEX_MAX_KEYS];
+	Oid			keycoll[INDEX_MAX_KEYS];
+} TotalsShape;
+
+static TotalsShape *shape = NULL;
+
+/* A statement of the batch, as the collector knows it */
+typedef struct TotalsKey
+{
+	int64		queryid;
+	Oid			userid;
+	Oid			dbid;
+	bool		toplevel;
+	bool		overflow;
+} TotalsKey;
+
+typedef struct TotalsEntry
+{
+	TotalsKey	key;
+	Datum	   *values;
+	bool	   *nulls;
+} TotalsEntry;
+
+/*
+ * Where this worker last wrote each key's total, so that the next batch
+ * fetches it there rather than searching the index; the row found must
+ * still be visible and have the key, else the index is searched.
+ * Forgotten when it grows past KNOWN_MAX keys, or the table changes.
+ */
+typedef struct KnownTotal
+{
+	TotalsKey	key;
+	ItemPointerData tid;
+} KnownTotal;
+
+#define KNOWN_MAX	100000
+static HTAB *known = NULL;
+
+static int
+history_column(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp(strVal(lfirst(lc)), name) == 0)
+			return foreach_current_index(lc);
+	return -1;
+}
+
+static int
+column_number(TupleDesc desc, const char *name)
+{
+	for (int a = 0; a < desc->natts; a++)
+		if (!TupleDescAttr(desc, a)->attisdropped &&
+			strcmp(NameStr(TupleDescAttr(desc, a)->attname), name) == 0)
+			return a;
+	return -1;
+}
+
+static void
+unsupported(Relation rel, const char *column, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot add to column \"%s\" of %s: %s", column,
+					RelationGetRelationName(rel), why),
+			 errhint("The columns of pg_stat_monitor_totals are the extension's own; ALTER EXTENSION pg_stat_monitor UPDATE restores them.")));
+}
+
+/*
+ * Read the table's shape: its unique index's columns, and for every other
+ * column its rule (pgsm_combine_rule(), by SPI) and where its value comes
+ * from.
+ */
+static TotalsShape *
+read_shape(Relation rel, Relation index, List *names, const char *schema)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	TotalsShape *s = palloc0(sizeof(TotalsShape));
+	Oid			argtype = OIDOID;
+	Datum		arg;
+	char	   *sql;
+
+	MemoryContextSwitchTo(old);
+	s->relid = RelationGetRelid(rel);
+	s->indexid = RelationGetRelid(index);
+	s->natts = desc->natts;
+	s->cols = MemoryContextAllocZero(TopMemoryContext, sizeof(TotalsColumn) * desc->natts);
+	for (int a = 0; a < desc->natts; a++)
+		s->cols[a].source = -1; /* a dropped column stays NULL */
+	s->nkeys = IndexRelationGetNumberOfKeyAttributes(index);
+	for (int i = 0; i < s->nkeys; i++)
+	{
+		Oid			opfamily = index->rd_opfamily[i];
+		Oid			type = index->rd_opcintype[i];
+
+		s->keys[i] = index->rd_index->indkey.values[i];
+		if (s->keys[i] <= 0)
+			unsupported(rel, RelationGetRelationName(index), "its unique index has an expression");
+		s->eq[i] = get_opcode(get_opfamily_member(opfamily, type, type,
+												  BTEqualStrategyNumber));
+		fmgr_info_cxt(s->eq[i], &s->eqfn[i], TopMemoryContext);
+		s->keycoll[i] = index->rd_indcollation[i];
+		s->cols[s->keys[i] - 1].rule = RULE_KEY;
+	}
+
+	/* the rule of every column, in one query */
+	arg = ObjectIdGetDatum(RelationGetRelid(rel));
+	sql = psprintf("SELECT a.attnum, r.rule, r.count_col, r.total_col"
+				   " FROM pg_catalog.pg_attribute a, %s.pgsm_combine_rule(a.attname::pg_catalog.text) r"
+				   " WHERE a.attrelid OPERATOR(pg_catalog.=) $1"
+				   " AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped", schema);
+	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the rules of %s", RelationGetRelationName(rel));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[r];
+		TupleDesc	rd = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int			a = DatumGetInt16(SPI_getbinval(row, rd, 1, &isnull)) - 1;
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+		TotalsColumn *c = &s->cols[a];
+		const char *name = NameStr(att->attname);
+		char	   *rule = SPI_getvalue(row, rd, 2);
+
+		c->count = c->total = -1;
+		c->type = att->atttypid;
+		c->collation = att->attcollation;
+		c->typlen = att->attlen;
+		c->typbyval = att->attbyval;
+		if (strcmp(name, "query") == 0)
+			c->query = true;
+		else
+			c->source = history_column(names, strcmp(name, "stats_since") == 0 ?
+									   "bucket_start_time" : name);
+		if (c->source < 0 && !c->query)
+			unsupported(rel, name, "history has no column of that name");
+		if (c->rule == RULE_KEY)
+			continue;
+
+		if (strcmp(rule, "least") == 0 || strcmp(rule, "greatest") == 0)
+		{
+			TypeCacheEntry *tc = lookup_type_cache(c->type, TYPECACHE_CMP_PROC_FINFO);
+
+			if (!OidIsValid(tc->cmp_proc))
+				unsupported(rel, name, "its type has no ordering");
+			fmgr_info_cxt(tc->cmp_proc, &c->cmp, TopMemoryContext);
+			c->rule = rule[0] == 'l' ? RULE_LEAST : RULE_GREATEST;
+		}
+		else if (strcmp(rule, "min") == 0 || strcmp(rule, "max") == 0 ||
+				 strcmp(rule, "variance") == 0)
+		{
+			c->rule = strcmp(rule, "min") == 0 ? RULE_MIN :
+				strcmp(rule, "max") == 0 ? RULE_MAX : RULE_VARIANCE;
+			c->count = column_number(desc, SPI_getvalue(row, rd, 3));
+			c->total = column_number(desc, SPI_getvalue(row, rd, 4));
+			if (c->type != FLOAT8OID || c->count < 0 ||
+				TupleDescAttr(desc, c->count)->atttypid != INT8OID ||
+				(c->rule == RULE_VARIANCE &&
+				 (c->total < 0 || TupleDescAttr(desc, c->total)->atttypid != FLOAT8OID)))
+				unsupported(rel, name, "its rule needs float8 times and int8 counts");
+		}
+		else if (strcmp(rule, "sum") == 0)
+		{
+			c->rule = RULE_SUM;
+			if (c->type != INT8OID && c->type != FLOAT8OID && c->type != NUMERICOID)
+				unsupported(rel, name, "only int8, float8 and numeric are summed");
+		}
+		else
+			unsupported(rel, name, psprintf("rule \"%s\" is not one the worker follows", rule));
+	}
+	s->wanted = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * list_length(names));
+	for (int a = 0; a < desc->natts; a++)
+	{
+		if (!TupleDescAttr(desc, a)->attisdropped && s->cols[a].rule == RULE_NONE)
+			unsupported(rel, NameStr(TupleDescAttr(desc, a)->attname), "it has no rule");
+		if (s->cols[a].source >= 0)
+			s->wanted[s->cols[a].source] = true;
+	}
+	return s;
+}
+
+/* a + b by the rule of column c; a and b are rows of the table */
+static void
+combine(const TotalsColumn *cols, int natts, Datum *av, bool *an,
+		const Datum *bv, const bool *bn, Datum *out, bool *outnull)
+{
+	for (int i = 0; i < natts; i++)
+	{
+		const TotalsColumn *c = &cols[i];
+
+		outnull[i] = false;
+		if (c->rule == RULE_KEY || bn[i])
+		{
+			out[i] = av[i];
+			outnull[i] = an[i];
+			continue;
+		}
+		if (an[i])
+		{
+			out[i] = bv[i];
+			continue;
+		}
+		switch (c->rule)
+		{
+			case RULE_LEAST:
+			case RULE_GREATEST:
+				{
+					int32		cmp = DatumGetInt32(FunctionCall2Coll((FmgrInfo *) &c->cmp,
+																	  c->collation,
+																	  av[i], bv[i]));
+
+					out[i] = (c->rule == RULE_LEAST) == (cmp <= 0) ? av[i] : bv[i];
+					break;
+				}
+			case RULE_MIN:
+			case RULE_MAX:
+				{
+					bool		a_has = DatumGetInt64(av[c->count]) > 0;
+					bool		b_has = DatumGetInt64(bv[c->count]) > 0;
+					double		a = DatumGetFloat8(av[i]);
+					double		b = DatumGetFloat8(bv[i]);
+
+					if (a_has && b_has)
+						out[i] = Float8GetDatum(c->rule == RULE_MIN ? Min(a, b) : Max(a, b));
+					else
+						out[i] = Float8GetDatum(a_has ? a : b_has ? b : 0.0);
+					break;
+				}
+			case RULE_VARIANCE:
+				{
+					/* the parts' sums of squares about their own means, moved to the common one */
+					int64		an_ = DatumGetInt64(av[c->count]);
+					int64		bn_ = DatumGetInt64(bv[c->count]);
+					double		at = DatumGetFloat8(av[c->total]);
+					double		bt = DatumGetFloat8(bv[c->total]);
+					double		v;
+
+					if (an_ + bn_ <= 0)
+					{
+						out[i] = Float8GetDatum(0.0);
+						break;
+					}
+					v = DatumGetFloat8(av[i]) + DatumGetFloat8(bv[i]) +
+						(an_ > 0 ? pow(at, 2.0) / (double) an_ : 0.0) +
+						(bn_ > 0 ? pow(bt, 2.0) / (double) bn_ : 0.0) -
+						pow(at + bt, 2.0) / (double) (an_ + bn_);
+					out[i] = Float8GetDatum(Max(0.0, v));
+					break;
+				}
+			case RULE_SUM:
+				if (c->type == INT8OID)
+					out[i] = DirectFunctionCall2(int8pl, av[i], bv[i]);
+				else if (c->type == FLOAT8OID)
+					out[i] = DirectFunctionCall2(float8pl, av[i], bv[i]);
+				else
+					out[i] = DirectFunctionCall2(numeric_add, av[i], bv[i]);
+				break;
+			case RULE_NONE:
+			case RULE_KEY:
+				break;
+		}
+	}
+}
+
+static void
+forget_known(void)
+{
+	HASHCTL		ctl;
+
+	if (known)
+		hash_destroy(known);
+	ctl.keysize = sizeof(TotalsKey);
+	ctl.entrysize = sizeof(KnownTotal);
+	ctl.hcxt = TopMemoryContext;
+	known = hash_create("pg_stat_monitor totals written", 1024, &ctl,
+						HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Whether the values of two rows agree on the key */
+static bool
+same_key(const Datum *av, const bool *an, const Datum *bv, const bool *bn)
+{
+	for (int i = 0; i < shape->nkeys; i++)
+	{
+		int			a = shape->keys[i] - 1;
+
+		if (an[a] != bn[a])
+			return false;
+		if (!an[a] && !DatumGetBool(FunctionCall2Coll(&shape->eqfn[i], shape->keycoll[i],
+													  av[a], bv[a])))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The total of group g where this worker last wrote it, if it is still
+ * there: visible, and of that key.  Its values go to oldv and oldn.
+ */
+static bool
+fetch_total(Relation rel, Snapshot snapshot, BlockNumber nblocks,
+			const TotalsEntry *g, ItemPointer tid, Datum *oldv, bool *oldn)
+{
+	HeapTupleData tuple;
+	Buffer		buf;
+	bool		ok;
+
+	if (ItemPointerGetBlockNumber(tid) >= nblocks)
+		return false;
+	tuple.t_self = *tid;
+	if (!heap_fetch(rel, snapshot, &tuple, &buf, false))
+		return false;
+	heap_deform_tuple(&tuple, RelationGetDescr(rel), oldv, oldn);
+	ok = same_key(oldv, oldn, g->values, g->nulls);
+	/* the values outlive the buffer */
+	if (ok)
+		for (int a = 0; a < RelationGetDescr(rel)->natts; a++)
+			if (!oldn[a])
+				oldv[a] = datumCopy(oldv[a], shape->cols[a].typbyval, shape->cols[a].typlen);
+	ReleaseBuffer(buf);
+	return ok;
+}
+
+/* The total of group g, searched for through the unique index */
+static bool
+search_total(Relation rel, Snapshot snapshot, const TotalsEntry *g,
+			 ItemPointer tid, Datum *oldv, bool *oldn)
+{
+	ScanKeyData sk[INDEX_MAX_KEYS];
+	SysScanDesc scan;
+	HeapTuple	found;
+
+	for (int i = 0; i < shape->nkeys; i++)
+	{
+		int			a = shape->keys[i] - 1;
+
+		if (g->nulls[a])
+			ScanKeyEntryInitialize(&sk[i], SK_ISNULL | SK_SEARCHNULL, shape->keys[i],
+								   InvalidStrategy, InvalidOid, InvalidOid,
+								   InvalidOid, (Datum) 0);
+		else
+			ScanKeyEntryInitialize(&sk[i], 0, shape->keys[i], BTEqualStrategyNumber,
+								   InvalidOid, shape->keycoll[i], shape->eq[i],
+								   g->values[a]);
+	}
+	scan = systable_beginscan(rel, shape->indexid, true, snapshot,
+							  shape->nkeys, sk);
+	found = systable_getnext(scan);
+	if (found)
+	{
+		found = heap_copytuple(found);
+		*tid = found->t_self;
+		heap_deform_tuple(found, RelationGetDescr(rel), oldv, oldn);
+	}
+	systable_endscan(scan);
+	return found != NULL;
+}
+
+/*
+ * Add the batch's statements to pg_stat_monitor_totals (in the schema
+ * "schema", unquoted, and "quoted" as SQL wants it).
+ */
+void
+pgsm_totals_add(PgsmBatch *batch, const char *schema, const char *quoted)
+{
+	PgsmSnapshot *snap = pgsm_batch_snapshot(batch);
+	List	   *names = pgsm_history_column_names(batch);
+	int			nhist = list_length(names);
+	Datum	   *hv = palloc(sizeof(Datum) * nhist);
+	bool	   *hn = palloc(sizeof(bool) * nhist);
+	Relation	rel;
+	Relation	index;
+	Oid			indexid;
+	TupleDesc	desc;
+	HTAB	   *groups;
+	HASHCTL		ctl;
+	HASH_SEQ_STATUS seq;
+	TotalsEntry *g;
+	MemoryContext row_cxt;
+	MemoryContext old;
+	ResultRelInfo *rri;
+	EState	   *estate;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
+	Datum	   *merged;
+	bool	   *mergednull;
+	Datum	   *oldv;
+	bool	   *oldn;
+	BlockNumber nblocks;
+
+	rel = table_openrv(makeRangeVar((char *) schema, "pg_stat_monitor_totals", -1),
+					   RowExclusiveLock);
+	indexid = get_relname_relid("pg_stat_monitor_totals_key", RelationGetNamespace(rel));
+	if (!OidIsValid(indexid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index \"pg_stat_monitor_totals_key\" of %s.pg_stat_monitor_totals does not exist",
+						quoted),
+				 errhint("ALTER EXTENSION pg_stat_monitor UPDATE, or DROP EXTENSION and CREATE EXTENSION, makes it again.")));
+	index = index_open(indexid, RowExclusiveLock);
+	if (!index->rd_index->indisunique || index->rd_index->indrelid != RelationGetRelid(rel))
+		unsupported(rel, RelationGetRelationName(index), "it is not the table's unique index");
+	desc = RelationGetDescr(rel);
+	if (shape == NULL || shape->relid != RelationGetRelid(rel) ||
+		shape->indexid != RelationGetRelid(index) || shape->natts != desc->natts)
+	{
+		forget_known();
+		if (shape)
+		{
+			pfree(shape->cols);
+			pfree(shape->wanted);
+			pfree(shape);
+			shape = NULL;
+		}
+		shape = read_shape(rel, index, names, quoted);
+	}
+
+	/* the batch's statements, combined per key */
+	ctl.keysize = sizeof(TotalsKey);
+	ctl.entrysize = sizeof(TotalsEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	groups = hash_create("pg_stat_monitor totals", Max(snap->nentries, 16), &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_stat_monitor totals row",
+									ALLOCSET_DEFAULT_SIZES);
+	merged = palloc(sizeof(Datum) * desc->natts);
+	mergednull = palloc(sizeof(bool) * desc->natts);
+	oldv = palloc(sizeof(Datum) * desc->natts);
+	oldn = palloc(sizeof(bool) * desc->natts);
+	for (int n = 0; n < snap->nentries; n++)
+	{
+		PgsmEntry  *e = PgsmSnapshotEntry(snap, n);
+		TotalsKey	key;
+		bool		found;
+		Datum	   *v;
+		bool	   *nl;
+
+		if (e->key.elevel != 0)
+			continue;
+		memset(&key, 0, sizeof(key));
+		key.queryid = e->key.overflow ? 0 : e->key.queryid;
+		key.userid = e->key.userid;
+		key.dbid = e->key.dbid;
+		key.toplevel = e->key.toplevel;
+		key.overflow = e->key.overflow;
+		g = hash_search(groups, &key, HASH_ENTER, &found);
+
+		old = MemoryContextSwitchTo(row_cxt);
+		pgsm_batch_row_values(batch, n, hv, hn, shape->wanted);
+		v = found ? oldv : palloc(sizeof(Datum) * desc->natts);
+		nl = found ? oldn : palloc(sizeof(bool) * desc->natts);
+		for (int a = 0; a < desc->natts; a++)
+		{
+			const TotalsColumn *c = &shape->cols[a];
+
+			if (c->query)
+				v[a] = pgsm_batch_text(batch, n, PGSM_TEXT_QUERY, &nl[a]);
+			else if (c->source >= 0)
+			{
+				nl[a] = hn[c->source];
+				v[a] = hv[c->source];
+			}
+			else
+				nl[a] = true;
+		}
+		if (found)
+			combine(shape->cols, desc->natts, g->values, g->nulls, v, nl,
+					merged, mergednull);
+		MemoryContextSwitchTo(old);
+
+		/* what the group keeps, out of the row's memory */
+		if (!found)
+		{
+			g->values = palloc(sizeof(Datum) * desc->natts);
+			g->nulls = palloc(sizeof(bool) * desc->natts);
+		}
+		for (int a = 0; a < desc->natts; a++)
+		{
+			const TotalsColumn *c = &shape->cols[a];
+			Datum		d = found ? merged[a] : v[a];
+			bool		isnull = found ? mergednull[a] : nl[a];
+
+			g->nulls[a] = isnull;
+			g->values[a] = isnull ? (Datum) 0 : datumCopy(d, c->typbyval, c->typlen);
+		}
+		MemoryContextReset(row_cxt);
+	}
+
+	/* each key's total: replaced by its sum with the batch, or inserted */
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	nblocks = RelationGetNumberOfBlocks(rel);
+	if (known == NULL)
+		forget_known();
+	hash_seq_init(&seq, groups);
+	while ((g = hash_seq_search(&seq)) != NULL)
+	{
+		HeapTuple	tup;
+		PgsmIndexUpdate update = PGSM_INDEX_ALL;
+		KnownTotal *k;
+		ItemPointerData tid;
+		bool		found;
+
+		old = MemoryContextSwitchTo(row_cxt);
+		k = hash_search(known, &g->key, HASH_FIND, NULL);
+		if (k != NULL && fetch_total(rel, snapshot, nblocks, g, &k->tid, oldv, oldn))
+		{
+			tid = k->tid;
+			found = true;
+		}
+		else
+			found = search_total(rel, snapshot, g, &tid, oldv, oldn);
+		if (found)
+		{
+			combine(shape->cols, desc->natts, oldv, oldn, g->values, g->nulls,
+					merged, mergednull);
+			tup = heap_form_tuple(desc, merged, mergednull);
+			update = pgsm_heap_update(rel, &tid, tup);
+		}
+		else
+		{
+			tup = heap_form_tuple(desc, g->values, g->nulls);
+			simple_heap_insert(rel, tup);
+		}
+		if (hash_get_num_entries(known) >= KNOWN_MAX)
+			forget_known();
+		k = hash_search(known, &g->key, HASH_ENTER, NULL);
+		k->tid = tup->t_self;
+		if (update != PGSM_INDEX_NONE)
+		{
+			ExecStoreHeapTuple(tup, slot, false);
+			(void) pgsm_insert_index_tuples(rri, slot, estate,
+											update == PGSM_INDEX_SUMMARIZING);
+			ExecClearTuple(slot);
+		}
+		MemoryContextSwitchTo(old);
+		ResetPerTupleExprContext(estate);
+		MemoryContextReset(row_cxt);
+	}
+	UnregisterSnapshot(snapshot);
+	ExecDropSingleTupleTableSlot(slot);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	MemoryContextDelete(row_cxt);
+	hash_destroy(groups);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+}
