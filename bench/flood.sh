@@ -148,6 +148,8 @@ part_flood() {
 	cluster_stop flood
 
 	local worst_lost=0 paced_folded="?" paced_rate="?"
+	# one-client floods, paced or not, that reached the rate asked for
+	local fast_n=0 fast_folded=0 fast_rate=""
 	{
 		echo "## 5. Distinct-statement floods"
 		echo
@@ -169,6 +171,13 @@ part_flood() {
 				paced_folded=$folded
 				paced_rate=$(fmt %.0f "$(calc "$n / $secs")")
 			fi
+			if [ "$clients" = 1 ] && awk -v r="$(calc "$n / $secs")" -v a="$FLOOD_RATE" 'BEGIN { exit !(r >= a) }'; then
+				fast_n=$((fast_n + 1))
+				fast_folded=$((fast_folded + folded))
+				local r
+				r=$(fmt %.0f "$(calc "$n / $secs")")
+				[ -z "$fast_rate" ] || [ "$r" -lt "$fast_rate" ] && fast_rate=$r
+			fi
 		done <"$raw/flood.tsv"
 		echo
 	} >"$out"
@@ -178,7 +187,14 @@ part_flood() {
 	else
 		target "nothing lost in a flood (50,000 and 200,000 distinct statements, 1 and 4 clients)" "$worst_lost lost (worst)" MISSED "default store size; see part 5"
 	fi
-	if awk -v r="$paced_rate" -v a="$FLOOD_RATE" 'BEGIN { exit !(r < 0.9 * a) }'; then
+	if [ "$fast_n" -gt 0 ]; then
+		# a client as fast as the target asks, paced or not, answers it
+		if [ "$fast_folded" = 0 ]; then
+			target "nothing folded for one client at $FLOOD_RATE distinct statements/s" "0 folded at $fast_rate statements/s or more" met "$fast_n one-client flood(s) reached $FLOOD_RATE/s; the paced one reached $paced_rate/s ($paced_folded folded); see part 5"
+		else
+			target "nothing folded for one client at $FLOOD_RATE distinct statements/s" "$fast_folded folded at $fast_rate statements/s or more" MISSED "$fast_n one-client flood(s) reached $FLOOD_RATE/s; see part 5"
+		fi
+	elif awk -v r="$paced_rate" -v a="$FLOOD_RATE" 'BEGIN { exit !(r < 0.9 * a) }'; then
 		target "nothing folded for one client at $FLOOD_RATE distinct statements/s" "$paced_folded folded at $paced_rate statements/s" "NOT MEASURED" "the client reached $paced_rate statements/s, not $FLOOD_RATE; see part 5"
 	elif [ "$paced_folded" = 0 ]; then
 		target "nothing folded for one client at $FLOOD_RATE distinct statements/s" "0 folded ($paced_rate statements/s reached)" met "$FLOOD_PACED_N statements; see part 5"
