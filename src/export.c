@@ -504,8 +504,9 @@ bucket_partition(Relation parent, TimestampTz start)
  * partition's own), then their index entries.  The
  * partition's columns are matched to history's by name, so a partition made
  * before a column was dropped from the table takes the rows as well as a
- * new one; a column the export does not fill takes its default.  The first
- * row is checked against the partition's bounds, as routing would.
+ * new one; a column the export does not fill takes its default (and must
+ * have one if it may not be NULL).  The first row is checked against the
+ * partition's bounds, as routing would.
  */
 static void
 insert_bucket_rows(PgsmBatch *batch, int64 bucket, Relation leaf, EState *estate)
@@ -546,6 +547,12 @@ insert_bucket_rows(PgsmBatch *batch, int64 bucket, Relation leaf, EState *estate
 
 			if (def != NULL)
 				defaults[a] = ExecPrepareExpr((Expr *) def, estate);
+			else if (att->attnotnull)
+				ereport(ERROR,
+						(errcode(ERRCODE_NOT_NULL_VIOLATION),
+						 errmsg("column \"%s\" of relation \"%s\" is not null and the export does not fill it",
+								NameStr(att->attname), RelationGetRelationName(leaf)),
+						 errhint("Give the column a default, or drop it: the columns of history are the extension's.")));
 		}
 	}
 
