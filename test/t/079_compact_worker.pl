@@ -37,6 +37,13 @@ $node->safe_psql('postgres', "CREATE TABLE before AS $views");
 my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM before');
 cmp_ok($rows, '>', 0, 'history has the statements');
 
+# every bucket of them finished before the restart, so that the compaction
+# that follows it takes them all (a fast machine restarts within the last
+# one's two seconds)
+ok( $node->poll_query_until('postgres',
+		'SELECT pgsm_current_bucket_start() > (SELECT max(bucket_start_time) FROM before)'),
+	'the last bucket of the statements has ended');
+
 # the worker's first cycle after a start looks after the partitions, then
 # starts the compaction worker (which may have compacted some of them
 # already, at its first cycle after CREATE EXTENSION); nothing else
