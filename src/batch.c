@@ -120,11 +120,27 @@ List *
 pgsm_history_column_names(PgsmBatch *b)
 {
 	List	   *names = NIL;
-	int			n = b->v2_4 ? HISTORY_NCOLS : HISTORY_NCOLS_2_3;
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < pgsm_history_ncols(b); i++)
 		names = lappend(names, makeString(pstrdup(history_columns[i])));
 	return names;
+}
+
+/* How many columns of history a batch fills */
+int
+pgsm_history_ncols(PgsmBatch *b)
+{
+	return b->v2_4 ? HISTORY_NCOLS : HISTORY_NCOLS_2_3;
+}
+
+/* The place of column "name" among those a batch fills, or -1 */
+int
+pgsm_history_column(PgsmBatch *b, const char *name)
+{
+	for (int i = 0; i < pgsm_history_ncols(b); i++)
+		if (strcmp(history_columns[i], name) == 0)
+			return i;
+	return -1;
 }
 
 /* The ids of texts stored already are forgotten: they may have gone. */
@@ -347,14 +363,12 @@ f_int4(RowOut *o, int32 v)
 		f_datum(o, Int32GetDatum(v));
 }
 
+/* oid: an int4 in COPY BINARY, but a datum of its own */
 static inline void
 f_oid(RowOut *o, Oid v)
 {
 	if (o->buf)
-	{
-		put32(o->buf, 4);
-		put32(o->buf, (int32) v);
-	}
+		f_int4(o, (int32) v);
 	else
 		f_datum(o, ObjectIdGetDatum(v));
 }
@@ -505,14 +519,18 @@ f_numeric_u64(RowOut *o, uint64 v)
 
 	if (f_unwanted(o))
 		return;
+	if (!s && v <= PG_INT64_MAX)
+	{
+		f_datum(o, NumericGetDatum(int64_to_numeric((int64) v)));
+		return;
+	}
 	if (!s)
 	{
 		char		str[24];
 
 		snprintf(str, sizeof(str), UINT64_FORMAT, v);
-		f_datum(o, v <= PG_INT64_MAX ? NumericGetDatum(int64_to_numeric((int64) v)) :
-				DirectFunctionCall3(numeric_in, CStringGetDatum(str),
-									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+		f_datum(o, DirectFunctionCall3(numeric_in, CStringGetDatum(str),
+									   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 		return;
 	}
 	while (v > 0)
@@ -671,7 +689,7 @@ encode_row(PgsmBatch *b, const PgsmEntry *e, RowOut *o)
 #define TEXT(kind)	f_text_or_null(o, t[kind], e->text_len[kind])
 
 	if (o->buf)
-		put16(o->buf, (int16) (b->v2_4 ? HISTORY_NCOLS : HISTORY_NCOLS_2_3));
+		put16(o->buf, (int16) pgsm_history_ncols(b));
 	f_int8(o, pgsm_bucket_number(k->bucket, e->bucket_len));
 	f_int8(o, pgsm_bucket_start(k->bucket));
 	/* the names kept with the entry, or else looked up now */
@@ -792,7 +810,7 @@ pgsm_batch_row_values(PgsmBatch *b, int n, Datum *values, bool *nulls,
 
 	Assert(n >= 0 && n < b->snap.nentries);
 	encode_row(b, PgsmSnapshotEntry(&b->snap, n), &o);
-	Assert(o.col == (b->v2_4 ? HISTORY_NCOLS : HISTORY_NCOLS_2_3));
+	Assert(o.col == pgsm_history_ncols(b));
 }
 
 /* Text "kind" of entry n of the batch, as history's texts have it */

@@ -513,8 +513,7 @@ insert_bucket_rows(PgsmBatch *batch, int64 bucket, Relation leaf, EState *estate
 {
 	PgsmSnapshot *snap = pgsm_batch_snapshot(batch);
 	TupleDesc	desc = RelationGetDescr(leaf);
-	List	   *names = pgsm_history_column_names(batch);
-	int			ncols = list_length(names);
+	int			ncols = pgsm_history_ncols(batch);
 	int		   *source = palloc(sizeof(int) * desc->natts);
 	ExprState **defaults = palloc0(sizeof(ExprState *) * desc->natts);
 	Datum	   *values = palloc(sizeof(Datum) * ncols);
@@ -533,15 +532,10 @@ insert_bucket_rows(PgsmBatch *batch, int64 bucket, Relation leaf, EState *estate
 	for (int a = 0; a < desc->natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, a);
-		ListCell   *lc;
 
-		source[a] = -1;
-		if (att->attisdropped)
-			continue;
-		foreach(lc, names)
-			if (strcmp(strVal(lfirst(lc)), NameStr(att->attname)) == 0)
-				source[a] = foreach_current_index(lc);
-		if (source[a] < 0)
+		source[a] = att->attisdropped ? -1 :
+			pgsm_history_column(batch, NameStr(att->attname));
+		if (source[a] < 0 && !att->attisdropped)
 		{
 			Node	   *def = build_column_default(leaf, a + 1);
 

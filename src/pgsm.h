@@ -355,6 +355,8 @@ extern void pgsm_hooks_install(void);
 typedef struct PgsmBatch PgsmBatch;
 
 extern List *pgsm_history_column_names(PgsmBatch *b);
+extern int	pgsm_history_ncols(PgsmBatch *b);
+extern int	pgsm_history_column(PgsmBatch *b, const char *name);
 extern PgsmBatch *pgsm_batch_open(uint64 batch_id, bool v2_4);
 extern const char *pgsm_batch_server_name(PgsmBatch *b);
 extern int	pgsm_batch_entries(PgsmBatch *b);
@@ -365,12 +367,12 @@ extern void pgsm_batch_rewind(PgsmBatch *b);
 extern void pgsm_batch_row_values(PgsmBatch *b, int n, Datum *values,
 								  bool *nulls, const bool *wanted);
 extern Datum pgsm_batch_text(PgsmBatch *b, int n, int kind, bool *isnull);
+extern int	pgsm_batch_read(PgsmBatch *b, void *out, int minread, int maxread);
+extern void pgsm_batch_forget_texts(void);
 
 /* The running totals of pg_stat_monitor_statements (totals.c) */
 extern void pgsm_totals_add(PgsmBatch *batch, const char *schema,
 							const char *quoted);
-extern int	pgsm_batch_read(PgsmBatch *b, void *out, int minread, int maxread);
-extern void pgsm_batch_forget_texts(void);
 
 /* The connection to a repository (remote.c) */
 extern const char *pgsm_remote_open(int *version);

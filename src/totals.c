@@ -40,6 +40,7 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -76,7 +77,7 @@ typedef struct TotalsColumn
 	Oid			collation;
 	int16		typlen;
 	bool		typbyval;
-	FmgrInfo	cmp;			/* for least and greatest */
+	FmgrInfo   *cmp;			/* for least and greatest (the type cache's) */
 } TotalsColumn;
 
 /*
@@ -92,8 +93,7 @@ typedef struct TotalsShape
 	bool	   *wanted;			/* the history columns read */
 	int			nkeys;
 	AttrNumber	keys[INDEX_MAX_KEYS];	/* heap column of each index column */
-	RegProcedure eq[INDEX_MAX_KEYS];	/* and its equality */
-	FmgrInfo	eqfn[INDEX_MAX_KEYS];
+	FmgrInfo	eq[INDEX_MAX_KEYS];	/* and its equality */
 	Oid			keycoll[INDEX_MAX_KEYS];
 } TotalsShape;
 
@@ -131,27 +131,6 @@ typedef struct KnownTotal
 #define KNOWN_MAX	100000
 static HTAB *known = NULL;
 
-static int
-history_column(List *names, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, names)
-		if (strcmp(strVal(lfirst(lc)), name) == 0)
-			return foreach_current_index(lc);
-	return -1;
-}
-
-static int
-column_number(TupleDesc desc, const char *name)
-{
-	for (int a = 0; a < desc->natts; a++)
-		if (!TupleDescAttr(desc, a)->attisdropped &&
-			strcmp(NameStr(TupleDescAttr(desc, a)->attname), name) == 0)
-			return a;
-	return -1;
-}
-
 static void
 unsupported(Relation rel, const char *column, const char *why)
 {
@@ -168,7 +147,7 @@ unsupported(Relation rel, const char *column, const char *why)
  * from.
  */
 static TotalsShape *
-read_shape(Relation rel, Relation index, List *names, const char *schema)
+read_shape(Relation rel, Relation index, PgsmBatch *batch, const char *schema)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -193,9 +172,9 @@ read_shape(Relation rel, Relation index, List *names, const char *schema)
 		s->keys[i] = index->rd_index->indkey.values[i];
 		if (s->keys[i] <= 0)
 			unsupported(rel, RelationGetRelationName(index), "its unique index has an expression");
-		s->eq[i] = get_opcode(get_opfamily_member(opfamily, type, type,
-												  BTEqualStrategyNumber));
-		fmgr_info_cxt(s->eq[i], &s->eqfn[i], TopMemoryContext);
+		fmgr_info_cxt(get_opcode(get_opfamily_member(opfamily, type, type,
+													 BTEqualStrategyNumber)),
+					  &s->eq[i], TopMemoryContext);
 		s->keycoll[i] = index->rd_indcollation[i];
 		s->cols[s->keys[i] - 1].rule = RULE_KEY;
 	}
@@ -227,8 +206,8 @@ read_shape(Relation rel, Relation index, List *names, const char *schema)
 		if (strcmp(name, "query") == 0)
 			c->query = true;
 		else
-			c->source = history_column(names, strcmp(name, "stats_since") == 0 ?
-									   "bucket_start_time" : name);
+			c->source = pgsm_history_column(batch, strcmp(name, "stats_since") == 0 ?
+											"bucket_start_time" : name);
 		if (c->source < 0 && !c->query)
 			unsupported(rel, name, "history has no column of that name");
 		if (c->rule == RULE_KEY)
@@ -240,7 +219,7 @@ read_shape(Relation rel, Relation index, List *names, const char *schema)
 
 			if (!OidIsValid(tc->cmp_proc))
 				unsupported(rel, name, "its type has no ordering");
-			fmgr_info_cxt(tc->cmp_proc, &c->cmp, TopMemoryContext);
+			c->cmp = &tc->cmp_proc_finfo;
 			c->rule = rule[0] == 'l' ? RULE_LEAST : RULE_GREATEST;
 		}
 		else if (strcmp(rule, "min") == 0 || strcmp(rule, "max") == 0 ||
@@ -248,8 +227,8 @@ read_shape(Relation rel, Relation index, List *names, const char *schema)
 		{
 			c->rule = strcmp(rule, "min") == 0 ? RULE_MIN :
 				strcmp(rule, "max") == 0 ? RULE_MAX : RULE_VARIANCE;
-			c->count = column_number(desc, SPI_getvalue(row, rd, 3));
-			c->total = column_number(desc, SPI_getvalue(row, rd, 4));
+			c->count = attnameAttNum(rel, SPI_getvalue(row, rd, 3), false) - 1;
+			c->total = attnameAttNum(rel, SPI_getvalue(row, rd, 4), false) - 1;
 			if (c->type != FLOAT8OID || c->count < 0 ||
 				TupleDescAttr(desc, c->count)->atttypid != INT8OID ||
 				(c->rule == RULE_VARIANCE &&
@@ -265,7 +244,8 @@ read_shape(Relation rel, Relation index, List *names, const char *schema)
 		else
 			unsupported(rel, name, psprintf("rule \"%s\" is not one the worker follows", rule));
 	}
-	s->wanted = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * list_length(names));
+	s->wanted = MemoryContextAllocZero(TopMemoryContext,
+									   sizeof(bool) * pgsm_history_ncols(batch));
 	for (int a = 0; a < desc->natts; a++)
 	{
 		if (!TupleDescAttr(desc, a)->attisdropped && s->cols[a].rule == RULE_NONE)
@@ -302,7 +282,7 @@ combine(const TotalsColumn *cols, int natts, Datum *av, bool *an,
 			case RULE_LEAST:
 			case RULE_GREATEST:
 				{
-					int32		cmp = DatumGetInt32(FunctionCall2Coll((FmgrInfo *) &c->cmp,
+					int32		cmp = DatumGetInt32(FunctionCall2Coll(c->cmp,
 																	  c->collation,
 																	  av[i], bv[i]));
 
@@ -383,7 +363,7 @@ same_key(const Datum *av, const bool *an, const Datum *bv, const bool *bn)
 
 		if (an[a] != bn[a])
 			return false;
-		if (!an[a] && !DatumGetBool(FunctionCall2Coll(&shape->eqfn[i], shape->keycoll[i],
+		if (!an[a] && !DatumGetBool(FunctionCall2Coll(&shape->eq[i], shape->keycoll[i],
 													  av[a], bv[a])))
 			return false;
 	}
@@ -437,7 +417,7 @@ search_total(Relation rel, Snapshot snapshot, const TotalsEntry *g,
 								   InvalidOid, (Datum) 0);
 		else
 			ScanKeyEntryInitialize(&sk[i], 0, shape->keys[i], BTEqualStrategyNumber,
-								   InvalidOid, shape->keycoll[i], shape->eq[i],
+								   InvalidOid, shape->keycoll[i], shape->eq[i].fn_oid,
 								   g->values[a]);
 	}
 	scan = systable_beginscan(rel, shape->indexid, true, snapshot,
@@ -461,8 +441,7 @@ void
 pgsm_totals_add(PgsmBatch *batch, const char *schema, const char *quoted)
 {
 	PgsmSnapshot *snap = pgsm_batch_snapshot(batch);
-	List	   *names = pgsm_history_column_names(batch);
-	int			nhist = list_length(names);
+	int			nhist = pgsm_history_ncols(batch);
 	Datum	   *hv = palloc(sizeof(Datum) * nhist);
 	bool	   *hn = palloc(sizeof(bool) * nhist);
 	Relation	rel;
@@ -509,7 +488,7 @@ pgsm_totals_add(PgsmBatch *batch, const char *schema, const char *quoted)
 			pfree(shape);
 			shape = NULL;
 		}
-		shape = read_shape(rel, index, names, quoted);
+		shape = read_shape(rel, index, batch, quoted);
 	}
 
 	/* the batch's statements, combined per key */
