@@ -11,7 +11,11 @@
 #      The worker's own figures for that export are read from
 #      pg_stat_monitor_info: last_export_ms (freeze, write, commit, release)
 #      and last_lock_ms (the store's lock held exclusively, freeze plus
-#      release); WAL is the insert position before and after.  The same
+#      release); WAL is the insert position before and after.  Where the
+#      worker adds its batches to the totals of pg_stat_monitor_statements
+#      after the export (2.4, totals_pending_since), it is then asked to
+#      (pg_stat_monitor_flush) and waited for: its time is last_totals_ms,
+#      and the WAL covers both.  The same
 #      statements are then run and exported once more, when their texts
 #      are already stored.  Sessions that watch the server set
 #      pg_stat_monitor.pgsm_track = none, so that the store holds exactly
@@ -33,7 +37,9 @@
 #      stopped cleanly, so that the store is saved; the server then starts
 #      under valgrind --trace-children=yes, collecting only inside
 #      export_batch (src/export.c), and the worker exports what was saved
-#      (texts stored already, but new to this worker).  The floor's:
+#      (texts stored already, but new to this worker); then, asked, adds
+#      them to the totals, collected inside fold_totals and told apart
+#      from the export by callgrind_annotate.  The floor's:
 #      postgres --single under callgrind runs each statement once, minus a
 #      run of SELECT 1 (start-up and shut-down).
 # b) Bytes on disk per history row and per query text, from the rows and
@@ -89,6 +95,27 @@ info() {
 	qw "$1" "SELECT $2 FROM pg_stat_monitor_info" | tail -n 1
 }
 
+# totals_later NAME: whether the worker adds its batches to the totals
+# after their export (pg_stat_monitor_exports.totals_pending_since)
+totals_later() {
+	[ "$(qw "$1" "SELECT count(*) FROM pg_attribute
+	              WHERE attrelid = to_regclass('pg_stat_monitor_exports')
+	                AND attname = 'totals_pending_since'" | tail -n 1)" = 1 ]
+}
+
+# wait_totals NAME: ask the worker to add what it exported to the totals,
+# and wait until nothing is pending (at most 10 minutes: callgrind is slow)
+wait_totals() {
+	local i
+	qw "$1" "SELECT pg_stat_monitor_flush()" >/dev/null
+	for ((i = 0; i < 3000; i++)); do
+		[ "$(qw "$1" "SELECT count(*) FROM pg_stat_monitor_exports
+		              WHERE totals_pending_since IS NOT NULL" | tail -n 1)" = 0 ] && return 0
+		sleep 0.2
+	done
+	cannot_measure "the exported batches were not added to the totals within 10 minutes"
+}
+
 # set_export NAME on|off: turn export on or off, and let the worker see it
 set_export() {
 	qw "$1" "ALTER SYSTEM SET pg_stat_monitor.pgsm_enable_table_export = $2"
@@ -139,13 +166,19 @@ export_once() {
 	done
 	[ "$after" != "$before" ] ||
 		cannot_measure "no export of $n entries ($pass) within 120 s"
+	# the totals, added after the export (locally, where the worker does so)
+	local totals="-"
+	if [ "$walname" = "$name" ] && totals_later "$name"; then
+		wait_totals "$name"
+		totals=$(info "$name" "last_totals_ms")
+	fi
 	sleep 0.5
 	wal=$("$qwal" "$walname" "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$lsn0')")
 	# exports made, rows written, duration, lock-hold time
 	local row
 	row=$(info "$name" "exports - $before, rows_exported, last_export_ms, last_lock_ms" | tr '|' '\t')
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$pass" "$entries" "$(calc "$t1 - $t0")" "$row" "$wal" >>"$raw/export.tsv"
-	say "  $n entries ($pass): $row, WAL $wal B"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$pass" "$entries" "$(calc "$t1 - $t0")" "$row" "$wal" "$totals" >>"$raw/export.tsv"
+	say "  $n entries ($pass): $row, WAL $wal B, totals $totals ms"
 }
 
 # floor_prepare NAME: the rows of the last export, aside (bench_src) and as
@@ -254,8 +287,10 @@ TRUNCATE bench_copy")
 }
 
 # cg_worker NAME SIZE KIND: start the stopped server NAME under callgrind,
-# collecting inside export_batch, until its worker has exported the saved
-# store once; appends "size KIND instructions-per-row exports rows".
+# collecting inside export_batch (and fold_totals), until its worker has
+# exported the saved store once (and, locally, added it to the totals when
+# asked); appends "size KIND instructions-per-row exports rows", and
+# "size totals instructions-per-row" for the totals added after.
 cg_worker() {
 	local name=$1 n=$2 kind=$3 raw="$OUT/raw/export" dir="$WORK/$1"
 	local i cg="$WORK/exp/bin/cg-$n"
@@ -263,13 +298,19 @@ cg_worker() {
 	mkdir -p "$cg"
 	chown "$RUNNER" "$cg"
 	as_pg valgrind --tool=callgrind --trace-children=yes --collect-atstart=no \
-		--toggle-collect=export_batch --callgrind-out-file="$cg/cg.%p" \
+		--toggle-collect=export_batch --toggle-collect=fold_totals \
+		--callgrind-out-file="$cg/cg.%p" \
 		postgres -D "$dir/data" >"$dir/valgrind.log" 2>&1 &
 	local ok=""
 	for ((i = 0; i < 3000; i++)); do
 		sleep 1
 		[ "$(info "$name" "exports" 2>/dev/null)" = 1 ] && { ok=1; break; }
 	done
+	local later=""
+	if [ -n "$ok" ] && [ "$kind" = export ] && totals_later "$name"; then
+		wait_totals "$name"
+		later=1
+	fi
 	local nexp rows
 	nexp=$(info "$name" "exports")
 	rows=$(info "$name" "rows_exported")
@@ -286,7 +327,15 @@ cg_worker() {
 		[ "${t:-0}" -gt "$best" ] && best=$t bestf=$f
 	done
 	[ -n "$bestf" ] && cp "$bestf" "$raw/$kind-$n.callgrind"
-	printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$kind" "$(calc "$total / $rows")" "$nexp" "$rows" >>"$raw/cg.tsv"
+	# the totals' share, apart: fold_totals, inclusive, in the worker's profile
+	local totals=0
+	if [ -n "$later" ]; then
+		totals=$(callgrind_annotate --inclusive=yes "$bestf" 2>/dev/null |
+			awk '$0 ~ /:fold_totals / { gsub(/,/, "", $1); print $1; exit }')
+		[ -n "$totals" ] || cannot_measure "no fold_totals in the worker's profile ($n entries)"
+		printf '%s\ttotals\t%s\n' "$n" "$(calc "$totals / $rows")" >>"$raw/cg.tsv"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$kind" "$(calc "($total - $totals) / $rows")" "$nexp" "$rows" >>"$raw/cg.tsv"
 	rm -rf "$cg"
 }
 
@@ -512,6 +561,7 @@ EOF
 export_report() {
 	local raw="$OUT/raw/export" out="$OUT/4-export.md" sizes_used=$1
 	local worst_us=0 worst_lock=0 failed=0 worst_ratio=0 worst_iratio=0
+	local worst_tratio=0 worst_tiratio=0
 	{
 		echo "## 4. Export"
 		echo
@@ -519,15 +569,19 @@ export_report() {
 		echo "For each size, the server starts with a store that holds that many entries and \`pgsm_enable_table_export = off\`; one psql session runs that many distinct statements (\`SELECT cA, cB, cC FROM bench_t\`, the columns differing); then export is turned on with a reload, and asked for with \`pg_stat_monitor_flush()\` if the worker has not begun."
 		echo "The figures are the worker's own, from \`pg_stat_monitor_info\`: \`last_export_ms\` (freezing the batch, writing it in one transaction, releasing it) and \`last_lock_ms\` (the store's lock held exclusively: freeze plus release); WAL is the server's insert position before export is turned on and after the export (anything else the server wrote meanwhile included)."
 		echo "The same statements are then run and exported a second time, when their texts are already stored (the usual case)."
+		echo "The worker adds what it exported to the totals of \`pg_stat_monitor_statements\` after the export, in a transaction of its own (src/totals.c): every five minutes, when \`pg_stat_monitor_flush()\` asks, or once the batches it keeps take \`maintenance_work_mem\`. After each local export the bench asks, and waits until no batch is pending: \"totals after\" is that addition (\`last_totals_ms\`), and the WAL covers the export and the addition."
 		echo "Store sizes used (entries: pgsm_max: entries_max):$(echo "$sizes_used" | sed 's/ / /g')."
 		echo
-		echo "| entries | texts | exports | rows exported | export (ms) | per entry (µs) | lock held (ms) | WAL per entry (B) | filling the store (s) |"
-		echo "|---|---|---|---|---|---|---|---|---|"
-		while IFS=$'\t' read -r n pass entries fill nexp rows ms lock wal; do
-			local us
+		echo "| entries | texts | exports | rows exported | export (ms) | per entry (µs) | lock held (ms) | totals after (ms) | per entry (µs) | WAL per entry (B) | filling the store (s) |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|"
+		while IFS=$'\t' read -r n pass entries fill nexp rows ms lock wal totals; do
+			local us tms="–" tus="–"
 			us=$(calc "$ms * 1000 / $n")
-			printf '| %s | %s | %s | %s | %.1f | **%.2f** | **%.3f** | %.0f | %.1f |\n' \
-				"$n" "$pass" "$nexp" "$rows" "$ms" "$us" "$lock" "$(calc "$wal / $n")" "$fill"
+			if [ -n "$totals" ] && [ "$totals" != "-" ]; then
+				tms=$(fmt %.1f "$totals") tus=$(fmt %.2f "$(calc "$totals * 1000 / $n")")
+			fi
+			printf '| %s | %s | %s | %s | %.1f | **%.2f** | **%.3f** | %s | %s | %.0f | %.1f |\n' \
+				"$n" "$pass" "$nexp" "$rows" "$ms" "$us" "$lock" "$tms" "$tus" "$(calc "$wal / $n")" "$fill"
 			# the targets are the local export's
 			case $pass in
 			repository*) ;;
@@ -573,13 +627,13 @@ export_report() {
 		echo "### Beside the floor"
 		echo
 		echo "The rows of the second export of each size, copied aside (\`bench_src\`) and to a binary COPY file, written again into a copy of the history table (\`CREATE TABLE ... (LIKE pg_stat_monitor_entries INCLUDING ALL) PARTITION BY RANGE (bucket_start_time)\`, one partition, the same indexes) by \`INSERT ... SELECT\` and by \`COPY ... FROM\` the file \`(FORMAT binary)\`: what PostgreSQL itself needs to store those rows, in the same run. Times: median of three, each statement committed with \`synchronous_commit = off\` (as the worker commits) and the copy truncated after."
-		echo "Instructions (callgrind): the export's, on the worker of a server started under \`valgrind --tool=callgrind --trace-children=yes\`, collecting only inside \`export_batch\` (src/export.c: freezing, the whole transaction with its commit, releasing), exporting the store a clean shutdown saved (texts already stored, but new to the worker, so all sent again and met by the upsert); the floor's, a single-user backend (\`postgres --single\`, without the library) running the statement, less one running only \`TRUNCATE\` of the copy. The export writes more than the floor: its texts, the totals of \`pg_stat_monitor_statements\` (each key's row updated, or inserted when new: src/totals.c) and the record of the batch; the floor is the rows alone. Under callgrind the worker has just started, so it finds every total through the index; a worker that wrote the totals before fetches them where it left them (the timed second pass above)."
+		echo "Instructions (callgrind): the export's, on the worker of a server started under \`valgrind --tool=callgrind --trace-children=yes\`, collecting only inside \`export_batch\` (src/export.c: freezing, the whole transaction with its commit, releasing), exporting the store a clean shutdown saved (texts already stored, but new to the worker, so all sent again and met by the upsert); the floor's, a single-user backend (\`postgres --single\`, without the library) running the statement, less one running only \`TRUNCATE\` of the copy. The export writes more than the floor: its texts and the record of the batch; the floor is the rows alone. The totals of \`pg_stat_monitor_statements\` (each key's row updated, or inserted when new: src/totals.c) are added after, apart: under callgrind collected inside \`fold_totals\` (src/export.c, its transaction included) and told apart by \`callgrind_annotate --inclusive=yes\`; timed as above (\`last_totals_ms\`). \"+ totals\" is the export and that addition together, beside the same floor. Under callgrind the worker has just started, so it finds every total through the index; a worker that wrote the totals before fetches them where it left them (the timed second pass above)."
 		echo
-		echo "| entries | export, texts known (µs/entry) | INSERT ... SELECT (µs/row) | COPY BINARY (µs/row) | export ÷ best floor (time) | export (instructions/entry) | INSERT ... SELECT (instructions/row) | COPY BINARY (instructions/row) | export ÷ best floor (instructions) | WAL, export (B/entry) | WAL, INSERT ... SELECT (B/row) | WAL, COPY (B/row) |"
-		echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
-		while IFS=$'\t' read -r n pass entries fill nexp rows ms lock wal; do
+		echo "| entries | export, texts known (µs/entry) | INSERT ... SELECT (µs/row) | COPY BINARY (µs/row) | export ÷ best floor (time) | + totals (µs/entry) | + totals ÷ best floor (time) | export (instructions/entry) | INSERT ... SELECT (instructions/row) | COPY BINARY (instructions/row) | export ÷ best floor (instructions) | + totals (instructions/entry) | + totals ÷ best floor (instructions) | WAL, export and totals (B/entry) | WAL, INSERT ... SELECT (B/row) | WAL, COPY (B/row) |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+		while IFS=$'\t' read -r n pass entries fill nexp rows ms lock wal totals; do
 			[ "$pass" = "texts known" ] || continue
-			local us ius iins icp ins cp wins wcp best ibest ratio iratio
+			local us ius iins icp ins cp wins wcp best ibest ratio iratio tus tratio tius tiratio
 			us=$(calc "$ms * 1000 / $n")
 			ins=$(awk -v n="$n" -F'\t' '$1 == n && $2 == "insert" { print $3 }' "$raw/floor.tsv")
 			cp=$(awk -v n="$n" -F'\t' '$1 == n && $2 == "copy" { print $3 }' "$raw/floor.tsv")
@@ -591,17 +645,34 @@ export_report() {
 			best=$(awk -v a="$ins" -v b="$cp" 'BEGIN { print (a < b ? a : b) }')
 			ratio=$(calc "$us / $best")
 			worst_ratio=$(awk -v a="$worst_ratio" -v b="$ratio" 'BEGIN { print (b > a ? b : a) }')
+			tus="–" tratio="–"
+			if [ -n "$totals" ] && [ "$totals" != "-" ]; then
+				tus=$(calc "($ms + $totals) * 1000 / $n")
+				tratio=$(calc "$tus / $best")
+				worst_tratio=$(awk -v a="$worst_tratio" -v b="$tratio" 'BEGIN { print (b > a ? b : a) }')
+				tus=$(fmt %.2f "$tus") tratio="**$(fmt %.2f "$tratio")**"
+			fi
+			tius=$(awk -v n="$n" -F'\t' '$1 == n && $2 == "totals" { print $3 }' "$raw/cg.tsv")
 			if [ -n "$ius" ]; then
 				ibest=$(awk -v a="$iins" -v b="$icp" 'BEGIN { print (a < b ? a : b) }')
 				iratio=$(calc "$ius / $ibest")
 				worst_iratio=$(awk -v a="$worst_iratio" -v b="$iratio" 'BEGIN { print (b > a ? b : a) }')
+				tiratio="–"
+				if [ -n "$tius" ]; then
+					tius=$(calc "$ius + $tius")
+					tiratio=$(calc "$tius / $ibest")
+					worst_tiratio=$(awk -v a="$worst_tiratio" -v b="$tiratio" 'BEGIN { print (b > a ? b : a) }')
+					tius=$(fmt %.0f "$tius") tiratio="**$(fmt %.2f "$tiratio")**"
+				else
+					tius="–"
+				fi
 				ius=$(fmt %.0f "$ius") iins=$(fmt %.0f "$iins") icp=$(fmt %.0f "$icp") iratio="**$(fmt %.2f "$iratio")**"
 			else
-				ius="–" iins="–" icp="–" iratio="–"
+				ius="–" iins="–" icp="–" iratio="–" tius="–" tiratio="–"
 			fi
-			printf '| %s | %.2f | %.2f | %.2f | **%.2f** | %s | %s | %s | %s | %.0f | %.0f | %.0f |\n' \
-				"$n" "$us" "$ins" "$cp" "$ratio" "$ius" "$iins" "$icp" "$iratio" \
-				"$(calc "$wal / $n")" "$wins" "$wcp"
+			printf '| %s | %.2f | %.2f | %.2f | **%.2f** | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.0f |\n' \
+				"$n" "$us" "$ins" "$cp" "$ratio" "$tus" "$tratio" "$ius" "$iins" "$icp" "$iratio" \
+				"$tius" "$tiratio" "$(calc "$wal / $n")" "$wins" "$wcp"
 		done <"$raw/export.tsv"
 		echo
 
@@ -656,9 +727,13 @@ export_report() {
 		"$(fmt %.2f "$worst_us") µs per entry, lock $(fmt %.3f "$worst_lock") ms" "$verdict" "$note"
 	verdict=met
 	awk -v r="$worst_ratio" -v i="$worst_iratio" 'BEGIN { exit !(r <= 1.5 && i <= 1.5) }' || verdict=MISSED
+	note="worst of every size, texts known; see part 4"
+	if [ "$worst_tratio" != 0 ]; then
+		note="the export alone, worst of every size, texts known; with the totals added after it: $(fmt %.2f "$worst_tratio")× in time, $(fmt %.2f "$worst_tiratio")× in instructions; see part 4"
+	fi
 	target "export within 1.5× of the floor (best of INSERT ... SELECT and COPY BINARY of the same rows)" \
 		"$(fmt %.2f "$worst_ratio")× in time, $(fmt %.2f "$worst_iratio")× in instructions" "$verdict" \
-		"worst of every size, texts known; see part 4"
+		"$note"
 
 	read -r m1 m30 m1b <"$raw/refresh-medians"
 	local ratio measured

@@ -178,7 +178,8 @@ CREATE FUNCTION @extschema@.pg_stat_monitor_info(
     OUT last_lock_ms float8,
     OUT last_error text,
     OUT last_error_time timestamptz,
-    OUT history_rows_dropped int8
+    OUT history_rows_dropped int8,
+    OUT last_totals_ms float8
 )
 RETURNS record
 LANGUAGE c STRICT VOLATILE PARALLEL SAFE
@@ -206,6 +207,9 @@ CREATE TABLE @extschema@.pg_stat_monitor_exports (
     rows int NOT NULL,
     -- the server that exported it (a repository hears from several)
     server_name text NOT NULL DEFAULT coalesce(pg_catalog.current_setting('pg_stat_monitor.pgsm_server_name', true), ''),
+    -- while the batch is not yet in pg_stat_monitor_totals, the start of
+    -- its first bucket; NULL once it is (see pgsm_fold_totals())
+    totals_pending_since timestamptz,
     PRIMARY KEY (server_name, batch_id)
 );
 
@@ -566,6 +570,9 @@ DECLARE
     tbl regclass;
     part record;
 BEGIN
+    -- nothing leaves history before it is in the totals
+    PERFORM @extschema@.pgsm_fold_totals(at OPERATOR(pg_catalog.-)
+                                         pg_catalog.make_interval(secs => retention::float8));
     FOR tbl IN
         SELECT c.oid::pg_catalog.regclass
         FROM pg_catalog.pg_depend d
@@ -910,6 +917,7 @@ DECLARE
     moved_n int8[] := '{}';
     written_n int8[] := '{}';
 BEGIN
+    PERFORM @extschema@.pgsm_fold_totals(upto);
     PERFORM @extschema@.pgsm_compact_prepare();
 
     -- The query that moves the rows of "moved" (rows of entries e, with
@@ -1099,6 +1107,7 @@ BEGIN
     IF max_bytes <= 0 OR size_before <= max_bytes THEN
         RETURN;
     END IF;
+    PERFORM @extschema@.pgsm_fold_totals();
 
     -- with a compaction at a time
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('pg_stat_monitor compaction'));
@@ -1684,12 +1693,40 @@ AS $$
 $$;
 
 /*
+ * The statements of history (error rows left out: pg_stat_statements has
+ * none) in the stored form of pg_stat_monitor_totals, in its columns'
+ * order, as a query: those of the rows "e" of pg_stat_monitor_entries that
+ * meet the condition "filter".
+ */
+CREATE FUNCTION @extschema@.pgsm_totals_source(filter text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'SELECT ' OPERATOR(pg_catalog.||)
+           pg_catalog.string_agg(CASE a.attname
+                                     WHEN 'query' THEN 'x.text'
+                                     WHEN 'stats_since' THEN 'e.bucket_start_time'
+                                     ELSE pg_catalog.format('e.%I', a.attname) END,
+                                 ', ' ORDER BY a.attnum)
+           OPERATOR(pg_catalog.||) ' FROM @extschema@.pg_stat_monitor_entries e'
+           ' LEFT JOIN @extschema@.pg_stat_monitor_texts x ON x.text_id = e.query_text_id'
+           ' WHERE e.elevel = 0 AND ('
+           OPERATOR(pg_catalog.||) filter OPERATOR(pg_catalog.||) ')'
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid OPERATOR(pg_catalog.=) '@extschema@.pg_stat_monitor_totals'::pg_catalog.regclass
+      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+$$;
+
+/*
  * Add what batch "batch" of server "server" wrote to pg_stat_monitor_entries
  * (buckets starting at "since" or later, so that only their partitions are
  * read) to the totals; with NULL, add all of history instead: the totals of
- * a history written before they were kept.  Run by the worker in the transaction that
- * writes the batch.  The totals of the statements the batch has are taken
- * out and put back added up with it.
+ * a history written before they were kept.  A repository runs it in the
+ * transaction that receives a batch; pgsm_fold_totals() for each batch a
+ * local worker left pending.  The totals of the statements the batch has
+ * are taken out and put back added up with it, and the batch (or every
+ * batch) is no longer pending.
  */
 CREATE FUNCTION @extschema@.pgsm_add_totals(batch int8, since timestamptz,
                                             server text DEFAULT NULL)
@@ -1701,32 +1738,19 @@ DECLARE
     key constant text[] := ARRAY['server_name', 'userid', 'dbid', 'toplevel', 'queryid'];
     cols text;
     sums text;
-    history text;
+    history text := @extschema@.pgsm_totals_source(
+        CASE WHEN batch IS NULL THEN 'true'
+             ELSE 'e.batch_id = $1 AND e.bucket_start_time >= $2 AND e.server_name = $3' END);
 BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum),
            pg_catalog.string_agg(CASE WHEN a.attname OPERATOR(pg_catalog.=) ANY (key)
                                       THEN pg_catalog.format('p.%I', a.attname)
                                       ELSE @extschema@.pgsm_combine(a.attname) END,
-                                 ', ' ORDER BY a.attnum),
-           pg_catalog.string_agg(CASE a.attname
-                                     WHEN 'query' THEN 'x.text'
-                                     WHEN 'stats_since' THEN 'e.bucket_start_time'
-                                     ELSE pg_catalog.format('e.%I', a.attname) END,
                                  ', ' ORDER BY a.attnum)
-    INTO cols, sums, history
+    INTO cols, sums
     FROM pg_catalog.pg_attribute a
     WHERE a.attrelid OPERATOR(pg_catalog.=) '@extschema@.pg_stat_monitor_totals'::pg_catalog.regclass
       AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
-
-    -- statements only: pg_stat_statements has no error rows
-    history := 'SELECT ' OPERATOR(pg_catalog.||) history
-        OPERATOR(pg_catalog.||) ' FROM @extschema@.pg_stat_monitor_entries e'
-        ' LEFT JOIN @extschema@.pg_stat_monitor_texts x ON x.text_id = e.query_text_id'
-        ' WHERE e.elevel = 0';
-    IF batch IS NOT NULL THEN
-        history := history OPERATOR(pg_catalog.||) ' AND e.batch_id = $1 AND e.bucket_start_time >= $2'
-            ' AND e.server_name = $3';
-    END IF;
 
     EXECUTE pg_catalog.format(
         'WITH b AS (%1$s),'
@@ -1750,6 +1774,75 @@ BEGIN
         ' GROUP BY p.server_name, p.userid, p.dbid, p.toplevel, p.queryid',
         history, cols, sums)
     USING batch, since, server;
+
+    UPDATE @extschema@.pg_stat_monitor_exports x SET totals_pending_since = NULL
+    WHERE x.totals_pending_since IS NOT NULL
+      AND (batch IS NULL OR (x.batch_id = batch AND x.server_name = server));
+END
+$$;
+
+/*
+ * Add every batch still pending (pg_stat_monitor_exports.totals_pending_since),
+ * or with "before", those with rows of buckets before it, to the totals,
+ * from history, and return how many there were.  The export
+ * worker adds its batches itself, from memory and without reading history,
+ * every five minutes, when pg_stat_monitor_flush() asks, or once they take
+ * maintenance_work_mem; this is what it falls back on when it restarted, or
+ * failed, with batches pending.  Whatever deletes history
+ * (partition upkeep, compaction, the size cap) runs it first, so that no
+ * row leaves before it is in the totals (what it deletes, with "before").
+ */
+CREATE FUNCTION @extschema@.pgsm_fold_totals(before timestamptz DEFAULT NULL)
+RETURNS int
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b record;
+    n int := 0;
+BEGIN
+    FOR b IN
+        SELECT x.batch_id, x.totals_pending_since, x.server_name
+        FROM @extschema@.pg_stat_monitor_exports x
+        WHERE x.totals_pending_since OPERATOR(pg_catalog.<) coalesce(before, 'infinity')
+        ORDER BY x.server_name, x.batch_id
+        FOR UPDATE
+    LOOP
+        PERFORM @extschema@.pgsm_add_totals(b.batch_id, b.totals_pending_since, b.server_name);
+        n := n OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+/*
+ * The statements of the batches not yet added to the totals (those with
+ * pg_stat_monitor_exports.totals_pending_since), in the totals' stored
+ * form: what pg_stat_monitor_statements and pg_stat_monitor_servers add to
+ * pg_stat_monitor_totals meanwhile.  The batches and the start of their
+ * first bucket are written into the query as constants, so that only the
+ * partitions of their buckets are read, and in them only the block ranges
+ * of those buckets (the BRIN index), however long history is.
+ */
+CREATE FUNCTION @extschema@.pgsm_totals_pending()
+RETURNS SETOF @extschema@.pg_stat_monitor_totals
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    since timestamptz;
+    batches text;
+BEGIN
+    SELECT pg_catalog.min(x.totals_pending_since),
+           pg_catalog.string_agg(pg_catalog.format('(%L, %s)', x.server_name, x.batch_id), ', ')
+    INTO since, batches
+    FROM @extschema@.pg_stat_monitor_exports x
+    WHERE x.totals_pending_since IS NOT NULL;
+    IF since IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE @extschema@.pgsm_totals_source(pg_catalog.format(
+        'e.bucket_start_time >= %L AND (e.server_name, e.batch_id) IN (%s)', since, batches));
 END
 $$;
 
@@ -1933,11 +2026,13 @@ BEGIN
     EXECUTE 'CREATE VIEW @extschema@.pg_stat_monitor_statements AS SELECT ' OPERATOR(pg_catalog.||) stmts
         OPERATOR(pg_catalog.||) ' FROM (SELECT * FROM @extschema@.pg_stat_monitor_totals t'
         ' WHERE t.server_name = coalesce(pg_catalog.current_setting(''pg_stat_monitor.pgsm_server_name'', true), t.server_name)'
+        ' UNION ALL SELECT * FROM @extschema@.pgsm_totals_pending() w'
+        ' WHERE w.server_name = coalesce(pg_catalog.current_setting(''pg_stat_monitor.pgsm_server_name'', true), w.server_name)'
         ' UNION ALL SELECT ' OPERATOR(pg_catalog.||) stored
         OPERATOR(pg_catalog.||) ' FROM @extschema@.pg_stat_monitor_internal(true) l WHERE l.elevel = 0) d'
         ' GROUP BY d.userid, d.dbid, d.toplevel, d.queryid';
     COMMENT ON VIEW @extschema@.pg_stat_monitor_statements IS
-        'pg_stat_statements'' columns since the last reset: the totals of what this server exported plus what shared memory holds';
+        'pg_stat_statements'' columns since the last reset: the totals of what this server exported (with the batches not yet added to them) plus what shared memory holds';
 
     REVOKE ALL ON @extschema@.pg_stat_monitor, @extschema@.pgsm_recent,
         @extschema@.pg_stat_monitor_statements, @extschema@.pg_stat_monitor_history,
@@ -1960,7 +2055,12 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION @extschema@.pgsm_create_views(int),
-    @extschema@.pgsm_add_totals(int8, timestamptz, text) FROM PUBLIC;
+    @extschema@.pgsm_add_totals(int8, timestamptz, text),
+    @extschema@.pgsm_fold_totals(timestamptz), @extschema@.pgsm_totals_source(text),
+    @extschema@.pgsm_totals_pending() FROM PUBLIC;
+-- read by pg_stat_monitor_statements, as the user reading it
+GRANT EXECUTE ON FUNCTION @extschema@.pgsm_totals_source(text),
+    @extschema@.pgsm_totals_pending() TO pg_read_all_stats;
 REVOKE ALL ON @extschema@.pg_stat_monitor_totals FROM PUBLIC;
 GRANT SELECT ON @extschema@.pg_stat_monitor_totals TO pg_read_all_stats;
 
@@ -1982,13 +2082,30 @@ FROM (SELECT e.server_name, pg_catalog.count(*) AS batches,
              pg_catalog.max(e.exported_at) AS last_export
       FROM @extschema@.pg_stat_monitor_exports e
       GROUP BY e.server_name) x
-LEFT JOIN (SELECT s.server_name, pg_catalog.count(*) AS statements,
+LEFT JOIN (SELECT s.server_name,
+                  pg_catalog.count(*) FILTER (WHERE s.total)
+                      OPERATOR(pg_catalog.+) pg_catalog.count(DISTINCT s.new_key) AS statements,
                   pg_catalog.sum(s.calls)::int8 AS calls,
                   pg_catalog.sum(s.total_exec_time) AS total_exec_time,
                   pg_catalog.sum(s.rows)::int8 AS rows,
                   pg_catalog.sum(s.shared_blks_read)::int8 AS shared_blks_read,
                   pg_catalog.sum(s.wal_bytes) AS wal_bytes
-           FROM @extschema@.pg_stat_monitor_totals s
+           FROM (SELECT t.server_name, true AS total, NULL::text AS new_key,
+                        t.calls, t.total_exec_time, t.rows, t.shared_blks_read, t.wal_bytes
+                 FROM @extschema@.pg_stat_monitor_totals t
+                 -- the batches not yet added to the totals (the local
+                 -- worker's, a moment after their export): their calls,
+                 -- and their statements the totals do not have yet
+                 UNION ALL
+                 SELECT w.server_name, false,
+                        CASE WHEN NOT EXISTS (
+                                 SELECT FROM @extschema@.pg_stat_monitor_totals t
+                                 WHERE t.server_name = w.server_name AND t.userid = w.userid
+                                   AND t.dbid = w.dbid AND t.toplevel = w.toplevel
+                                   AND (t.queryid = w.queryid OR (t.queryid IS NULL AND w.queryid IS NULL)))
+                             THEN pg_catalog.concat_ws(' ', w.userid, w.dbid, w.toplevel, w.queryid) END,
+                        w.calls, w.total_exec_time, w.rows, w.shared_blks_read, w.wal_bytes
+                 FROM @extschema@.pgsm_totals_pending() w) s
            GROUP BY s.server_name) t
     ON t.server_name OPERATOR(pg_catalog.=) x.server_name;
 COMMENT ON VIEW @extschema@.pg_stat_monitor_servers IS

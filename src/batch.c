@@ -108,7 +108,8 @@ struct PgsmBatch
 	int			ntexts;
 	Datum	   *text_ids;
 	Datum	   *texts;
-	/* names of the last user and database seen */
+	/* names of the last user and database seen, kept in the batch's context */
+	MemoryContext cxt;
 	Oid			last_userid;
 	char	   *last_username;
 	Oid			last_dbid;
@@ -180,7 +181,9 @@ batch_text(PgsmBatch *b, const char *s, uint32 len, TimestampTz now)
 
 /*
  * Open the frozen batch: a copy of its entries, and the texts it brings
- * that were not sent lately.  Fails if the batch is not the one frozen.
+ * that were not sent lately, in the current memory context (the batch's
+ * own, which it keeps what it allocates later in).  Fails if the batch is
+ * not the one frozen.
  */
 PgsmBatch *
 pgsm_batch_open(uint64 batch_id, bool v2_4)
@@ -194,6 +197,7 @@ pgsm_batch_open(uint64 batch_id, bool v2_4)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("batch " UINT64_FORMAT " is not being exported", batch_id)));
 	b->batch_id = batch_id;
+	b->cxt = CurrentMemoryContext;
 	b->v2_4 = v2_4;
 	b->server_name = pstrdup(pgsm_effective_server_name());
 	initStringInfo(&b->buf);
@@ -226,6 +230,29 @@ pgsm_batch_open(uint64 batch_id, bool v2_4)
 	}
 	pgsm_batch_rewind(b);
 	return b;
+}
+
+/*
+ * Free what only writing the batch needed (its new texts, its encoded
+ * rows), keeping its entries and their texts.
+ */
+void
+pgsm_batch_trim(PgsmBatch *b)
+{
+	for (int i = 0; i < b->ntexts; i++)
+		pfree(DatumGetPointer(b->texts[i]));
+	pfree(b->texts);
+	pfree(b->text_ids);
+	b->texts = b->text_ids = NULL;
+	b->ntexts = 0;
+	pfree(b->buf.data);
+	initStringInfo(&b->buf);
+}
+
+uint64
+pgsm_batch_id(PgsmBatch *b)
+{
+	return b->batch_id;
 }
 
 /* The name of the server the batch's rows are filed under */
@@ -636,17 +663,17 @@ names_of(PgsmBatch *b, const PgsmKey *k, const char **user, const char **db)
 {
 	if (b->last_username == NULL || b->last_userid != k->userid)
 	{
+		char	   *name = GetUserNameFromId(k->userid, true);
+
 		b->last_userid = k->userid;
-		b->last_username = GetUserNameFromId(k->userid, true);
-		if (b->last_username == NULL)
-			b->last_username = "";
+		b->last_username = MemoryContextStrdup(b->cxt, name ? name : "");
 	}
 	if (b->last_datname == NULL || b->last_dbid != k->dbid)
 	{
+		char	   *name = get_database_name(k->dbid);
+
 		b->last_dbid = k->dbid;
-		b->last_datname = get_database_name(k->dbid);
-		if (b->last_datname == NULL)
-			b->last_datname = "";
+		b->last_datname = MemoryContextStrdup(b->cxt, name ? name : "");
 	}
 	*user = b->last_username[0] ? b->last_username : NULL;
 	*db = b->last_datname[0] ? b->last_datname : NULL;

@@ -186,4 +186,20 @@ pgsm_heap_update(Relation rel, ItemPointer otid, HeapTuple tup)
 	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
 #endif
 
+/* The primary key of a table, or InvalidOid; 18 may also take a deferrable one */
+#if PG_VERSION_NUM >= 180000
+#define pgsm_primary_key(rel)	RelationGetPrimaryKeyIndex((rel), false)
+#else
+#define pgsm_primary_key(rel)	RelationGetPrimaryKeyIndex(rel)
+#endif
+
+/* An index scan; PostgreSQL 18 takes a place for its instrumentation */
+#if PG_VERSION_NUM >= 180000
+#define pgsm_index_beginscan(heap, index, snapshot, nkeys) \
+	index_beginscan((heap), (index), (snapshot), NULL, (nkeys), 0)
+#else
+#define pgsm_index_beginscan(heap, index, snapshot, nkeys) \
+	index_beginscan((heap), (index), (snapshot), (nkeys), 0)
+#endif
+
 #endif							/* PGSM_COMPAT_H */

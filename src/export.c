@@ -34,7 +34,9 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -54,6 +56,7 @@
 #include "rewrite/rewriteHandler.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
@@ -360,6 +363,9 @@ typedef struct BatchWrite
 	TimestampTz first_start;	/* start of its earliest bucket */
 	bool		already_written;
 	uint64		rows;
+	PgsmBatch  *batch;			/* opened in ... */
+	MemoryContext batch_cxt;	/* ... a context of its own */
+	bool		totals_pending; /* its statements to be added to the totals */
 } BatchWrite;
 
 /*
@@ -370,8 +376,10 @@ typedef struct BatchWrite
  * the batch already, have it write the batch, release.  A destination
  * stores, in the export's transaction or in one of its own that commits
  * with it, the batch's new texts, its rows (read as a COPY BINARY stream,
- * pgsm_batch_read), their addition to the totals of
- * pg_stat_monitor_statements, and a record of the batch by id.
+ * pgsm_batch_read) and a record of the batch by id; the repository adds
+ * the batch to the totals of pg_stat_monitor_statements in the same
+ * transaction, the local tables a moment later, from the batch kept in
+ * memory (totals.c).
  */
 typedef struct PgsmDestination
 {
@@ -685,11 +693,143 @@ local_make_partitions(BatchWrite *bw)
 	spi_exec(sql, 1, &type, &value, SPI_OK_SELECT);
 }
 
+/* A text's last_used is moved on once it is this old */
+#define TEXT_TOUCH_MS	(3600 * 1000)
+
+/* The number of column "name" of the texts' table, or an error */
+static int
+texts_column(Relation rel, const char *name)
+{
+	AttrNumber	a = attnameAttNum(rel, name, false);
+
+	if (a == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of %s.pg_stat_monitor_texts does not exist",
+						name, ext_schema),
+				 errhint("ALTER EXTENSION pg_stat_monitor UPDATE, or DROP EXTENSION and CREATE EXTENSION, makes it again.")));
+	return a - 1;
+}
+
+/*
+ * Store the texts not sent lately (n ids and texts): each is looked up by
+ * id in the table's primary key; one missing is inserted, one stored
+ * already has its last_used moved on if that is more than an hour old.  No
+ * SQL per text; the worker is the only one to write texts here, and
+ * anyone else inserting the same one meanwhile fails the export, which is
+ * tried again.
+ */
+static void
+local_store_texts(Datum *ids, Datum *texts, int n)
+{
+	Relation	rel;
+	Relation	pkey;
+	Oid			pkeyid;
+	TupleDesc	desc;
+	IndexScanDesc scan;
+	ScanKeyData key;
+	TupleTableSlot *found;
+	TupleTableSlot *slot;
+	ResultRelInfo *rri;
+	EState	   *estate;
+	Snapshot	snapshot;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz stale = TimestampTzPlusMilliseconds(now, -TEXT_TOUCH_MS);
+	Datum	   *values;
+	bool	   *nulls;
+	int			c_id;
+	int			c_text;
+	int			c_first;
+	int			c_last;
+
+	rel = table_openrv(makeRangeVar(ext_schema_name, "pg_stat_monitor_texts", -1),
+					   RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	c_id = texts_column(rel, "text_id");
+	c_text = texts_column(rel, "text");
+	c_first = texts_column(rel, "first_used");
+	c_last = texts_column(rel, "last_used");
+	pkeyid = pgsm_primary_key(rel);
+	if (!OidIsValid(pkeyid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%s.pg_stat_monitor_texts has no primary key", ext_schema),
+				 errhint("ALTER EXTENSION pg_stat_monitor UPDATE, or DROP EXTENSION and CREATE EXTENSION, makes it again.")));
+	pkey = index_open(pkeyid, RowExclusiveLock);
+	if (IndexRelationGetNumberOfKeyAttributes(pkey) != 1 ||
+		pkey->rd_index->indkey.values[0] != c_id + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the primary key of %s.pg_stat_monitor_texts is not (text_id)", ext_schema),
+				 errhint("ALTER EXTENSION pg_stat_monitor UPDATE, or DROP EXTENSION and CREATE EXTENSION, makes it again.")));
+
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+	found = table_slot_create(rel, NULL);
+	values = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = pgsm_index_beginscan(rel, pkey, snapshot, 1);
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup;
+		PgsmIndexUpdate update = PGSM_INDEX_ALL;
+
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, ids[i]);
+		index_rescan(scan, &key, 1, NULL, 0);
+		if (index_getnext_slot(scan, ForwardScanDirection, found))
+		{
+			bool		isnull;
+			Datum		last = slot_getattr(found, c_last + 1, &isnull);
+
+			if (!isnull && DatumGetTimestampTz(last) >= stale)
+				continue;
+			heap_deform_tuple(ExecFetchSlotHeapTuple(found, false, NULL), desc,
+							  values, nulls);
+			values[c_last] = TimestampTzGetDatum(now);
+			nulls[c_last] = false;
+			tup = heap_form_tuple(desc, values, nulls);
+			update = pgsm_heap_update(rel, &found->tts_tid, tup);
+		}
+		else
+		{
+			memset(nulls, true, sizeof(bool) * desc->natts);
+			values[c_id] = ids[i];
+			values[c_text] = texts[i];
+			values[c_first] = values[c_last] = TimestampTzGetDatum(now);
+			nulls[c_id] = nulls[c_text] = nulls[c_first] = nulls[c_last] = false;
+			tup = heap_form_tuple(desc, values, nulls);
+			simple_heap_insert(rel, tup);
+		}
+		if (update != PGSM_INDEX_NONE)
+		{
+			ExecStoreHeapTuple(tup, slot, false);
+			(void) pgsm_insert_index_tuples(rri, slot, estate,
+											update == PGSM_INDEX_SUMMARIZING);
+			ExecClearTuple(slot);
+		}
+		heap_freetuple(tup);
+		ResetPerTupleExprContext(estate);
+	}
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	ExecDropSingleTupleTableSlot(found);
+	ExecDropSingleTupleTableSlot(slot);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	index_close(pkey, NoLock);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+}
+
 static uint64
 local_write(BatchWrite *bw, PgsmBatch *batch)
 {
-	Oid			types[3];
-	Datum		values[3];
+	Oid			types[4];
+	Datum		values[4];
 	Datum	   *ids;
 	Datum	   *texts;
 	int			ntexts;
@@ -697,37 +837,21 @@ local_write(BatchWrite *bw, PgsmBatch *batch)
 	const char *s = ext_schema;
 	uint64		rows;
 
-	/*
-	 * Texts not sent lately.  One already stored only has its last_used
-	 * moved on, at most hourly.
-	 */
+	/* texts not sent lately */
 	pgsm_batch_new_texts(batch, &ids, &texts, &ntexts);
 	if (ntexts > 0)
-	{
-		sql = psprintf("INSERT INTO %s.pg_stat_monitor_texts AS t (text_id, text)"
-					   " SELECT u.i, u.x FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) u(i, x)"
-					   " ON CONFLICT (text_id) DO UPDATE SET last_used = pg_catalog.now()"
-					   " WHERE t.last_used OPERATOR(pg_catalog.<)"
-					   "  (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour')",
-					   s);
-		types[0] = INT8ARRAYOID;
-		values[0] = PointerGetDatum(construct_array(ids, ntexts, INT8OID,
-													sizeof(int64), FLOAT8PASSBYVAL,
-													TYPALIGN_DOUBLE));
-		types[1] = TEXTARRAYOID;
-		values[1] = PointerGetDatum(construct_array(texts, ntexts, TEXTOID,
-													-1, false, TYPALIGN_INT));
-		spi_exec(sql, 2, types, values, SPI_OK_INSERT);
-	}
+		local_store_texts(ids, texts, ntexts);
 
 	rows = ext_version >= VERSION_ENTRIES ? local_insert_rows(bw, batch) :
 		local_copy_rows(batch);
 
+	/* the totals are added to after the export (pgsm_totals_fold) */
 	if (ext_version >= VERSION_ENTRIES)
 	{
-		pgsm_totals_add(batch, ext_schema_name, ext_schema);
-		sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows, server_name)"
-					   " VALUES ($1, $2, $3)", s);
+		bw->totals_pending = true;
+		sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports"
+					   " (batch_id, rows, server_name, totals_pending_since)"
+					   " VALUES ($1, $2, $3, $4)", s);
 	}
 	else
 		sql = psprintf("INSERT INTO %s.pg_stat_monitor_exports (batch_id, rows)"
@@ -738,7 +862,9 @@ local_write(BatchWrite *bw, PgsmBatch *batch)
 	values[1] = Int32GetDatum((int32) rows);
 	types[2] = TEXTOID;
 	values[2] = CStringGetTextDatum(pgsm_batch_server_name(batch));
-	spi_exec(sql, ext_version >= VERSION_ENTRIES ? 3 : 2, types, values,
+	types[3] = TIMESTAMPTZOID;
+	values[3] = TimestampTzGetDatum(bw->first_start);
+	spi_exec(sql, ext_version >= VERSION_ENTRIES ? 4 : 2, types, values,
 			 SPI_OK_INSERT);
 	return rows;
 }
@@ -953,16 +1079,20 @@ static void
 step_write_batch(void *arg)
 {
 	BatchWrite *bw = (BatchWrite *) arg;
-	PgsmBatch  *batch;
+	MemoryContext old;
 
 	if (destination->has_batch(bw))
 	{
 		bw->already_written = true;
 		return;
 	}
-	batch = pgsm_batch_open(bw->batch_id, destination == &remote_destination ||
-							ext_version >= VERSION_ENTRIES);
-	bw->rows = destination->write(bw, batch);
+	bw->batch_cxt = AllocSetContextCreate(TopMemoryContext, "pg_stat_monitor batch",
+										  ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(bw->batch_cxt);
+	bw->batch = pgsm_batch_open(bw->batch_id, destination == &remote_destination ||
+								ext_version >= VERSION_ENTRIES);
+	MemoryContextSwitchTo(old);
+	bw->rows = destination->write(bw, bw->batch);
 }
 
 /*
@@ -1018,6 +1148,11 @@ export_batch(bool early)
 	ok = (bw.nbuckets == 0 || destination->make_partitions == NULL ||
 		  run_step("export statistics", step_make_partitions, &bw)) &&
 		run_step("export statistics", step_write_batch, &bw);
+	/* the batch is kept for the totals, or let go */
+	if (ok && bw.totals_pending)
+		pgsm_totals_pend(bw.batch, bw.batch_cxt);
+	else if (bw.batch_cxt)
+		MemoryContextDelete(bw.batch_cxt);
 	if (!ok)
 	{
 		nensured = 0;			/* a partition may have gone */
@@ -1060,6 +1195,50 @@ export_batch(bool early)
 	ws.last_lock_ms = INSTR_TIME_GET_MILLISEC(lock_time);
 	pgsm_store_worker_stats(NULL, &ws);
 	return (int64) bw.rows;
+}
+
+static void
+step_fold_totals(void *arg)
+{
+	int			n = pgsm_totals_fold(ext_schema_name, ext_schema);
+
+	ereport(DEBUG1,
+			(errmsg_internal("pg_stat_monitor: added %d exported batches to the totals", n)));
+}
+
+/*
+ * Add the batches exported to the local tables to the totals of
+ * pg_stat_monitor_statements (totals.c), in a transaction of their own:
+ * with "now" (before the partitions' upkeep, every five minutes, and when
+ * pg_stat_monitor_flush() asked), or once the batches kept take
+ * maintenance_work_mem.  Meanwhile exports write history alone, and a
+ * statement seen in several batches is added once.  If adding fails, the
+ * batches are let go all the same: they stay pending in
+ * pg_stat_monitor_exports, and are added from history at the next attempt.
+ * Never inlined: bench/export.sh counts its instructions by name.
+ */
+static pg_noinline void
+fold_totals(bool now)
+{
+	PgsmWorkerStats ws;
+	instr_time	start;
+	instr_time	end;
+
+	if (!pgsm_totals_pending())
+		return;
+	if (!now && pgsm_totals_pending_bytes() < (Size) maintenance_work_mem * 1024)
+		return;
+	INSTR_TIME_SET_CURRENT(start);
+	if (run_step("add exported statistics to the totals", step_fold_totals, NULL))
+	{
+		INSTR_TIME_SET_CURRENT(end);
+		INSTR_TIME_SUBTRACT(end, start);
+		pgsm_store_worker_stats(&ws, NULL);
+		ws.totals_added++;
+		ws.last_totals_ms = INSTR_TIME_GET_MILLISEC(end);
+		pgsm_store_worker_stats(NULL, &ws);
+	}
+	pgsm_totals_forget();
 }
 
 /*
@@ -1213,11 +1392,14 @@ void
 pgsm_export_cycle(bool boundary, int64 finished_bucket)
 {
 	bool		early = !boundary;
+	bool		totals_asked = pgsm_store_totals_wanted();
 	int64		rows;
 
 	choose_destination();
 	if (destination == &remote_destination)
 	{
+		/* batches exported locally before stay pending in the tables */
+		pgsm_totals_forget();
 		remote_export_cycle(boundary);
 		return;
 	}
@@ -1231,12 +1413,14 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 	{
 		/* nowhere to export to: behave as the collector alone */
 		pgsm_store_discard_buckets_before(pgsm_window_first(GetCurrentTimestamp()));
+		pgsm_totals_forget();
 		nensured = 0;			/* the tables may come back empty */
 		return;
 	}
 
 	if (last_maintained == 0 || elapsed(last_maintained, MAINTAIN_INTERVAL_MS))
 	{
+		fold_totals(true);
 		if (run_step("maintain partitions", step_maintain, NULL))
 			last_maintained = GetCurrentTimestamp();
 		/* then history due for compaction, by a worker of its own */
@@ -1266,6 +1450,7 @@ pgsm_export_cycle(bool boundary, int64 finished_bucket)
 		return;
 	}
 	retry_after = 0;
+	fold_totals(totals_asked);
 
 	if (rows > 0 && pgsm_history_max_size > 0 && ext_version >= VERSION_ENTRIES)
 		(void) run_step("hold history under its maximum size",

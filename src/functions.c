@@ -62,7 +62,7 @@ PG_FUNCTION_INFO_V1(pgsm_creating_extension);
 PG_FUNCTION_INFO_V1(pgsm_exports_remotely);
 
 /* Columns of pg_stat_monitor_info() */
-#define PGSM_INFO_COLS		19
+#define PGSM_INFO_COLS		20
 
 static const char *const insufficient_privilege = "<insufficient privilege>";
 
@@ -385,7 +385,7 @@ pg_stat_monitor_internal(PG_FUNCTION_ARGS)
 
 /*
  * Empty pg_stat_monitor_statements' totals in this database, if it has them
- * (from version 2.4).  Run as the table's owner: whoever was granted
+ * (from version 2.4), with the batches not yet added to them.  Run as the table's owner: whoever was granted
  * pg_stat_monitor_reset() may reset them.  Only pgsm_database has totals
  * to speak of: elsewhere the table is empty.
  */
@@ -419,7 +419,17 @@ reset_totals(void)
 		SetUserIdAndSecContext(owner, save_sec_context |
 							   SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
-		if (SPI_execute(psprintf("DELETE FROM %s.pg_stat_monitor_totals",
+		/*
+		 * The batches waiting to be added go with them, first: their rows
+		 * are locked while the worker adds them, so that it never adds
+		 * them after the totals were emptied.
+		 */
+		if (SPI_execute(psprintf("UPDATE %s.pg_stat_monitor_exports"
+								 " SET totals_pending_since = NULL"
+								 " WHERE totals_pending_since IS NOT NULL",
+								 quote_identifier(schema)),
+						false, 0) != SPI_OK_UPDATE ||
+			SPI_execute(psprintf("DELETE FROM %s.pg_stat_monitor_totals",
 								 quote_identifier(schema)),
 						false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not reset pg_stat_monitor_totals");
@@ -488,8 +498,8 @@ pg_stat_monitor_info(PG_FUNCTION_ARGS)
 	pgsm_store_check_ready();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	/* version 2.3 of the extension's SQL has every column but the last */
-	if (tupdesc->natts != PGSM_INFO_COLS && tupdesc->natts != PGSM_INFO_COLS - 1)
+	/* version 2.3 of the extension's SQL has every column but the last two */
+	if (tupdesc->natts != PGSM_INFO_COLS && tupdesc->natts != PGSM_INFO_COLS - 2)
 		elog(ERROR, "pg_stat_monitor_info() has %d columns, expected %d",
 			 tupdesc->natts, PGSM_INFO_COLS);
 
@@ -533,7 +543,13 @@ pg_stat_monitor_info(PG_FUNCTION_ARGS)
 		nulls[i++] = true;
 	}
 	if (tupdesc->natts == PGSM_INFO_COLS)
+	{
 		values[i++] = Int64GetDatum(ws.history_rows_dropped);
+		if (ws.totals_added > 0)
+			values[i++] = Float8GetDatum(ws.last_totals_ms);
+		else
+			nulls[i++] = true;
+	}
 	Assert(i == tupdesc->natts);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

@@ -258,6 +258,8 @@ typedef struct PgsmWorkerStats
 	char		last_error[256];
 	int8		database_found; /* pgsm_database, as last checked: -1 unknown */
 	int64		history_rows_dropped;	/* by pgsm_history_max_size */
+	int64		totals_added;	/* additions of batches to the totals */
+	double		last_totals_ms; /* duration of the last one */
 } PgsmWorkerStats;
 
 /* Store (store.c) */
@@ -308,6 +310,7 @@ extern int64 *pgsm_store_batch_buckets(int *n, int **entries);
 extern void pgsm_store_release_batch(uint64 batch_id);
 extern bool pgsm_store_flush_wanted(void);
 extern void pgsm_store_request_flush(void);
+extern bool pgsm_store_totals_wanted(void);
 extern void pgsm_store_set_worker_latch(struct Latch *latch);
 extern void pgsm_store_worker_stats(PgsmWorkerStats *out,
 									const PgsmWorkerStats *in);
@@ -364,6 +367,8 @@ extern PgsmSnapshot *pgsm_batch_snapshot(PgsmBatch *b);
 extern void pgsm_batch_new_texts(PgsmBatch *b, Datum **ids, Datum **texts,
 								 int *n);
 extern void pgsm_batch_rewind(PgsmBatch *b);
+extern void pgsm_batch_trim(PgsmBatch *b);
+extern uint64 pgsm_batch_id(PgsmBatch *b);
 extern void pgsm_batch_row_values(PgsmBatch *b, int n, Datum *values,
 								  bool *nulls, const bool *wanted);
 extern Datum pgsm_batch_text(PgsmBatch *b, int n, int kind, bool *isnull);
@@ -371,8 +376,11 @@ extern int	pgsm_batch_read(PgsmBatch *b, void *out, int minread, int maxread);
 extern void pgsm_batch_forget_texts(void);
 
 /* The running totals of pg_stat_monitor_statements (totals.c) */
-extern void pgsm_totals_add(PgsmBatch *batch, const char *schema,
-							const char *quoted);
+extern void pgsm_totals_pend(PgsmBatch *batch, MemoryContext cxt);
+extern bool pgsm_totals_pending(void);
+extern Size pgsm_totals_pending_bytes(void);
+extern int	pgsm_totals_fold(const char *schema, const char *quoted);
+extern void pgsm_totals_forget(void);
 
 /* The connection to a repository (remote.c) */
 extern const char *pgsm_remote_open(int *version);

@@ -144,7 +144,7 @@ typedef struct PgsmShared
 	double		text_rate;		/* the store was last seen to fill at */
 
 	/* Signals */
-	pg_atomic_uint32 flush_wanted;
+	pg_atomic_uint32 flush_wanted;	/* FLUSH_WANTED | TOTALS_WANTED */
 	pg_atomic_uint64 calls_folded;
 	pg_atomic_uint64 entries_folded;
 
@@ -737,12 +737,19 @@ index_rebuild(void)
 		index_add(i, key_hash(&EntryAt(i)->key));
 }
 
+/*
+ * What the worker is asked for: an export (by a full store, or anyone), and
+ * with it the totals brought up to date (by pg_stat_monitor_flush()).
+ */
+#define FLUSH_WANTED	1
+#define TOTALS_WANTED	2
+
 static void
-wake_worker(void)
+wake_worker(uint32 what)
 {
 	Latch	   *latch;
 
-	if (pg_atomic_exchange_u32(&pgsm->flush_wanted, 1) != 0)
+	if ((pg_atomic_fetch_or_u32(&pgsm->flush_wanted, what) & what) == what)
 		return;
 	SpinLockAcquire(&pgsm->mutex);
 	latch = pgsm->worker_latch;
@@ -1121,7 +1128,7 @@ store_record_new(const PgsmKey *key, uint32 hash, bool full,
 		if (what & PGSM_RECORD_EXEC)
 			pg_atomic_fetch_add_u64(&pgsm->calls_folded, 1);
 		pg_atomic_fetch_add_u64(&pgsm->entries_folded, 1);
-		wake_worker();
+		wake_worker(FLUSH_WANTED);
 		return PGSM_FOLDED;
 	}
 	e = EntryAt(n);
@@ -1131,7 +1138,7 @@ store_record_new(const PgsmKey *key, uint32 hash, bool full,
 	LWLockRelease(&pgsm->lock);
 
 	if (high)
-		wake_worker();
+		wake_worker(FLUSH_WANTED);
 	return PGSM_RECORDED;
 }
 
@@ -1363,7 +1370,7 @@ pgsm_store_freeze(void)
 		pgsm->last_catchall = -1;
 		MemSet(pgsm_index, 0, (pgsm->index_mask + 1) * sizeof(int32));
 	}
-	pg_atomic_write_u32(&pgsm->flush_wanted, 0);
+	(void) pg_atomic_fetch_and_u32(&pgsm->flush_wanted, ~FLUSH_WANTED);
 	id = pgsm->batch_id;
 	LWLockRelease(&pgsm->lock);
 
@@ -1442,11 +1449,22 @@ pgsm_store_flush_wanted(void)
 	return wanted;
 }
 
-/* Ask the worker to export now, as a full store does. */
+/*
+ * Ask the worker to export now, as a full store does, and to bring the
+ * totals of pg_stat_monitor_statements up to date.
+ */
 void
 pgsm_store_request_flush(void)
 {
-	wake_worker();
+	wake_worker(FLUSH_WANTED | TOTALS_WANTED);
+}
+
+/* Whether the totals were asked for since the last call (the worker's) */
+bool
+pgsm_store_totals_wanted(void)
+{
+	return (pg_atomic_fetch_and_u32(&pgsm->flush_wanted, ~TOTALS_WANTED) &
+			TOTALS_WANTED) != 0;
 }
 
 /* The worker tells backends where to signal it; NULL when it leaves. */

@@ -4,13 +4,23 @@
  *		The running totals behind pg_stat_monitor_statements, kept by the
  *		export worker itself.
  *
- * Each batch the worker writes to its own tables adds its statements
- * (entries without an error level) to pg_stat_monitor_totals, in the
- * export's transaction: the batch's rows are combined per key in memory,
- * then each key's row is looked up through the table's unique index and
- * replaced by its sum with the batch (a HOT update where the page has
- * room), or inserted when new.  No SQL is run per row, and nothing is read
- * back from history.
+ * The worker adds the statements (entries without an error level) of the
+ * batches it exports to pg_stat_monitor_totals, not in the export's
+ * transaction but in one of its own after it, so that exporting (what
+ * frees the store) costs no more than writing history: it keeps each
+ * batch it exported in memory, and its row of pg_stat_monitor_exports
+ * says that it is pending, until it adds them: every five minutes (before
+ * the partitions' upkeep), when pg_stat_monitor_flush() asks, or once the
+ * batches kept take maintenance_work_mem (export.c, fold_totals).  A
+ * statement seen in several of those batches is added once.  The batches'
+ * rows are combined per key
+ * in memory, then each key's row is looked up through the table's unique
+ * index and replaced by its sum with the batches (a HOT update where the
+ * page has room), or inserted when new.  No SQL is run per row, and nothing
+ * is read back from history.  Meanwhile pg_stat_monitor_statements adds
+ * the pending batches' rows of history to the totals itself; and if the
+ * worker restarts or fails with batches pending, they are added from
+ * history instead (pgsm_fold_totals()).
  *
  * What a total is made of is read from the catalogs, not written here: the
  * key is the unique index's columns; every other column takes the rule
@@ -20,8 +30,8 @@
  * query (the statement's text) and stats_since (the bucket's start).
  *
  * Someone else changing a total or adding a key between the lookup and the
- * write (pgsm_add_totals, a reset) makes the export fail, and the batch is
- * written again, whole, at the next try.
+ * write (pgsm_add_totals, a reset) makes the attempt fail; the batches are
+ * then added from history at the next.
  *
  *-------------------------------------------------------------------------
  */
@@ -130,6 +140,19 @@ typedef struct KnownTotal
 
 #define KNOWN_MAX	100000
 static HTAB *known = NULL;
+
+/*
+ * A batch exported but not yet added to the totals, kept with the memory
+ * context it lives in; "pending" has them in the order exported.
+ */
+typedef struct PendingBatch
+{
+	uint64		batch_id;
+	PgsmBatch  *batch;
+	MemoryContext cxt;
+} PendingBatch;
+
+static List *pending = NIL;
 
 static void
 unsupported(Relation rel, const char *column, const char *why)
@@ -434,135 +457,127 @@ search_total(Relation rel, Snapshot snapshot, const TotalsEntry *g,
 }
 
 /*
- * Add the batch's statements to pg_stat_monitor_totals (in the schema
- * "schema", unquoted, and "quoted" as SQL wants it).
+ * The pending batches' statements, combined per key, in the current memory
+ * context.
  */
-void
-pgsm_totals_add(PgsmBatch *batch, const char *schema, const char *quoted)
+static HTAB *
+group_pending(TupleDesc desc)
 {
-	PgsmSnapshot *snap = pgsm_batch_snapshot(batch);
-	int			nhist = pgsm_history_ncols(batch);
+	PgsmBatch  *first = ((PendingBatch *) linitial(pending))->batch;
+	int			nhist = pgsm_history_ncols(first);
 	Datum	   *hv = palloc(sizeof(Datum) * nhist);
 	bool	   *hn = palloc(sizeof(bool) * nhist);
-	Relation	rel;
-	Relation	index;
-	Oid			indexid;
-	TupleDesc	desc;
+	Datum	   *merged = palloc(sizeof(Datum) * desc->natts);
+	bool	   *mergednull = palloc(sizeof(bool) * desc->natts);
+	Datum	   *rowv = palloc(sizeof(Datum) * desc->natts);
+	bool	   *rown = palloc(sizeof(bool) * desc->natts);
 	HTAB	   *groups;
 	HASHCTL		ctl;
-	HASH_SEQ_STATUS seq;
-	TotalsEntry *g;
+	MemoryContext row_cxt;
+	MemoryContext old;
+	ListCell   *lc;
+	long		nentries = 0;
+
+	foreach(lc, pending)
+		nentries += pgsm_batch_entries(((PendingBatch *) lfirst(lc))->batch);
+	ctl.keysize = sizeof(TotalsKey);
+	ctl.entrysize = sizeof(TotalsEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	groups = hash_create("pg_stat_monitor totals", Max(nentries, 16), &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_stat_monitor totals row",
+									ALLOCSET_DEFAULT_SIZES);
+	foreach(lc, pending)
+	{
+		PgsmBatch  *batch = ((PendingBatch *) lfirst(lc))->batch;
+		PgsmSnapshot *snap = pgsm_batch_snapshot(batch);
+
+		for (int n = 0; n < snap->nentries; n++)
+		{
+			PgsmEntry  *e = PgsmSnapshotEntry(snap, n);
+			TotalsEntry *g;
+			TotalsKey	key;
+			bool		found;
+
+			if (e->key.elevel != 0)
+				continue;
+			memset(&key, 0, sizeof(key));
+			key.queryid = e->key.overflow ? 0 : e->key.queryid;
+			key.userid = e->key.userid;
+			key.dbid = e->key.dbid;
+			key.toplevel = e->key.toplevel;
+			key.overflow = e->key.overflow;
+			g = hash_search(groups, &key, HASH_ENTER, &found);
+
+			old = MemoryContextSwitchTo(row_cxt);
+			pgsm_batch_row_values(batch, n, hv, hn, shape->wanted);
+			for (int a = 0; a < desc->natts; a++)
+			{
+				const TotalsColumn *c = &shape->cols[a];
+
+				if (c->query)
+					rowv[a] = pgsm_batch_text(batch, n, PGSM_TEXT_QUERY, &rown[a]);
+				else if (c->source >= 0)
+				{
+					rown[a] = hn[c->source];
+					rowv[a] = hv[c->source];
+				}
+				else
+					rown[a] = true;
+			}
+			if (found)
+				combine(shape->cols, desc->natts, g->values, g->nulls, rowv, rown,
+						merged, mergednull);
+			MemoryContextSwitchTo(old);
+
+			/* what the group keeps, out of the row's memory */
+			if (!found)
+			{
+				g->values = palloc(sizeof(Datum) * desc->natts);
+				g->nulls = palloc(sizeof(bool) * desc->natts);
+			}
+			for (int a = 0; a < desc->natts; a++)
+			{
+				const TotalsColumn *c = &shape->cols[a];
+				Datum		d = found ? merged[a] : rowv[a];
+				bool		isnull = found ? mergednull[a] : rown[a];
+
+				if (found && !g->nulls[a] && !c->typbyval)
+					pfree(DatumGetPointer(g->values[a]));
+				g->nulls[a] = isnull;
+				g->values[a] = isnull ? (Datum) 0 : datumCopy(d, c->typbyval, c->typlen);
+			}
+			MemoryContextReset(row_cxt);
+		}
+	}
+	MemoryContextDelete(row_cxt);
+	return groups;
+}
+
+/*
+ * Each group's total in the table (open, with its unique index): replaced
+ * by its sum with the group, or inserted.
+ */
+static void
+write_totals(Relation rel, HTAB *groups)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum	   *merged = palloc(sizeof(Datum) * desc->natts);
+	bool	   *mergednull = palloc(sizeof(bool) * desc->natts);
+	Datum	   *oldv = palloc(sizeof(Datum) * desc->natts);
+	bool	   *oldn = palloc(sizeof(bool) * desc->natts);
 	MemoryContext row_cxt;
 	MemoryContext old;
 	ResultRelInfo *rri;
 	EState	   *estate;
 	TupleTableSlot *slot;
 	Snapshot	snapshot;
-	Datum	   *merged;
-	bool	   *mergednull;
-	Datum	   *oldv;
-	bool	   *oldn;
 	BlockNumber nblocks;
+	HASH_SEQ_STATUS seq;
+	TotalsEntry *g;
 
-	rel = table_openrv(makeRangeVar((char *) schema, "pg_stat_monitor_totals", -1),
-					   RowExclusiveLock);
-	indexid = get_relname_relid("pg_stat_monitor_totals_key", RelationGetNamespace(rel));
-	if (!OidIsValid(indexid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("index \"pg_stat_monitor_totals_key\" of %s.pg_stat_monitor_totals does not exist",
-						quoted),
-				 errhint("ALTER EXTENSION pg_stat_monitor UPDATE, or DROP EXTENSION and CREATE EXTENSION, makes it again.")));
-	index = index_open(indexid, RowExclusiveLock);
-	if (!index->rd_index->indisunique || index->rd_index->indrelid != RelationGetRelid(rel))
-		unsupported(rel, RelationGetRelationName(index), "it is not the table's unique index");
-	desc = RelationGetDescr(rel);
-	if (shape == NULL || shape->relid != RelationGetRelid(rel) ||
-		shape->indexid != RelationGetRelid(index) || shape->natts != desc->natts)
-	{
-		forget_known();
-		if (shape)
-		{
-			pfree(shape->cols);
-			pfree(shape->wanted);
-			pfree(shape);
-			shape = NULL;
-		}
-		shape = read_shape(rel, index, batch, quoted);
-	}
-
-	/* the batch's statements, combined per key */
-	ctl.keysize = sizeof(TotalsKey);
-	ctl.entrysize = sizeof(TotalsEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	groups = hash_create("pg_stat_monitor totals", Max(snap->nentries, 16), &ctl,
-						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_stat_monitor totals row",
 									ALLOCSET_DEFAULT_SIZES);
-	merged = palloc(sizeof(Datum) * desc->natts);
-	mergednull = palloc(sizeof(bool) * desc->natts);
-	oldv = palloc(sizeof(Datum) * desc->natts);
-	oldn = palloc(sizeof(bool) * desc->natts);
-	for (int n = 0; n < snap->nentries; n++)
-	{
-		PgsmEntry  *e = PgsmSnapshotEntry(snap, n);
-		TotalsKey	key;
-		bool		found;
-		Datum	   *v;
-		bool	   *nl;
-
-		if (e->key.elevel != 0)
-			continue;
-		memset(&key, 0, sizeof(key));
-		key.queryid = e->key.overflow ? 0 : e->key.queryid;
-		key.userid = e->key.userid;
-		key.dbid = e->key.dbid;
-		key.toplevel = e->key.toplevel;
-		key.overflow = e->key.overflow;
-		g = hash_search(groups, &key, HASH_ENTER, &found);
-
-		old = MemoryContextSwitchTo(row_cxt);
-		pgsm_batch_row_values(batch, n, hv, hn, shape->wanted);
-		v = found ? oldv : palloc(sizeof(Datum) * desc->natts);
-		nl = found ? oldn : palloc(sizeof(bool) * desc->natts);
-		for (int a = 0; a < desc->natts; a++)
-		{
-			const TotalsColumn *c = &shape->cols[a];
-
-			if (c->query)
-				v[a] = pgsm_batch_text(batch, n, PGSM_TEXT_QUERY, &nl[a]);
-			else if (c->source >= 0)
-			{
-				nl[a] = hn[c->source];
-				v[a] = hv[c->source];
-			}
-			else
-				nl[a] = true;
-		}
-		if (found)
-			combine(shape->cols, desc->natts, g->values, g->nulls, v, nl,
-					merged, mergednull);
-		MemoryContextSwitchTo(old);
-
-		/* what the group keeps, out of the row's memory */
-		if (!found)
-		{
-			g->values = palloc(sizeof(Datum) * desc->natts);
-			g->nulls = palloc(sizeof(bool) * desc->natts);
-		}
-		for (int a = 0; a < desc->natts; a++)
-		{
-			const TotalsColumn *c = &shape->cols[a];
-			Datum		d = found ? merged[a] : v[a];
-			bool		isnull = found ? mergednull[a] : nl[a];
-
-			g->nulls[a] = isnull;
-			g->values[a] = isnull ? (Datum) 0 : datumCopy(d, c->typbyval, c->typlen);
-		}
-		MemoryContextReset(row_cxt);
-	}
-
-	/* each key's total: replaced by its sum with the batch, or inserted */
 	estate = CreateExecutorState();
 	rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(rri, rel, 0, NULL, 0);
@@ -622,8 +637,163 @@ pgsm_totals_add(PgsmBatch *batch, const char *schema, const char *quoted)
 	ExecCloseIndices(rri);
 	FreeExecutorState(estate);
 	MemoryContextDelete(row_cxt);
-	hash_destroy(groups);
+}
+
+/*
+ * Keep an exported batch, and the memory context it lives in, until its
+ * statements are added to the totals: its export has committed, with its
+ * row of pg_stat_monitor_exports marked pending.
+ */
+void
+pgsm_totals_pend(PgsmBatch *batch, MemoryContext cxt)
+{
+	PendingBatch *p;
+	ListCell   *lc;
+	MemoryContext old;
+
+	pgsm_batch_trim(batch);
+	foreach(lc, pending)
+	{
+		/* written twice: the memory no longer matches history */
+		if (((PendingBatch *) lfirst(lc))->batch_id == pgsm_batch_id(batch))
+		{
+			MemoryContextDelete(cxt);
+			pgsm_totals_forget();
+			return;
+		}
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	p = palloc(sizeof(PendingBatch));
+	p->batch = batch;
+	p->batch_id = pgsm_batch_id(batch);
+	p->cxt = cxt;
+	pending = lappend(pending, p);
+	MemoryContextSwitchTo(old);
+}
+
+/* Whether this worker keeps batches not yet added to the totals */
+bool
+pgsm_totals_pending(void)
+{
+	return pending != NIL;
+}
+
+/* The memory the pending batches take */
+Size
+pgsm_totals_pending_bytes(void)
+{
+	Size		bytes = 0;
+	ListCell   *lc;
+
+	foreach(lc, pending)
+		bytes += MemoryContextMemAllocated(((PendingBatch *) lfirst(lc))->cxt, true);
+	return bytes;
+}
+
+/* Let the pending batches go: they are in the totals, or will be from history */
+void
+pgsm_totals_forget(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		MemoryContextDelete(((PendingBatch *) lfirst(lc))->cxt);
+		pfree(lfirst(lc));
+	}
+	list_free(pending);
+	pending = NIL;
+}
+
+/*
+ * Add every batch pending in this database (pg_stat_monitor_exports rows
+ * with totals_pending_since; "schema" unquoted, "quoted" as SQL wants it)
+ * to pg_stat_monitor_totals, and mark them added; in a transaction, with
+ * SPI connected.  The rows of those batches are locked first, as
+ * pgsm_fold_totals() and a reset lock them.  When they are exactly the
+ * batches this worker keeps, they are added from memory; otherwise (the
+ * worker restarted, an attempt failed, someone else added some) from
+ * history, by pgsm_fold_totals().  Returns the number of batches added.
+ * The caller forgets the pending batches afterwards, whatever happened.
+ */
+int
+pgsm_totals_fold(const char *schema, const char *quoted)
+{
+	Relation	rel;
+	Relation	index;
+	Oid			indexid;
+	TupleDesc	desc;
+	ListCell   *lc;
+	bool		same;
+	int			n;
+	char	   *sql;
+
+	sql = psprintf("SELECT x.batch_id FROM %s.pg_stat_monitor_exports x"
+				   " WHERE x.totals_pending_since IS NOT NULL"
+				   " ORDER BY x.batch_id FOR UPDATE", quoted);
+	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the batches pending in %s.pg_stat_monitor_exports",
+			 quoted);
+	n = (int) SPI_processed;
+	same = n > 0 && n == list_length(pending);
+	foreach(lc, pending)
+	{
+		bool		isnull;
+
+		if (!same)
+			break;
+		same = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[foreach_current_index(lc)],
+										   SPI_tuptable->tupdesc, 1, &isnull)) ==
+			(int64) ((PendingBatch *) lfirst(lc))->batch_id;
+	}
+	if (n == 0)
+		return 0;
+	if (!same)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("pg_stat_monitor: adding %d exported batches to the totals from history", n)));
+		sql = psprintf("SELECT %s.pgsm_fold_totals()", quoted);
+		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not add the pending batches to the totals");
+		return n;
+	}
+
+	rel = table_openrv(makeRangeVar((char *) schema, "pg_stat_monitor_totals", -1),
+					   RowExclusiveLock);
+	indexid = get_relname_relid("pg_stat_monitor_totals_key", RelationGetNamespace(rel));
+	if (!OidIsValid(indexid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("index \"pg_stat_monitor_totals_key\" of %s.pg_stat_monitor_totals does not exist",
+						quoted),
+				 errhint("ALTER EXTENSION pg_stat_monitor UPDATE, or DROP EXTENSION and CREATE EXTENSION, makes it again.")));
+	index = index_open(indexid, RowExclusiveLock);
+	if (!index->rd_index->indisunique || index->rd_index->indrelid != RelationGetRelid(rel))
+		unsupported(rel, RelationGetRelationName(index), "it is not the table's unique index");
+	desc = RelationGetDescr(rel);
+	if (shape == NULL || shape->relid != RelationGetRelid(rel) ||
+		shape->indexid != RelationGetRelid(index) || shape->natts != desc->natts)
+	{
+		forget_known();
+		if (shape)
+		{
+			pfree(shape->cols);
+			pfree(shape->wanted);
+			pfree(shape);
+			shape = NULL;
+		}
+		shape = read_shape(rel, index, ((PendingBatch *) linitial(pending))->batch, quoted);
+	}
+
+	write_totals(rel, group_pending(desc));
 	index_close(index, NoLock);
 	table_close(rel, NoLock);
 	CommandCounterIncrement();
+
+	sql = psprintf("UPDATE %s.pg_stat_monitor_exports SET totals_pending_since = NULL"
+				   " WHERE totals_pending_since IS NOT NULL", quoted);
+	if (SPI_execute(sql, false, 0) != SPI_OK_UPDATE || SPI_processed != n)
+		elog(ERROR, "could not mark the batches added in %s.pg_stat_monitor_exports",
+			 quoted);
+	return n;
 }

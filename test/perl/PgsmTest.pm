@@ -11,7 +11,8 @@ use Time::HiRes;
 
 use Exporter 'import';
 our @EXPORT = qw(pgsm_node pgsm_wait_exported pgsm_flood_file pgsm_history_calls
-  pgsm_lock_history pgsm_wait_rotated pgsm_user_calls pgsm_totals_differences);
+  pgsm_lock_history pgsm_wait_rotated pgsm_user_calls pgsm_wait_totals
+  pgsm_totals_differences);
 
 # A started server with pg_stat_monitor preloaded and the extension created
 # in database postgres, where the worker exports.  Extra settings may follow.
@@ -55,6 +56,20 @@ sub pgsm_wait_exported
 		SELECT count(*) = 0 FROM pg_stat_monitor_live WHERE query LIKE '$like'))
 	  && $node->poll_query_until('postgres',
 		'SELECT entries = 0 OR exports > 0 FROM pg_stat_monitor_info');
+}
+
+# Ask the worker to bring pg_stat_monitor_totals up to date (it adds the
+# batches it exported a moment after their export, and at once when
+# pg_stat_monitor_flush() asks), and wait until no exported batch is
+# pending.  True once none is.
+sub pgsm_wait_totals
+{
+	my ($node) = @_;
+
+	return $node->poll_query_until('postgres', q(
+		SELECT (SELECT count(*) FROM (SELECT pg_stat_monitor_flush()) f) = 1
+		   AND NOT EXISTS (SELECT FROM pg_stat_monitor_exports
+		                   WHERE totals_pending_since IS NOT NULL)));
 }
 
 # A file of distinct statements (each its own query id): SELECT ci, cj FROM w
@@ -135,21 +150,26 @@ sub pgsm_user_calls
 }
 
 # The totals of pg_stat_monitor_statements (pg_stat_monitor_totals, added
-# to at each export) against the same added up afresh from all of history
-# by pgsm_add_totals(NULL, NULL, NULL), column by column: "none", or each
-# key and column that differ (a number by more than a relative 1e-9, as
-# parts added in another order may).  The totals are locked meanwhile, so
-# that no export commits in between; the recomputation is rolled back.
-# Holds only if pg_stat_monitor_reset() has not emptied the totals since
-# history began.
+# to by the worker after its exports) against the same added up afresh
+# from all of history by pgsm_add_totals(NULL, NULL, NULL), column by
+# column: "none", or each key and column that differ (a number by more
+# than a relative 1e-9, as parts added in another order may).  The worker
+# is asked to add what it exported first; then the exports and the totals
+# are locked, so that no export or addition commits in between (a batch
+# exported after the wait is added from history, by pgsm_fold_totals());
+# the recomputation is rolled back.  Holds only if pg_stat_monitor_reset()
+# has not emptied the totals since history began.
 sub pgsm_totals_differences
 {
 	my ($node) = @_;
 	my $key = q{jsonb_build_object('server_name', t.server_name, 'userid', t.userid,
 	                               'dbid', t.dbid, 'toplevel', t.toplevel,
 	                               'queryid', t.queryid)};
+	pgsm_wait_totals($node) or return 'batches still pending';
 	my $out = $node->safe_psql('postgres', qq(
 		BEGIN;
+		LOCK TABLE pg_stat_monitor_exports IN EXCLUSIVE MODE;
+		SELECT pgsm_fold_totals();
 		LOCK TABLE pg_stat_monitor_totals IN EXCLUSIVE MODE;
 		CREATE TEMPORARY TABLE pgsm_kept ON COMMIT DROP AS
 		    SELECT $key AS k, to_jsonb(t) AS j FROM pg_stat_monitor_totals t;

@@ -67,6 +67,7 @@ $node->safe_psql('postgres',
 my $moved = 'SELECT $1 - $2 AS moved_marker';
 sub moved_total
 {
+	pgsm_wait_totals($node);
 	return $node->safe_psql('postgres', qq(
 		SELECT coalesce(sum(calls), 0) FROM pg_stat_monitor_totals
 		WHERE query = '$moved'));

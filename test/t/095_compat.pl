@@ -349,6 +349,7 @@ $old->safe_psql('postgres', 'ALTER EXTENSION pg_stat_monitor UPDATE');
 $old->safe_psql('postgres', 'SELECT count(*) FROM upd_t AS before_update');
 ok(pgsm_wait_exported($old, 'SELECT count(*) FROM upd_t AS before_update'),
 	'2.4: exported early, within the same bucket');
+ok(pgsm_wait_totals($old), '2.4: the batch is added to the totals');
 is( $old->safe_psql('postgres', q{
 	SELECT t.calls || ' ' || s.calls
 	FROM pg_stat_monitor_totals t, pg_stat_monitor_statements s
