@@ -331,7 +331,7 @@ cg_worker() {
 	local totals=0
 	if [ -n "$later" ]; then
 		totals=$(callgrind_annotate --inclusive=yes "$bestf" 2>/dev/null |
-			awk '$0 ~ /:fold_totals / { gsub(/,/, "", $1); print $1; exit }')
+			awk '$0 ~ /:fold_totals / && !done { gsub(/,/, "", $1); print $1; done = 1 }')
 		[ -n "$totals" ] || cannot_measure "no fold_totals in the worker's profile ($n entries)"
 		printf '%s\ttotals\t%s\n' "$n" "$(calc "$totals / $rows")" >>"$raw/cg.tsv"
 	fi

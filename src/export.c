@@ -1208,37 +1208,56 @@ step_fold_totals(void *arg)
 
 /*
  * Add the batches exported to the local tables to the totals of
- * pg_stat_monitor_statements (totals.c), in a transaction of their own:
- * with "now" (before the partitions' upkeep, every five minutes, and when
- * pg_stat_monitor_flush() asked), or once the batches kept take
- * maintenance_work_mem.  Meanwhile exports write history alone, and a
- * statement seen in several batches is added once.  If adding fails, the
- * batches are let go all the same: they stay pending in
- * pg_stat_monitor_exports, and are added from history at the next attempt.
- * Never inlined: bench/export.sh counts its instructions by name.
+ * pg_stat_monitor_statements (totals.c), in transactions of their own:
+ * all of them with "now" (before the partitions' upkeep, every five
+ * minutes, and when pg_stat_monitor_flush() asked), or enough to bring
+ * what the worker keeps under maintenance_work_mem.  Meanwhile exports
+ * write history alone, and a statement seen in several batches is added
+ * once.  Each transaction adds the oldest batches, as many as the store
+ * leaves time for; when the store asks for an export, the rest waits for
+ * the next cycle.  If adding fails, the batches are let go all the same:
+ * they stay pending in pg_stat_monitor_exports, and are added from history
+ * at the next attempt.  Never inlined: bench/export.sh counts its
+ * instructions by name.
  */
 static pg_noinline void
 fold_totals(bool now)
 {
+	static bool wanted = false; /* all of them, asked for and not done */
 	PgsmWorkerStats ws;
 	instr_time	start;
 	instr_time	end;
 
-	if (!pgsm_totals_pending())
-		return;
-	if (!now && pgsm_totals_pending_bytes() < (Size) maintenance_work_mem * 1024)
+	wanted |= now;
+	if (!wanted &&
+		pgsm_totals_pending_bytes() < (Size) maintenance_work_mem * 1024)
 		return;
 	INSTR_TIME_SET_CURRENT(start);
-	if (run_step("add exported statistics to the totals", step_fold_totals, NULL))
+	for (;;)
 	{
-		INSTR_TIME_SET_CURRENT(end);
-		INSTR_TIME_SUBTRACT(end, start);
-		pgsm_store_worker_stats(&ws, NULL);
-		ws.totals_added++;
-		ws.last_totals_ms = INSTR_TIME_GET_MILLISEC(end);
-		pgsm_store_worker_stats(NULL, &ws);
+		if (!run_step("add exported statistics to the totals", step_fold_totals, NULL))
+		{
+			pgsm_totals_forget();
+			wanted = false;
+			return;
+		}
+		pgsm_totals_added();
+		if (!pgsm_totals_pending())
+		{
+			wanted = false;
+			break;
+		}
+		if ((!wanted &&
+			 pgsm_totals_pending_bytes() < (Size) maintenance_work_mem * 1024) ||
+			pgsm_store_flush_wanted())
+			break;
 	}
-	pgsm_totals_forget();
+	INSTR_TIME_SET_CURRENT(end);
+	INSTR_TIME_SUBTRACT(end, start);
+	pgsm_store_worker_stats(&ws, NULL);
+	ws.totals_added++;
+	ws.last_totals_ms = INSTR_TIME_GET_MILLISEC(end);
+	pgsm_store_worker_stats(NULL, &ws);
 }
 
 /*

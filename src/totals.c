@@ -11,9 +11,10 @@
  * batch it exported in memory, and its row of pg_stat_monitor_exports
  * says that it is pending, until it adds them: every five minutes (before
  * the partitions' upkeep), when pg_stat_monitor_flush() asks, or once the
- * batches kept take maintenance_work_mem (export.c, fold_totals).  A
- * statement seen in several of those batches is added once.  The batches'
- * rows are combined per key
+ * batches kept take maintenance_work_mem (export.c, fold_totals), the
+ * oldest first, in as many transactions as it takes for the store's
+ * exports to come first.  A statement seen in several of the batches added
+ * together is added once.  The batches' rows are combined per key
  * in memory, then each key's row is looked up through the table's unique
  * index and replaced by its sum with the batches (a HOT update where the
  * page has room), or inserted when new.  No SQL is run per row, and nothing
@@ -153,6 +154,7 @@ typedef struct PendingBatch
 } PendingBatch;
 
 static List *pending = NIL;
+static int	folded = 0;			/* the first ones, being added */
 
 static void
 unsupported(Relation rel, const char *column, const char *why)
@@ -457,11 +459,11 @@ search_total(Relation rel, Snapshot snapshot, const TotalsEntry *g,
 }
 
 /*
- * The pending batches' statements, combined per key, in the current memory
- * context.
+ * The statements of the first "nbatches" pending batches, combined per key,
+ * in the current memory context.
  */
 static HTAB *
-group_pending(TupleDesc desc)
+group_pending(TupleDesc desc, int nbatches)
 {
 	PgsmBatch  *first = ((PendingBatch *) linitial(pending))->batch;
 	int			nhist = pgsm_history_ncols(first);
@@ -479,7 +481,11 @@ group_pending(TupleDesc desc)
 	long		nentries = 0;
 
 	foreach(lc, pending)
+	{
+		if (foreach_current_index(lc) >= nbatches)
+			break;
 		nentries += pgsm_batch_entries(((PendingBatch *) lfirst(lc))->batch);
+	}
 	ctl.keysize = sizeof(TotalsKey);
 	ctl.entrysize = sizeof(TotalsEntry);
 	ctl.hcxt = CurrentMemoryContext;
@@ -492,6 +498,8 @@ group_pending(TupleDesc desc)
 		PgsmBatch  *batch = ((PendingBatch *) lfirst(lc))->batch;
 		PgsmSnapshot *snap = pgsm_batch_snapshot(batch);
 
+		if (foreach_current_index(lc) >= nbatches)
+			break;
 		for (int n = 0; n < snap->nentries; n++)
 		{
 			PgsmEntry  *e = PgsmSnapshotEntry(snap, n);
@@ -703,18 +711,34 @@ pgsm_totals_forget(void)
 	}
 	list_free(pending);
 	pending = NIL;
+	folded = 0;
+}
+
+/* Let pending batch i go */
+static void
+drop_pending(int i)
+{
+	PendingBatch *p = list_nth(pending, i);
+
+	MemoryContextDelete(p->cxt);
+	pfree(p);
+	pending = list_delete_nth_cell(pending, i);
 }
 
 /*
- * Add every batch pending in this database (pg_stat_monitor_exports rows
- * with totals_pending_since; "schema" unquoted, "quoted" as SQL wants it)
- * to pg_stat_monitor_totals, and mark them added; in a transaction, with
- * SPI connected.  The rows of those batches are locked first, as
- * pgsm_fold_totals() and a reset lock them.  When they are exactly the
- * batches this worker keeps, they are added from memory; otherwise (the
- * worker restarted, an attempt failed, someone else added some) from
- * history, by pgsm_fold_totals().  Returns the number of batches added.
- * The caller forgets the pending batches afterwards, whatever happened.
+ * Add batches pending in this database (pg_stat_monitor_exports rows with
+ * totals_pending_since; "schema" unquoted, "quoted" as SQL wants it) to
+ * pg_stat_monitor_totals, and mark them added; in a transaction, with SPI
+ * connected.  The rows of every pending batch are locked first, as
+ * pgsm_fold_totals() and a reset lock them.  A pending batch this worker
+ * does not keep (it restarted, or an attempt failed) is added from history,
+ * by pgsm_add_totals(); a batch it keeps that is no longer pending (added
+ * from history by someone else, or reset) is let go.  Of those it keeps, it
+ * adds the oldest, and with it the next ones as long as the store does not
+ * ask for an export, so that a flood of new statements waits no longer
+ * than one batch's addition.  Returns how many batches it added in all;
+ * the caller lets go of those it added from memory once the transaction
+ * has committed (pgsm_totals_added), or of all it keeps if it failed.
  */
 int
 pgsm_totals_fold(const char *schema, const char *quoted)
@@ -723,40 +747,72 @@ pgsm_totals_fold(const char *schema, const char *quoted)
 	Relation	index;
 	Oid			indexid;
 	TupleDesc	desc;
-	ListCell   *lc;
-	bool		same;
-	int			n;
+	SPITupleTable *locked;
+	uint64		nlocked;
+	bool	   *kept;
+	int			added = 0;
+	int			slice = 0;
 	char	   *sql;
 
-	sql = psprintf("SELECT x.batch_id FROM %s.pg_stat_monitor_exports x"
+	sql = psprintf("SELECT x.batch_id, x.server_name, x.totals_pending_since"
+				   " FROM %s.pg_stat_monitor_exports x"
 				   " WHERE x.totals_pending_since IS NOT NULL"
 				   " ORDER BY x.batch_id FOR UPDATE", quoted);
 	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the batches pending in %s.pg_stat_monitor_exports",
 			 quoted);
-	n = (int) SPI_processed;
-	same = n > 0 && n == list_length(pending);
-	foreach(lc, pending)
+	locked = SPI_tuptable;
+	nlocked = SPI_processed;
+	kept = palloc0(sizeof(bool) * Max(nlocked, 1));
+
+	/* what this worker keeps that is no longer pending goes */
+	for (int i = list_length(pending) - 1; i >= 0; i--)
 	{
+		PendingBatch *p = list_nth(pending, i);
+		bool		found = false;
+
+		for (uint64 r = 0; r < nlocked && !found; r++)
+		{
+			bool		isnull;
+			char	   *server = SPI_getvalue(locked->vals[r], locked->tupdesc, 2);
+
+			if (DatumGetInt64(SPI_getbinval(locked->vals[r], locked->tupdesc, 1,
+											&isnull)) == (int64) p->batch_id &&
+				strcmp(server, pgsm_batch_server_name(p->batch)) == 0)
+				found = kept[r] = true;
+		}
+		if (!found)
+			drop_pending(i);
+	}
+
+	/* what is pending and not kept is added from history */
+	for (uint64 r = 0; r < nlocked; r++)
+	{
+		Oid			types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
+		Datum		values[3];
 		bool		isnull;
 
-		if (!same)
-			break;
-		same = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[foreach_current_index(lc)],
-										   SPI_tuptable->tupdesc, 1, &isnull)) ==
-			(int64) ((PendingBatch *) lfirst(lc))->batch_id;
+		if (kept[r])
+			continue;
+		for (int c = 0; c < 3; c++)
+			values[c] = SPI_getbinval(locked->vals[r], locked->tupdesc, c + 1, &isnull);
+		sql = psprintf("SELECT %s.pgsm_add_totals($1, $3, $2)", quoted);
+		if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not add batch " INT64_FORMAT " to the totals",
+				 DatumGetInt64(values[0]));
+		added++;
 	}
-	if (n == 0)
-		return 0;
-	if (!same)
-	{
+	if (added > 0)
 		ereport(DEBUG1,
-				(errmsg_internal("pg_stat_monitor: adding %d exported batches to the totals from history", n)));
-		sql = psprintf("SELECT %s.pgsm_fold_totals()", quoted);
-		if (SPI_execute(sql, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not add the pending batches to the totals");
-		return n;
-	}
+				(errmsg_internal("pg_stat_monitor: added %d exported batches to the totals from history",
+								 added)));
+	if (pending == NIL)
+		return added;
+
+	/* the oldest batches kept, as many as the store leaves time for */
+	do
+		slice++;
+	while (slice < list_length(pending) && !pgsm_store_flush_wanted());
 
 	rel = table_openrv(makeRangeVar((char *) schema, "pg_stat_monitor_totals", -1),
 					   RowExclusiveLock);
@@ -785,15 +841,35 @@ pgsm_totals_fold(const char *schema, const char *quoted)
 		shape = read_shape(rel, index, ((PendingBatch *) linitial(pending))->batch, quoted);
 	}
 
-	write_totals(rel, group_pending(desc));
+	write_totals(rel, group_pending(desc, slice));
 	index_close(index, NoLock);
 	table_close(rel, NoLock);
 	CommandCounterIncrement();
 
-	sql = psprintf("UPDATE %s.pg_stat_monitor_exports SET totals_pending_since = NULL"
-				   " WHERE totals_pending_since IS NOT NULL", quoted);
-	if (SPI_execute(sql, false, 0) != SPI_OK_UPDATE || SPI_processed != n)
-		elog(ERROR, "could not mark the batches added in %s.pg_stat_monitor_exports",
-			 quoted);
-	return n;
+	for (int i = 0; i < slice; i++)
+	{
+		PendingBatch *p = list_nth(pending, i);
+		Oid			types[2] = {INT8OID, TEXTOID};
+		Datum		values[2];
+
+		values[0] = Int64GetDatum((int64) p->batch_id);
+		values[1] = CStringGetTextDatum(pgsm_batch_server_name(p->batch));
+		sql = psprintf("UPDATE %s.pg_stat_monitor_exports SET totals_pending_since = NULL"
+					   " WHERE batch_id OPERATOR(pg_catalog.=) $1"
+					   " AND server_name OPERATOR(pg_catalog.=) $2", quoted);
+		if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_UPDATE ||
+			SPI_processed != 1)
+			elog(ERROR, "could not mark batch " UINT64_FORMAT " added in %s.pg_stat_monitor_exports",
+				 p->batch_id, quoted);
+	}
+	folded = slice;
+	return added + slice;
+}
+
+/* The transaction of pgsm_totals_fold() has committed: let its batches go */
+void
+pgsm_totals_added(void)
+{
+	for (; folded > 0; folded--)
+		drop_pending(0);
 }

@@ -2,7 +2,8 @@
 # partition, and the running totals kept in place.  A partition whose
 # columns are laid out otherwise than its table's, a column the export does
 # not fill, a trigger on history (whose rows then go by COPY FROM, which
-# fires it), and totals moved, deleted or emptied under the worker.
+# fires it), totals moved, deleted or emptied under the worker, and a
+# batch waiting to be added to the totals.
 use strict;
 use warnings;
 
@@ -62,6 +63,63 @@ is($node->safe_psql('postgres', 'SELECT count(*) > 0 FROM rows_seen'),
 $node->safe_psql('postgres',
 	'DROP TRIGGER see_rows ON pg_stat_monitor_entries');
 
+# --- totals added after the export ------------------------------------------
+
+# While the totals are held locked, the worker cannot add the batch it
+# exported to them: the batch stays pending, and the views add its rows
+# themselves, so that what they show does not depend on when it is added.
+sub pending_batches
+{
+	return $node->safe_psql('postgres', q(
+		SELECT count(*) FROM pg_stat_monitor_exports
+		WHERE totals_pending_since IS NOT NULL));
+}
+sub statement_calls
+{
+	my ($text) = @_;
+	return $node->safe_psql('postgres', qq(
+		SELECT coalesce(sum(calls), 0) FROM pg_stat_monitor_statements
+		WHERE query = '$text'));
+}
+sub servers_calls
+{
+	return $node->safe_psql('postgres',
+		'SELECT calls FROM pg_stat_monitor_servers');
+}
+
+my $pending = 'SELECT $1 % $2 AS pending_marker';
+my $servers_before = servers_calls();
+my $totals_locker = $node->background_psql('postgres');
+$totals_locker->query_safe('BEGIN');
+$totals_locker->query_safe('LOCK TABLE pg_stat_monitor_totals IN EXCLUSIVE MODE');
+$node->safe_psql('postgres', 'SELECT 6 % 4 AS pending_marker') for 1 .. 3;
+ok(pgsm_wait_exported($node, $pending), 'exported while the totals are locked');
+cmp_ok(pending_batches(), '>', 0, 'the batch waits for the totals');
+is(statement_calls($pending), '3',
+	'pg_stat_monitor_statements counts the calls of a batch not yet in the totals');
+cmp_ok(servers_calls(), '>=', $servers_before + 3,
+	'and so does pg_stat_monitor_servers');
+
+# The worker is killed meanwhile: what it kept in memory is gone, and the
+# next one adds the batch from history.
+my $worker = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_stat_monitor'");
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($worker)");
+ok( $node->poll_query_until('postgres', qq(
+		SELECT count(*) = 1 FROM pg_stat_activity
+		WHERE backend_type = 'pg_stat_monitor' AND pid <> $worker)),
+	'the worker comes back');
+$totals_locker->query_safe('ROLLBACK');
+$totals_locker->quit;
+ok(pgsm_wait_totals($node), 'the pending batch is added to the totals');
+is( $node->safe_psql('postgres', qq(
+		SELECT coalesce(sum(calls), 0) FROM pg_stat_monitor_totals
+		WHERE query = '$pending')),
+	'3', 'the totals have its calls, once');
+is(statement_calls($pending), '3', 'pg_stat_monitor_statements counts them once');
+is(pgsm_totals_differences($node), 'none',
+	'the totals equal history added up afresh, every column of every row');
+
 # --- totals moved, deleted, emptied ------------------------------------------
 
 my $moved = 'SELECT $1 - $2 AS moved_marker';
@@ -95,6 +153,15 @@ $node->safe_psql('postgres', 'TRUNCATE pg_stat_monitor_totals');
 $node->safe_psql('postgres', 'SELECT 4 - 1 AS moved_marker') for 1 .. 2;
 ok(pgsm_wait_exported($node, $moved), 'exported after TRUNCATE');
 is(moved_total(), '2', 'and so do totals emptied');
+
+# --- a reset ---------------------------------------------------------------
+
+# A reset empties the totals and forgets the batches waiting for them.
+$node->safe_psql('postgres', 'SELECT 6 % 4 AS pending_marker') for 1 .. 2;
+ok(pgsm_wait_exported($node, $pending), 'exported again');
+$node->safe_psql('postgres', 'SELECT pg_stat_monitor_reset()');
+is(pending_batches(), '0', 'nothing is pending after a reset');
+is(statement_calls($pending), '0', 'and nothing is counted');
 
 $node->stop;
 done_testing();
