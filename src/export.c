@@ -1202,8 +1202,10 @@ step_fold_totals(void *arg)
 {
 	int			n = pgsm_totals_fold(ext_schema_name, ext_schema);
 
-	ereport(DEBUG1,
-			(errmsg_internal("pg_stat_monitor: added %d exported batches to the totals", n)));
+	*(int *) arg = n;
+	if (n > 0)
+		ereport(DEBUG1,
+				(errmsg_internal("pg_stat_monitor: added %d exported batches to the totals", n)));
 }
 
 /*
@@ -1213,9 +1215,9 @@ step_fold_totals(void *arg)
  * minutes, and when pg_stat_monitor_flush() asked), or enough to bring
  * what the worker keeps under maintenance_work_mem.  Meanwhile exports
  * write history alone, and a statement seen in several batches is added
- * once.  Each transaction adds the oldest batches, as many as the store
- * leaves time for; when the store asks for an export, the rest waits for
- * the next cycle.  If adding fails, the batches are let go all the same:
+ * once.  Each transaction adds the oldest batches, about a full store's
+ * worth (pgsm_totals_fold); when the store asks for an export, the rest
+ * waits for the next cycle.  If adding fails, the batches are let go all the same:
  * they stay pending in pg_stat_monitor_exports, and are added from history
  * at the next attempt.  Never inlined: bench/export.sh counts its
  * instructions by name.
@@ -1227,6 +1229,7 @@ fold_totals(bool now)
 	PgsmWorkerStats ws;
 	instr_time	start;
 	instr_time	end;
+	int			added = 0;
 
 	wanted |= now;
 	if (!wanted &&
@@ -1235,13 +1238,16 @@ fold_totals(bool now)
 	INSTR_TIME_SET_CURRENT(start);
 	for (;;)
 	{
-		if (!run_step("add exported statistics to the totals", step_fold_totals, NULL))
+		int			n = 0;
+
+		if (!run_step("add exported statistics to the totals", step_fold_totals, &n))
 		{
 			pgsm_totals_forget();
 			wanted = false;
 			return;
 		}
 		pgsm_totals_added();
+		added += n;
 		if (!pgsm_totals_pending())
 		{
 			wanted = false;
@@ -1252,6 +1258,8 @@ fold_totals(bool now)
 			pgsm_store_flush_wanted())
 			break;
 	}
+	if (added == 0)
+		return;
 	INSTR_TIME_SET_CURRENT(end);
 	INSTR_TIME_SUBTRACT(end, start);
 	pgsm_store_worker_stats(&ws, NULL);

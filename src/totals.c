@@ -12,8 +12,8 @@
  * says that it is pending, until it adds them: every five minutes (before
  * the partitions' upkeep), when pg_stat_monitor_flush() asks, or once the
  * batches kept take maintenance_work_mem (export.c, fold_totals), the
- * oldest first, in as many transactions as it takes for the store's
- * exports to come first.  A statement seen in several of the batches added
+ * oldest first, each transaction about as long as an export, so that the
+ * store's exports come first.  A statement seen in several of the batches added
  * together is added once.  The batches' rows are combined per key
  * in memory, then each key's row is looked up through the table's unique
  * index and replaced by its sum with the batches (a HOT update where the
@@ -734,9 +734,9 @@ drop_pending(int i)
  * does not keep (it restarted, or an attempt failed) is added from history,
  * by pgsm_add_totals(); a batch it keeps that is no longer pending (added
  * from history by someone else, or reset) is let go.  Of those it keeps, it
- * adds the oldest, and with it the next ones as long as the store does not
- * ask for an export, so that a flood of new statements waits no longer
- * than one batch's addition.  Returns how many batches it added in all;
+ * adds the oldest, and with it the next ones as long as they hold no more
+ * entries than the store can and the store does not ask for an export, so
+ * that a flood of new statements waits no longer than about one export.  Returns how many batches it added in all;
  * the caller lets go of those it added from memory once the transaction
  * has committed (pgsm_totals_added), or of all it keeps if it failed.
  */
@@ -751,7 +751,9 @@ pgsm_totals_fold(const char *schema, const char *quoted)
 	uint64		nlocked;
 	bool	   *kept;
 	int			added = 0;
-	int			slice = 0;
+	int			slice;
+	int			entries;
+	PgsmStoreInfo store;
 	char	   *sql;
 
 	sql = psprintf("SELECT x.batch_id, x.server_name, x.totals_pending_since"
@@ -809,10 +811,21 @@ pgsm_totals_fold(const char *schema, const char *quoted)
 	if (pending == NIL)
 		return added;
 
-	/* the oldest batches kept, as many as the store leaves time for */
-	do
-		slice++;
-	while (slice < list_length(pending) && !pgsm_store_flush_wanted());
+	/*
+	 * The oldest batches kept: as many as the store holds entries at most
+	 * (so that this takes about as long as an export of a full store), and
+	 * as long as the store does not ask for an export.
+	 */
+	pgsm_store_info(&store);
+	entries = pgsm_batch_entries(((PendingBatch *) linitial(pending))->batch);
+	for (slice = 1; slice < list_length(pending); slice++)
+	{
+		int			more = pgsm_batch_entries(((PendingBatch *) list_nth(pending, slice))->batch);
+
+		if (entries + more > store.max_entries || pgsm_store_flush_wanted())
+			break;
+		entries += more;
+	}
 
 	rel = table_openrv(makeRangeVar((char *) schema, "pg_stat_monitor_totals", -1),
 					   RowExclusiveLock);
