@@ -1197,10 +1197,11 @@ export_batch(bool early)
 	return (int64) bw.rows;
 }
 
+/* arg: in, whether to add one batch only; out, how many were added */
 static void
 step_fold_totals(void *arg)
 {
-	int			n = pgsm_totals_fold(ext_schema_name, ext_schema);
+	int			n = pgsm_totals_fold(ext_schema_name, ext_schema, *(int *) arg != 0);
 
 	*(int *) arg = n;
 	if (n > 0)
@@ -1215,9 +1216,11 @@ step_fold_totals(void *arg)
  * minutes, and when pg_stat_monitor_flush() asked), or enough to bring
  * what the worker keeps under maintenance_work_mem.  Meanwhile exports
  * write history alone, and a statement seen in several batches is added
- * once.  Each transaction adds the oldest batches, about a full store's
- * worth (pgsm_totals_fold); when the store asks for an export, the rest
- * waits for the next cycle.  If adding fails, the batches are let go all the same:
+ * once.  Each transaction adds the oldest batches: all of them, up to a
+ * full store's worth (pgsm_totals_fold), when asked; for memory alone, one
+ * batch, about what an export writes, so that in a flood the addition
+ * keeps pace with the exports without holding them up.  When the store
+ * asks for an export, the rest waits for the next cycle.  If adding fails, the batches are let go all the same:
  * they stay pending in pg_stat_monitor_exports, and are added from history
  * at the next attempt.  Never inlined: bench/export.sh counts its
  * instructions by name.
@@ -1238,7 +1241,8 @@ fold_totals(bool now)
 	INSTR_TIME_SET_CURRENT(start);
 	for (;;)
 	{
-		int			n = 0;
+		/* for memory alone, one batch: about what the last export wrote */
+		int			n = !wanted;
 
 		if (!run_step("add exported statistics to the totals", step_fold_totals, &n))
 		{

@@ -379,7 +379,8 @@ extern void pgsm_batch_forget_texts(void);
 extern void pgsm_totals_pend(PgsmBatch *batch, MemoryContext cxt);
 extern bool pgsm_totals_pending(void);
 extern Size pgsm_totals_pending_bytes(void);
-extern int	pgsm_totals_fold(const char *schema, const char *quoted);
+extern int	pgsm_totals_fold(const char *schema, const char *quoted,
+							 bool one);
 extern void pgsm_totals_added(void);
 extern void pgsm_totals_forget(void);
 

@@ -734,14 +734,15 @@ drop_pending(int i)
  * does not keep (it restarted, or an attempt failed) is added from history,
  * by pgsm_add_totals(); a batch it keeps that is no longer pending (added
  * from history by someone else, or reset) is let go.  Of those it keeps, it
- * adds the oldest, and with it the next ones as long as they hold no more
- * entries than the store can and the store does not ask for an export, so
- * that a flood of new statements waits no longer than about one export.  Returns how many batches it added in all;
+ * adds the oldest, and (unless "one") with it the next ones as long as
+ * they hold no more entries than the store can and the store does not ask
+ * for an export, so that a flood of new statements waits no longer than
+ * about one export.  Returns how many batches it added in all;
  * the caller lets go of those it added from memory once the transaction
  * has committed (pgsm_totals_added), or of all it keeps if it failed.
  */
 int
-pgsm_totals_fold(const char *schema, const char *quoted)
+pgsm_totals_fold(const char *schema, const char *quoted, bool one)
 {
 	Relation	rel;
 	Relation	index;
@@ -767,24 +768,41 @@ pgsm_totals_fold(const char *schema, const char *quoted)
 	nlocked = SPI_processed;
 	kept = palloc0(sizeof(bool) * Max(nlocked, 1));
 
-	/* what this worker keeps that is no longer pending goes */
-	for (int i = list_length(pending) - 1; i >= 0; i--)
+	/*
+	 * What this worker keeps that is no longer pending goes.  Both lists
+	 * are in the order of batch ids (those of the store only grow), so one
+	 * pass over each matches them.
+	 */
 	{
-		PendingBatch *p = list_nth(pending, i);
-		bool		found = false;
+		uint64		r = 0;
+		int			i = 0;
 
-		for (uint64 r = 0; r < nlocked && !found; r++)
+		while (i < list_length(pending))
 		{
-			bool		isnull;
-			char	   *server = SPI_getvalue(locked->vals[r], locked->tupdesc, 2);
+			PendingBatch *p = list_nth(pending, i);
+			bool		found = false;
 
-			if (DatumGetInt64(SPI_getbinval(locked->vals[r], locked->tupdesc, 1,
-											&isnull)) == (int64) p->batch_id &&
-				strcmp(server, pgsm_batch_server_name(p->batch)) == 0)
-				found = kept[r] = true;
+			for (; r < nlocked; r++)
+			{
+				bool		isnull;
+				int64		id = DatumGetInt64(SPI_getbinval(locked->vals[r],
+															 locked->tupdesc, 1, &isnull));
+
+				if (id > (int64) p->batch_id)
+					break;
+				if (id == (int64) p->batch_id &&
+					strcmp(SPI_getvalue(locked->vals[r], locked->tupdesc, 2),
+						   pgsm_batch_server_name(p->batch)) == 0)
+				{
+					found = kept[r++] = true;
+					break;
+				}
+			}
+			if (found)
+				i++;
+			else
+				drop_pending(i);
 		}
-		if (!found)
-			drop_pending(i);
 	}
 
 	/* what is pending and not kept is added from history */
@@ -818,7 +836,7 @@ pgsm_totals_fold(const char *schema, const char *quoted)
 	 */
 	pgsm_store_info(&store);
 	entries = pgsm_batch_entries(((PendingBatch *) linitial(pending))->batch);
-	for (slice = 1; slice < list_length(pending); slice++)
+	for (slice = 1; !one && slice < list_length(pending); slice++)
 	{
 		int			more = pgsm_batch_entries(((PendingBatch *) list_nth(pending, slice))->batch);
 
