@@ -550,10 +550,14 @@ group_pending(TupleDesc desc, int nbatches)
 				Datum		d = found ? merged[a] : rowv[a];
 				bool		isnull = found ? mergednull[a] : rown[a];
 
-				if (found && !g->nulls[a] && !c->typbyval)
-					pfree(DatumGetPointer(g->values[a]));
+				Datum		was = g->values[a];
+				bool		had = found && !g->nulls[a] && !c->typbyval;
+
+				/* copied before the old value goes: the sum may be it */
 				g->nulls[a] = isnull;
 				g->values[a] = isnull ? (Datum) 0 : datumCopy(d, c->typbyval, c->typlen);
+				if (had)
+					pfree(DatumGetPointer(was));
 			}
 			MemoryContextReset(row_cxt);
 		}
