@@ -175,7 +175,7 @@ statements_report() {
 				"$p" "$s" "$(calc "$s / $v")"
 		done
 		echo
-		echo "The view reads the totals (one row per statement) and the store, and the rows of the batches not yet added to the totals (the worker adds them after their export, at the latest five minutes later): \"with a batch pending\" marks the last bucket's rows as such (\`pg_stat_monitor_exports.totals_pending_since\`), so that the view finds them in history (only that bucket's partition and block ranges are read)."
+		echo "The view reads the totals (one row per statement) and the store, and the rows of the batches not yet added to the totals (the worker adds them after their export, with the partitions' upkeep, every five minutes at a bucket's end): \"with a batch pending\" marks the last bucket's rows as such (\`pg_stat_monitor_exports.totals_pending_since\`), so that the view finds them in history (only that bucket's partition and block ranges are read)."
 		echo
 		echo "$v1 $v7 $s1 $s7" >"$raw/medians"
 	} >"$out"

@@ -148,7 +148,6 @@ static HTAB *known = NULL;
  */
 typedef struct PendingBatch
 {
-	uint64		batch_id;
 	PgsmBatch  *batch;
 	MemoryContext cxt;
 } PendingBatch;
@@ -660,24 +659,12 @@ void
 pgsm_totals_pend(PgsmBatch *batch, MemoryContext cxt)
 {
 	PendingBatch *p;
-	ListCell   *lc;
 	MemoryContext old;
 
 	pgsm_batch_trim(batch);
-	foreach(lc, pending)
-	{
-		/* written twice: the memory no longer matches history */
-		if (((PendingBatch *) lfirst(lc))->batch_id == pgsm_batch_id(batch))
-		{
-			MemoryContextDelete(cxt);
-			pgsm_totals_forget();
-			return;
-		}
-	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	p = palloc(sizeof(PendingBatch));
 	p->batch = batch;
-	p->batch_id = pgsm_batch_id(batch);
 	p->cxt = cxt;
 	pending = lappend(pending, p);
 	MemoryContextSwitchTo(old);
@@ -792,9 +779,9 @@ pgsm_totals_fold(const char *schema, const char *quoted, bool one)
 				int64		id = DatumGetInt64(SPI_getbinval(locked->vals[r],
 															 locked->tupdesc, 1, &isnull));
 
-				if (id > (int64) p->batch_id)
+				if (id > (int64) pgsm_batch_id(p->batch))
 					break;
-				if (id == (int64) p->batch_id &&
+				if (id == (int64) pgsm_batch_id(p->batch) &&
 					strcmp(SPI_getvalue(locked->vals[r], locked->tupdesc, 2),
 						   pgsm_batch_server_name(p->batch)) == 0)
 				{
@@ -887,7 +874,7 @@ pgsm_totals_fold(const char *schema, const char *quoted, bool one)
 		Oid			types[2] = {INT8OID, TEXTOID};
 		Datum		values[2];
 
-		values[0] = Int64GetDatum((int64) p->batch_id);
+		values[0] = Int64GetDatum((int64) pgsm_batch_id(p->batch));
 		values[1] = CStringGetTextDatum(pgsm_batch_server_name(p->batch));
 		sql = psprintf("UPDATE %s.pg_stat_monitor_exports SET totals_pending_since = NULL"
 					   " WHERE batch_id OPERATOR(pg_catalog.=) $1"
@@ -895,7 +882,7 @@ pgsm_totals_fold(const char *schema, const char *quoted, bool one)
 		if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_UPDATE ||
 			SPI_processed != 1)
 			elog(ERROR, "could not mark batch " UINT64_FORMAT " added in %s.pg_stat_monitor_exports",
-				 p->batch_id, quoted);
+				 pgsm_batch_id(p->batch), quoted);
 	}
 	folded = slice;
 	return added + slice;
