@@ -312,6 +312,7 @@ extern bool pgsm_store_flush_wanted(void);
 extern void pgsm_store_request_flush(void);
 extern bool pgsm_store_totals_wanted(void);
 extern void pgsm_store_set_worker_latch(struct Latch *latch);
+extern Size pgsm_store_touch(void);
 extern void pgsm_store_worker_stats(PgsmWorkerStats *out,
 									const PgsmWorkerStats *in);
 

@@ -1467,6 +1467,25 @@ pgsm_store_totals_wanted(void)
 			TOTALS_WANTED) != 0;
 }
 
+/*
+ * Map every page of the store into the calling process, reading a byte of
+ * each, and return the store's size.  A process meets each page of shared
+ * memory it has not touched yet with a page fault; the worker calls this
+ * when it starts, so that its first export does not take them while it
+ * holds the store's lock exclusively: a freeze clears the whole index, 256
+ * pages in a store of 99 MB.
+ */
+Size
+pgsm_store_touch(void)
+{
+	const volatile char *p = (const volatile char *) pgsm;
+	Size		size = pgsm_memsize();
+
+	for (Size off = 0; off < size; off += 4096)
+		(void) p[off];
+	return size;
+}
+
 /* The worker tells backends where to signal it; NULL when it leaves. */
 void
 pgsm_store_set_worker_latch(Latch *latch)
