@@ -612,13 +612,13 @@ export_report() {
 			echo
 			echo "### To a repository"
 			echo
-			echo "Rows marked \"repository\" above: the same statements, run again and exported by the same server to a second server the bench started on the same machine (\`pg_stat_monitor.pgsm_export_target = 'host=<socket directory> port=... user=postgres dbname=postgres'\`, set with a reload; on the repository \`CREATE EXTENSION pg_stat_monitor\`, the library not preloaded), over its Unix socket: one remote transaction per batch (texts not yet sent by COPY and one upsert, rows by COPY BINARY, the totals, the record of the batch). The first repository pass sends every text (new to that connection), the second only the rows. For those rows WAL is the repository's (the exporting server writes none). The targets above are the local export's. Per entry, side by side:"
+			echo "Rows marked \"repository\" above: the same statements, run again and exported by the same server to a second server the bench started on the same machine (\`pg_stat_monitor.pgsm_export_target = 'host=<socket directory> port=... user=postgres dbname=postgres'\`, set with a reload; on the repository \`CREATE EXTENSION pg_stat_monitor\`, the library not preloaded), over its Unix socket: one remote transaction per batch (texts not yet sent by COPY and one upsert, rows by COPY BINARY, the totals, the record of the batch). The first repository pass sends every text (new to that connection), the second only the rows; each is set beside the first local export of its kind. For those rows WAL is the repository's (the exporting server writes none). The targets above are the local export's. Per entry, side by side:"
 			echo
 			echo "| entries | texts | local (µs per entry) | repository (µs per entry) | repository ÷ local | lock held, local (ms) | lock held, repository (ms) | WAL per entry, local (B) | WAL per entry, repository (B) |"
 			echo "|---|---|---|---|---|---|---|---|---|"
 			awk -F'\t' '{ us = $7 * 1000 / $1; p = $2; sub(/^repository, /, "", p); k = $1 "\t" p
 			               if ($2 ~ /^repository/) { r[k] = us; rl[k] = $8; rw[k] = $9 / $1 }
-			               else { l[k] = us; ll[k] = $8; lw[k] = $9 / $1; o[++n] = k } }
+			               else if (!(k in l)) { l[k] = us; ll[k] = $8; lw[k] = $9 / $1; o[++n] = k } }
 			             END { for (i = 1; i <= n; i++) if (o[i] in r) { split(o[i], a, "\t")
 			                   printf "| %s | %s | %.2f | %.2f | **%.2f** | %.3f | %.3f | %.0f | %.0f |\n", a[1], a[2], l[o[i]], r[o[i]], r[o[i]] / l[o[i]], ll[o[i]], rl[o[i]], lw[o[i]], rw[o[i]] } }' \
 				"$raw/export.tsv"
