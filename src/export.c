@@ -344,6 +344,7 @@ step_maintain(void *arg)
 {
 	char		sql[256];
 
+	pgsm_lock_history(ext_schema, entries_table, "ROW EXCLUSIVE");
 	/* every argument given with its type: no overload can match better */
 	snprintf(sql, sizeof(sql),
 			 "SELECT %s.pgsm_maintain_partitions(pg_catalog.now())",
@@ -1201,7 +1202,10 @@ export_batch(bool early)
 static void
 step_fold_totals(void *arg)
 {
-	int			n = pgsm_totals_fold(ext_schema_name, ext_schema, *(int *) arg != 0);
+	int			n;
+
+	pgsm_lock_history(ext_schema, entries_table, "ROW EXCLUSIVE");
+	n = pgsm_totals_fold(ext_schema_name, ext_schema, *(int *) arg != 0);
 
 	*(int *) arg = n;
 	if (n > 0)
@@ -1288,6 +1292,7 @@ step_enforce_max_size(void *arg)
 	int64		before;
 	int64		after;
 
+	pgsm_lock_history(ext_schema, entries_table, "ROW EXCLUSIVE");
 	snprintf(sql, sizeof(sql),
 			 "SELECT rows_dropped, size_before, size_after FROM %s.pgsm_enforce_max_size($1)",
 			 ext_schema);
