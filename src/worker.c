@@ -55,6 +55,7 @@
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -434,6 +435,54 @@ schema_worker_start(void)
 	pin_settings();
 }
 
+/* End the transaction of a short-lived worker. */
+static void
+schema_worker_end(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * Begin the one transaction of a short-lived worker, reporting "activity",
+ * and lock the history table named in "mode" (pgsm_lock_history).  Returns
+ * false, the transaction ended, when that table is gone: the extension was
+ * dropped since the worker was asked for, and there is nothing to do.
+ */
+static bool
+schema_worker_begin(const char *table, const char *mode, const char *activity)
+{
+	Oid			type = TEXTOID;
+	Datum		name;
+	bool		gone;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+
+	name = CStringGetTextDatum(psprintf("%s.%s", MyBgworkerEntry->bgw_extra, table));
+	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass($1)", 1, &type,
+							  &name, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not look up %s.%s", MyBgworkerEntry->bgw_extra, table);
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &gone);
+	if (gone)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("pg_stat_monitor: %s.%s is gone, nothing to do",
+								 MyBgworkerEntry->bgw_extra, table)));
+		schema_worker_end();
+		return false;
+	}
+	pgsm_lock_history(MyBgworkerEntry->bgw_extra, table, mode);
+	return true;
+}
+
 /*
  * Lock the history table (its parent alone) in "mode", then the extension,
  * before anything else the transaction touches.
@@ -499,20 +548,12 @@ pgsm_refresh_main(Datum arg)
 			 MyBgworkerEntry->bgw_extra,
 			 DatumGetBool(arg) ? "pg_stat_monitor" : "pgsm_recent");
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, sql);
-	pgsm_lock_history(MyBgworkerEntry->bgw_extra,
-					  DatumGetBool(arg) ? "pg_stat_monitor_data" : "pg_stat_monitor_entries",
-					  "ACCESS SHARE");
+	if (!schema_worker_begin(DatumGetBool(arg) ? "pg_stat_monitor_data" : "pg_stat_monitor_entries",
+							 "ACCESS SHARE", sql))
+		return;
 	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not refresh pg_stat_monitor");
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	schema_worker_end();
 	ereport(DEBUG1,
 			(errmsg_internal("pg_stat_monitor: refreshed materialized view")));
 }
@@ -547,13 +588,8 @@ pgsm_compact_main(Datum arg)
 	snprintf(sql, sizeof(sql), "SELECT %s.pgsm_compact_due()",
 			 MyBgworkerEntry->bgw_extra);
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, sql);
-	pgsm_lock_history(MyBgworkerEntry->bgw_extra, "pg_stat_monitor_entries",
-					  "ROW EXCLUSIVE");
+	if (!schema_worker_begin("pg_stat_monitor_entries", "ROW EXCLUSIVE", sql))
+		return;
 	if (SPI_execute(sql, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not compact pg_stat_monitor history");
 	{
@@ -564,10 +600,7 @@ pgsm_compact_main(Datum arg)
 		if (!isnull)
 			entries = DatumGetInt64(d);
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	schema_worker_end();
 	ereport(DEBUG1,
 			(errmsg_internal("pg_stat_monitor: compacted " INT64_FORMAT " entries",
 							 entries)));
