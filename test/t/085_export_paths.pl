@@ -87,6 +87,11 @@ sub servers_calls
 		'SELECT calls FROM pg_stat_monitor_servers');
 }
 
+ok(pgsm_wait_totals($node), 'what was exported so far is added to the totals');
+is( $node->safe_psql('postgres',
+		'SELECT last_totals_ms >= 0 FROM pg_stat_monitor_info'),
+	't', 'pg_stat_monitor_info says how long the last addition took');
+
 my $pending = 'SELECT $1 % $2 AS pending_marker';
 my $servers_before = servers_calls();
 my $totals_locker = $node->background_psql('postgres');
