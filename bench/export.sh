@@ -239,8 +239,7 @@ floor_time() {
 		while read -r kind rest; do
 			local times=${rest%%|*} wals=${rest#*|}
 			printf '%s\t%s\t%s\t%s\n' "$n" "$kind" \
-				"$(echo "$times" | tr ' ' '\n' | grep . | median)" \
-				"$(echo "$wals" | tr ' ' '\n' | grep . | median)"
+				"$(median_of "$times")" "$(median_of "$wals")"
 		done >>"$raw/floor.tsv"
 }
 
@@ -523,17 +522,9 @@ export_refresh() {
 		as_pg psql -X -q $(conn "$name") -d postgres >"$f.log" 2>&1 <<EOF
 SET pg_stat_monitor.pgsm_track = none;
 \timing on
-REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
-REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
-REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
-REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
-REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
-REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
-REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;
+$(repeat 7 "REFRESH MATERIALIZED VIEW CONCURRENTLY $refresh_view;")
 \timing off
-EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
-EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
-EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();
+$(repeat 3 "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT * FROM pg_stat_monitor_history WHERE bucket_start_time >= pgsm_window_start();")
 SELECT 'tag_hist_rows', count(*) FROM pg_stat_monitor_entries;
 SELECT 'tag_view_rows', count(*) FROM pg_stat_monitor;
 SELECT 'tag_parts', count(*) FROM pgsm_partitions('pg_stat_monitor_entries');
@@ -651,10 +642,9 @@ export_report() {
 		                   print k[i] "\t" ms[k[i]] "\t" t[k[i]] "\t" w[k[i]] } }' "$raw/export.tsv" >"$raw/known.tsv"
 		while IFS=$'\t' read -r n mss totalss wals; do
 			local ms totals wal
-			ms=$(echo "$mss" | tr ' ' '\n' | grep . | median)
-			wal=$(echo "$wals" | tr ' ' '\n' | grep . | median)
-			totals=$(echo "$totalss" | tr ' ' '\n' | grep -v '^-$' | grep . | median)
-			[ -n "$totals" ] || totals="-"
+			ms=$(median_of "$mss")
+			wal=$(median_of "$wals")
+			totals=$(median_of "$totalss")
 			local us ius iins icp ins emptied cp wins wcp best ibest ratio iratio tus tratio tius tiratio
 			us=$(calc "$ms * 1000 / $n")
 			worst_us=$(awk -v a="$worst_us" -v b="$us" 'BEGIN { print (b > a ? b : a) }')

@@ -122,6 +122,21 @@ median() {
 		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+# median_of "WORDS": the median of the numbers in a space-separated list,
+# "-" (not measured) left out; "-" when none is left
+median_of() {
+	local nums
+	# shellcheck disable=SC2086
+	nums=$(printf '%s\n' $1 | grep -v '^-$')
+	if [ -n "$nums" ]; then echo "$nums" | median; else echo "-"; fi
+}
+
+# repeat N LINE: LINE, N times (a statement to time more than once)
+repeat() {
+	local i
+	for ((i = 0; i < $1; i++)); do printf '%s\n' "$2"; done
+}
+
 # cannot_measure WHY: a part that cannot measure what it is for stops the
 # whole run with a message naming the part, rather than writing "not
 # available" into the report.  Call it from the part's own shell, not from

@@ -106,26 +106,12 @@ SELECT 'tag_seed', pgsm_add_totals(NULL, NULL);
 \timing off
 VACUUM ANALYZE pg_stat_monitor_totals;
 \timing on
-SELECT 'tag_view', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_view', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_view', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_view', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_view', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_view', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_view', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_scan', count(*), sum(calls) FROM (SELECT userid, dbid, toplevel, queryid, sum(calls) AS calls, sum(total_exec_time) FROM pg_stat_monitor_history WHERE elevel = 0 GROUP BY 1, 2, 3, 4) s;
-SELECT 'tag_scan', count(*), sum(calls) FROM (SELECT userid, dbid, toplevel, queryid, sum(calls) AS calls, sum(total_exec_time) FROM pg_stat_monitor_history WHERE elevel = 0 GROUP BY 1, 2, 3, 4) s;
-SELECT 'tag_scan', count(*), sum(calls) FROM (SELECT userid, dbid, toplevel, queryid, sum(calls) AS calls, sum(total_exec_time) FROM pg_stat_monitor_history WHERE elevel = 0 GROUP BY 1, 2, 3, 4) s;
+$(repeat 7 "SELECT 'tag_view', count(*), sum(calls) FROM pg_stat_monitor_statements;")
+$(repeat 3 "SELECT 'tag_scan', count(*), sum(calls) FROM (SELECT userid, dbid, toplevel, queryid, sum(calls) AS calls, sum(total_exec_time) FROM pg_stat_monitor_history WHERE elevel = 0 GROUP BY 1, 2, 3, 4) s;")
 \timing off
 $pend_on;
 \timing on
-SELECT 'tag_pend', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_pend', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_pend', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_pend', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_pend', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_pend', count(*), sum(calls) FROM pg_stat_monitor_statements;
-SELECT 'tag_pend', count(*), sum(calls) FROM pg_stat_monitor_statements;
+$(repeat 7 "SELECT 'tag_pend', count(*), sum(calls) FROM pg_stat_monitor_statements;")
 \timing off
 $pend_off;
 SELECT 'tag_hist_rows', count(*) FROM pg_stat_monitor_entries;

@@ -1213,6 +1213,13 @@ step_fold_totals(void *arg)
 				(errmsg_internal("pg_stat_monitor: added %d exported batches to the totals", n)));
 }
 
+/* Whether the batches kept for the totals take maintenance_work_mem */
+static bool
+totals_over_memory(void)
+{
+	return pgsm_totals_pending_bytes() >= (Size) maintenance_work_mem * 1024;
+}
+
 /*
  * Add the batches exported to the local tables to the totals of
  * pg_stat_monitor_statements (totals.c), in transactions of their own:
@@ -1224,10 +1231,10 @@ step_fold_totals(void *arg)
  * full store's worth (pgsm_totals_fold), when asked; for memory alone, one
  * batch, about what an export writes, so that in a flood the addition
  * keeps pace with the exports without holding them up.  When the store
- * asks for an export, the rest waits for the next cycle.  If adding fails, the batches are let go all the same:
- * they stay pending in pg_stat_monitor_exports, and are added from history
- * at the next attempt.  Never inlined: bench/export.sh counts its
- * instructions by name.
+ * asks for an export, the rest waits for the next cycle.  If adding fails,
+ * the batches are let go all the same: they stay pending in
+ * pg_stat_monitor_exports, and are added from history at the next attempt.
+ * Never inlined: bench/export.sh counts its instructions by name.
  */
 static pg_noinline void
 fold_totals(bool now)
@@ -1239,8 +1246,7 @@ fold_totals(bool now)
 	int			added = 0;
 
 	wanted |= now;
-	if (!wanted &&
-		pgsm_totals_pending_bytes() < (Size) maintenance_work_mem * 1024)
+	if (!wanted && !totals_over_memory())
 		return;
 	INSTR_TIME_SET_CURRENT(start);
 	for (;;)
@@ -1261,9 +1267,7 @@ fold_totals(bool now)
 			wanted = false;
 			break;
 		}
-		if ((!wanted &&
-			 pgsm_totals_pending_bytes() < (Size) maintenance_work_mem * 1024) ||
-			pgsm_store_flush_wanted())
+		if ((!wanted && !totals_over_memory()) || pgsm_store_flush_wanted())
 			break;
 	}
 	if (added == 0)

@@ -13,8 +13,8 @@
  * the partitions' upkeep), when pg_stat_monitor_flush() asks, or once the
  * batches kept take maintenance_work_mem (export.c, fold_totals), the
  * oldest first, each transaction about as long as an export, so that the
- * store's exports come first.  A statement seen in several of the batches added
- * together is added once.  The batches' rows are combined per key
+ * store's exports come first.  A statement seen in several of the batches
+ * added together is added once.  The batches' rows are combined per key
  * in memory, then each key's row is looked up through the table's unique
  * index and replaced by its sum with the batches (a HOT update where the
  * page has room), or inserted when new.  No SQL is run per row, and nothing
@@ -797,6 +797,7 @@ pgsm_totals_fold(const char *schema, const char *quoted, bool one)
 	}
 
 	/* what is pending and not kept is added from history */
+	sql = psprintf("SELECT %s.pgsm_add_totals($1, $3, $2)", quoted);
 	for (uint64 r = 0; r < nlocked; r++)
 	{
 		Oid			types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
@@ -805,9 +806,9 @@ pgsm_totals_fold(const char *schema, const char *quoted, bool one)
 
 		if (kept[r])
 			continue;
+		/* batch_id, server_name, totals_pending_since, as locked above */
 		for (int c = 0; c < 3; c++)
 			values[c] = SPI_getbinval(locked->vals[r], locked->tupdesc, c + 1, &isnull);
-		sql = psprintf("SELECT %s.pgsm_add_totals($1, $3, $2)", quoted);
 		if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not add batch " INT64_FORMAT " to the totals",
 				 DatumGetInt64(values[0]));
@@ -868,6 +869,9 @@ pgsm_totals_fold(const char *schema, const char *quoted, bool one)
 	table_close(rel, NoLock);
 	CommandCounterIncrement();
 
+	sql = psprintf("UPDATE %s.pg_stat_monitor_exports SET totals_pending_since = NULL"
+				   " WHERE batch_id OPERATOR(pg_catalog.=) $1"
+				   " AND server_name OPERATOR(pg_catalog.=) $2", quoted);
 	for (int i = 0; i < slice; i++)
 	{
 		PendingBatch *p = list_nth(pending, i);
@@ -876,9 +880,6 @@ pgsm_totals_fold(const char *schema, const char *quoted, bool one)
 
 		values[0] = Int64GetDatum((int64) pgsm_batch_id(p->batch));
 		values[1] = CStringGetTextDatum(pgsm_batch_server_name(p->batch));
-		sql = psprintf("UPDATE %s.pg_stat_monitor_exports SET totals_pending_since = NULL"
-					   " WHERE batch_id OPERATOR(pg_catalog.=) $1"
-					   " AND server_name OPERATOR(pg_catalog.=) $2", quoted);
 		if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_UPDATE ||
 			SPI_processed != 1)
 			elog(ERROR, "could not mark batch " UINT64_FORMAT " added in %s.pg_stat_monitor_exports",
